@@ -20,9 +20,7 @@ CAPACITY_ERROR = (
 )
 
 #: Documented reason of a preemption.
-PREEMPTION = (
-    "PREEMPTION_IN_PROGRESS: Cross-share preemption triggered to reclaim borrowed capacity"
-)
+PREEMPTION = "PREEMPTION_IN_PROGRESS: Cross-share preemption triggered to reclaim borrowed capacity"
 
 #: Inferred (container jobs use the same words): an attempt ended by timeoutConfig.
 ATTEMPT_TIMEOUT = "Job attempt duration exceeded timeout"

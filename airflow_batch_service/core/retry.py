@@ -137,10 +137,14 @@ class RetryDecision:
         if self.cause is Cause.TERMINATED:
             return "the job was terminated; Batch does not retry terminated jobs"
         if self.cause is Cause.TIMED_OUT:
-            return "the attempt ran past timeoutConfig.attemptDurationSeconds; Batch does not retry it"
+            return (
+                "the attempt ran past timeoutConfig.attemptDurationSeconds; Batch does not retry it"
+            )
         if self.cause is Cause.PREEMPTION_LIMIT:
             return "preempted more often than preemptionConfiguration allows; Batch ended the job"
-        matched = f"{self.rule.describe()} matched" if self.rule else "no evaluateOnExit rule matched"
+        matched = (
+            f"{self.rule.describe()} matched" if self.rule else "no evaluateOnExit rule matched"
+        )
         if self.cause is Cause.EXIT_RULE:
             return f"{matched}; the job failed for good"
         if self.retry:

@@ -84,7 +84,9 @@ def retry_strategy_problems(value: Any, path: str = "retryStrategy") -> list[Pro
         return [Problem(path, f"must be an object, got {type(value).__name__}")]
     unknown = set(value) - {"attempts", "evaluateOnExit"}
     if unknown:
-        out.append(Problem(path, f"unknown key(s) {sorted(unknown)}; allowed: attempts, evaluateOnExit"))
+        out.append(
+            Problem(path, f"unknown key(s) {sorted(unknown)}; allowed: attempts, evaluateOnExit")
+        )
     if "attempts" not in value:
         out.append(Problem(f"{path}.attempts", "is required"))
     else:
@@ -95,7 +97,9 @@ def retry_strategy_problems(value: Any, path: str = "retryStrategy") -> list[Pro
     if not isinstance(rules, list):
         return [*out, Problem(f"{path}.evaluateOnExit", "must be a list of rules")]
     if len(rules) > MAX_RULES:
-        out.append(Problem(f"{path}.evaluateOnExit", f"at most {MAX_RULES} rules, got {len(rules)}"))
+        out.append(
+            Problem(f"{path}.evaluateOnExit", f"at most {MAX_RULES} rules, got {len(rules)}")
+        )
     actions = ", ".join(a.value for a in RetryAction)
     for i, rule in enumerate(rules, start=1):
         rpath = f"{path}.evaluateOnExit[{i}]"
@@ -104,18 +108,24 @@ def retry_strategy_problems(value: Any, path: str = "retryStrategy") -> list[Pro
             continue
         extra = set(rule) - {"action", "onStatusReason"}
         if extra:
-            out.append(Problem(rpath, f"unknown key(s) {sorted(extra)}; allowed: action, onStatusReason"))
+            out.append(
+                Problem(rpath, f"unknown key(s) {sorted(extra)}; allowed: action, onStatusReason")
+            )
         action = rule.get("action")
         if action not in {a.value for a in RetryAction}:
             out.append(Problem(f"{rpath}.action", f"must be one of {actions}, got {action!r}"))
         pattern = rule.get("onStatusReason")
         ppath = f"{rpath}.onStatusReason"
         if pattern is None:
-            out.append(Problem(ppath, "is required (a glob matched against the attempt's statusReason)"))
+            out.append(
+                Problem(ppath, "is required (a glob matched against the attempt's statusReason)")
+            )
         elif not isinstance(pattern, str):
             out.append(Problem(ppath, "must be a string"))
         elif not 1 <= len(pattern) <= MAX_PATTERN_LENGTH:
-            out.append(Problem(ppath, f"must be 1-{MAX_PATTERN_LENGTH} characters, got {len(pattern)}"))
+            out.append(
+                Problem(ppath, f"must be 1-{MAX_PATTERN_LENGTH} characters, got {len(pattern)}")
+            )
         elif not pattern.isprintable():
             out.append(Problem(ppath, "may contain only printable characters"))
     return out
@@ -123,7 +133,11 @@ def retry_strategy_problems(value: Any, path: str = "retryStrategy") -> list[Pro
 
 def tags_problems(value: Any, path: str = "tags") -> list[Problem]:
     if not isinstance(value, Mapping):
-        return [Problem(path, f"must be an object of string keys and values, got {type(value).__name__}")]
+        return [
+            Problem(
+                path, f"must be an object of string keys and values, got {type(value).__name__}"
+            )
+        ]
     out: list[Problem] = []
     if not 1 <= len(value) <= MAX_TAGS:
         out.append(Problem(path, f"must hold 1-{MAX_TAGS} tags, got {len(value)}"))
@@ -131,9 +145,16 @@ def tags_problems(value: Any, path: str = "tags") -> list[Problem]:
         if not isinstance(key, str) or not 1 <= len(key) <= MAX_TAG_KEY:
             out.append(Problem(f"{path}[{key!r}]", f"tag keys must be 1-{MAX_TAG_KEY} characters"))
         elif key.lower().startswith("aws:"):
-            out.append(Problem(f"{path}[{key!r}]", "tag keys may not start with 'aws:' (reserved by AWS)"))
+            out.append(
+                Problem(f"{path}[{key!r}]", "tag keys may not start with 'aws:' (reserved by AWS)")
+            )
         if not isinstance(val, str) or len(val) > MAX_TAG_VALUE:
-            out.append(Problem(f"{path}[{key!r}]", f"tag values must be strings of at most {MAX_TAG_VALUE} characters"))
+            out.append(
+                Problem(
+                    f"{path}[{key!r}]",
+                    f"tag values must be strings of at most {MAX_TAG_VALUE} characters",
+                )
+            )
     return out
 
 
@@ -159,29 +180,44 @@ def submit_request_problems(request: Mapping[str, Any]) -> list[Problem]:
             out.append(Problem(required, "is required"))
     if request.get("jobName") not in (None, ""):
         _check_str(
-            out, "jobName", request["jobName"], pattern=JOB_NAME_RE,
+            out,
+            "jobName",
+            request["jobName"],
+            pattern=JOB_NAME_RE,
             rule="must be 1-128 letters, digits, hyphens or underscores",
         )
     if request.get("jobQueue") not in (None, ""):
         _check_str(out, "jobQueue", request["jobQueue"], pattern=None, rule="")
     job_type = request.get("serviceJobType")
     if job_type not in (None, "") and job_type not in SERVICE_JOB_TYPES:
-        out.append(Problem("serviceJobType", f"must be one of {', '.join(SERVICE_JOB_TYPES)}, got {job_type!r}"))
+        out.append(
+            Problem(
+                "serviceJobType", f"must be one of {', '.join(SERVICE_JOB_TYPES)}, got {job_type!r}"
+            )
+        )
     if request.get("serviceRequestPayload") not in (None, ""):
         out.extend(payload_problems(request["serviceRequestPayload"]))
     if request.get("retryStrategy") is not None:
         out.extend(retry_strategy_problems(request["retryStrategy"]))
     if request.get("schedulingPriority") is not None:
-        _check_int(out, "schedulingPriority", request["schedulingPriority"], MIN_PRIORITY, MAX_PRIORITY)
+        _check_int(
+            out, "schedulingPriority", request["schedulingPriority"], MIN_PRIORITY, MAX_PRIORITY
+        )
     share, quota = request.get("shareIdentifier"), request.get("quotaShareName")
     if share is not None:
         _check_str(
-            out, "shareIdentifier", share, pattern=SHARE_IDENTIFIER_RE,
+            out,
+            "shareIdentifier",
+            share,
+            pattern=SHARE_IDENTIFIER_RE,
             rule="must be 1-255 letters, digits, hyphens or underscores",
         )
     if quota is not None:
         _check_str(
-            out, "quotaShareName", quota, pattern=SHARE_IDENTIFIER_RE,
+            out,
+            "quotaShareName",
+            quota,
+            pattern=SHARE_IDENTIFIER_RE,
             rule="must be 1-255 letters, digits, hyphens or underscores",
         )
     if share is not None and quota is not None:
@@ -196,8 +232,11 @@ def submit_request_problems(request: Mapping[str, Any]) -> list[Problem]:
                 out.append(Problem("preemptionConfiguration", f"unknown key(s) {sorted(extra)}"))
             if "preemptionRetriesBeforeTermination" in preemption:
                 _check_int(
-                    out, "preemptionConfiguration.preemptionRetriesBeforeTermination",
-                    preemption["preemptionRetriesBeforeTermination"], 0, None,
+                    out,
+                    "preemptionConfiguration.preemptionRetriesBeforeTermination",
+                    preemption["preemptionRetriesBeforeTermination"],
+                    0,
+                    None,
                 )
     timeout = request.get("timeoutConfig")
     if timeout is not None:
@@ -208,11 +247,19 @@ def submit_request_problems(request: Mapping[str, Any]) -> list[Problem]:
             if extra:
                 out.append(Problem("timeoutConfig", f"unknown key(s) {sorted(extra)}"))
             if "attemptDurationSeconds" in timeout:
-                _check_int(out, "timeoutConfig.attemptDurationSeconds", timeout["attemptDurationSeconds"], 1, None)
+                _check_int(
+                    out,
+                    "timeoutConfig.attemptDurationSeconds",
+                    timeout["attemptDurationSeconds"],
+                    1,
+                    None,
+                )
     if request.get("tags") is not None:
         out.extend(tags_problems(request["tags"]))
     token = request.get("clientToken")
-    if token is not None and (not isinstance(token, str) or not 1 <= len(token) <= MAX_CLIENT_TOKEN):
+    if token is not None and (
+        not isinstance(token, str) or not 1 <= len(token) <= MAX_CLIENT_TOKEN
+    ):
         out.append(Problem("clientToken", f"must be a string of 1-{MAX_CLIENT_TOKEN} characters"))
     return out
 

@@ -45,7 +45,7 @@ def format_duration(ms: int | float | None) -> str:
     """``93_000`` -> ``1m33s``: short, for log lines."""
     if ms is None:
         return "?"
-    seconds = max(0, int(round(ms / 1000)))
+    seconds = max(0, round(ms / 1000))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
@@ -100,9 +100,15 @@ class AttemptReport:
             "outcome": (
                 "SUCCEEDED"
                 if self.succeeded
-                else ("RUNNING" if self.decision is None else ("RETRIED" if self.decision.retry else "FAILED"))
+                else (
+                    "RUNNING"
+                    if self.decision is None
+                    else ("RETRIED" if self.decision.retry else "FAILED")
+                )
             ),
-            "matchedRule": self.decision.rule.index if self.decision and self.decision.rule else None,
+            "matchedRule": self.decision.rule.index
+            if self.decision and self.decision.rule
+            else None,
             "cause": self.decision.cause.value if self.decision else None,
         }
 
@@ -147,14 +153,16 @@ class Verdict:
             )
         if self.outcome is Outcome.IN_PROGRESS:
             return f"Service job {name} is {self.status}"
-        why = {
-            Cause.EXIT_RULE: "an EXIT rule matched the failure, so Batch did not retry",
-            Cause.ATTEMPTS_EXHAUSTED: f"all {self.attempts_allowed} attempt(s) were used",
-            Cause.TERMINATED: "it was terminated",
-            Cause.TIMED_OUT: "an attempt ran past timeoutConfig.attemptDurationSeconds",
-            Cause.PREEMPTION_LIMIT: "it was preempted more often than preemptionConfiguration allows",
-        }.get(self.cause, "Batch gave no attempt-level detail") if self.cause else (
-            "Batch gave no attempt-level detail"
+        why = (
+            {
+                Cause.EXIT_RULE: "an EXIT rule matched the failure, so Batch did not retry",
+                Cause.ATTEMPTS_EXHAUSTED: f"all {self.attempts_allowed} attempt(s) were used",
+                Cause.TERMINATED: "it was terminated",
+                Cause.TIMED_OUT: "an attempt ran past timeoutConfig.attemptDurationSeconds",
+                Cause.PREEMPTION_LIMIT: "it was preempted more often than preemptionConfiguration allows",
+            }.get(self.cause, "Batch gave no attempt-level detail")
+            if self.cause
+            else ("Batch gave no attempt-level detail")
         )
         reason = f": {self.status_reason}" if self.status_reason else ""
         return f"Service job {name} FAILED for good because {why}{reason}"
@@ -164,7 +172,9 @@ class Verdict:
         lines = [self.headline()]
         lines.extend(f"  - {attempt.describe()}" for attempt in self.attempts)
         if self.preempted_count:
-            lines.append(f"  - preempted {self.preempted_count} time(s); preempted runs do not use attempts")
+            lines.append(
+                f"  - preempted {self.preempted_count} time(s); preempted runs do not use attempts"
+            )
         return "\n".join(lines)
 
     def summary(self) -> dict[str, Any]:
@@ -226,14 +236,18 @@ def interpret(describe: Mapping[str, Any]) -> Verdict:
         if is_last and status is ServiceJobStatus.SUCCEEDED:
             reports.append(AttemptReport(**common, succeeded=True))  # type: ignore[arg-type]
         elif is_last and status is ServiceJobStatus.FAILED:
-            decision = decide(strategy, reason or describe.get("statusReason"), number, terminated=terminated)
+            decision = decide(
+                strategy, reason or describe.get("statusReason"), number, terminated=terminated
+            )
             reports.append(AttemptReport(**common, decision=decision))  # type: ignore[arg-type]
         elif not is_last or raw.get("stoppedAt") is not None:
             # Batch moved on from this attempt, so it was retried: explain by which rule.
             decision = decide(strategy, reason, number)
             if not decision.retry:
                 # Observed beats inferred: Batch did retry. Keep the matched rule for the log.
-                decision = RetryDecision(True, decision.cause, number, strategy.attempts, decision.rule)
+                decision = RetryDecision(
+                    True, decision.cause, number, strategy.attempts, decision.rule
+                )
             reports.append(AttemptReport(**common, decision=decision))  # type: ignore[arg-type]
         else:
             reports.append(AttemptReport(**common))  # type: ignore[arg-type]

@@ -74,27 +74,33 @@ class JobWatcher:
         state.attempts_reported = max(state.attempts_reported, len(finished))
 
         if verdict.preempted_count > state.preemptions_reported:
-            requeued = "" if verdict.done else "; Batch requeued the job (preemption uses no attempt)"
+            requeued = (
+                "" if verdict.done else "; Batch requeued the job (preemption uses no attempt)"
+            )
             messages.append(
                 f"job {name} was preempted ({verdict.preempted_count} time(s) so far){requeued}"
             )
             state.preemptions_reported = verdict.preempted_count
 
         if verdict.status != state.status:
-            since = verdict.state_since if verdict.state_since and verdict.state_since <= now_ms else now_ms
+            since = (
+                verdict.state_since
+                if verdict.state_since and verdict.state_since <= now_ms
+                else now_ms
+            )
             if state.status is None:
                 messages.append(f"service job {name} ({verdict.job_id}) is {verdict.status}")
             else:
                 spent = format_duration(max(0, now_ms - (state.since or now_ms)))
-                line = f"service job {name} is now {verdict.status} (was {state.status} for {spent})"
+                line = (
+                    f"service job {name} is now {verdict.status} (was {state.status} for {spent})"
+                )
                 if (
                     verdict.status == ServiceJobStatus.RUNNABLE
                     and state.status in (ServiceJobStatus.SCHEDULED, ServiceJobStatus.STARTING)
                     and reasons.is_capacity(verdict.status_reason)
                 ):
-                    line += (
-                        f": {verdict.status_reason}; Batch requeued it without using an attempt"
-                    )
+                    line += f": {verdict.status_reason}; Batch requeued it without using an attempt"
                     since = now_ms
                 messages.append(line)
             if verdict.status == ServiceJobStatus.RUNNABLE and state.runnable_since is None:
@@ -158,7 +164,8 @@ class Step:
     @property
     def done(self) -> bool:
         return self.error is not None or bool(
-            self.observation and (self.observation.verdict.done or self.observation.terminate_reason)
+            self.observation
+            and (self.observation.verdict.done or self.observation.terminate_reason)
         )
 
 
@@ -196,7 +203,9 @@ class WaitLoop:
                     ),
                 )
             return Step(
-                (f"service job {self.job_id} not visible yet ({message}); retrying in {delay:.1f}s",),
+                (
+                    f"service job {self.job_id} not visible yet ({message}); retrying in {delay:.1f}s",
+                ),
                 delay,
             )
         if kind is ErrorKind.TRANSIENT:

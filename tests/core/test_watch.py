@@ -1,0 +1,110 @@
+"""The sans-I/O wait (core.watch): what gets logged, when, and how long to sleep."""
+
+from __future__ import annotations
+
+import random
+
+from airflow_batch_service.core import reasons
+from airflow_batch_service.core.errors import ErrorKind
+from airflow_batch_service.core.watch import JobWatcher, PollPolicy, WaitLoop, WatchState
+
+from .factories import ISE, STRATEGY, attempt, describe
+
+
+def test_each_state_change_is_logged_once_with_time_spent() -> None:
+    watcher = JobWatcher()
+    first = watcher.observe(describe("RUNNABLE"), 5_000)
+    assert first.messages == ("service job train (job-1) is RUNNABLE",)
+    assert watcher.observe(describe("RUNNABLE"), 6_000).messages == ()
+    moved = watcher.observe(describe("SCHEDULED", scheduledAt=9_000), 10_000)
+    # RUNNABLE began at createdAt (1s), left when we saw SCHEDULED (10s).
+    assert moved.messages == ("service job train is now SCHEDULED (was RUNNABLE for 9s)",)
+
+
+def test_finished_attempts_are_reported_once_in_order() -> None:
+    watcher = JobWatcher()
+    watcher.observe(describe("RUNNING", [attempt(1, 2_000)], retryStrategy=STRATEGY), 3_000)
+    retried = watcher.observe(
+        describe("RUNNABLE", [attempt(1, 2_000, 4_000, ISE)], retryStrategy=STRATEGY), 5_000
+    )
+    assert retried.messages[0].startswith("attempt 1 of 3 failed after 2s: " + ISE)
+    assert "Batch queued attempt 2" in retried.messages[0]
+    again = watcher.observe(
+        describe("RUNNABLE", [attempt(1, 2_000, 4_000, ISE)], retryStrategy=STRATEGY), 6_000
+    )
+    assert again.messages == ()
+
+
+def test_state_survives_a_round_trip_so_reschedule_pokes_do_not_repeat_lines() -> None:
+    watcher = JobWatcher()
+    watcher.observe(
+        describe("RUNNABLE", [attempt(1, 2_000, 4_000, ISE)], retryStrategy=STRATEGY), 5_000
+    )
+    carried = WatchState.from_dict(watcher.state.to_dict())
+    fresh = JobWatcher(state=carried)
+    assert (
+        fresh.observe(
+            describe("RUNNABLE", [attempt(1, 2_000, 4_000, ISE)], retryStrategy=STRATEGY), 9_000
+        ).messages
+        == ()
+    )
+
+
+def test_capacity_bounce_is_explained() -> None:
+    watcher = JobWatcher()
+    watcher.observe(describe("SCHEDULED"), 2_000)
+    bounced = watcher.observe(describe("RUNNABLE", statusReason=reasons.CAPACITY_ERROR), 3_000)
+    assert "without using an attempt" in bounced.messages[0]
+    assert "CapacityError" in bounced.messages[0]
+
+
+def test_stuck_runnable_asks_for_termination() -> None:
+    watcher = JobWatcher(max_runnable_seconds=60)
+    assert watcher.observe(describe("RUNNABLE"), 30_000).terminate_reason is None
+    stuck = watcher.observe(describe("RUNNABLE"), 62_000)
+    assert stuck.terminate_reason is not None
+    assert "max_runnable_seconds=60" in stuck.terminate_reason and "1m01s" in stuck.terminate_reason
+
+
+def test_final_verdict_is_logged_with_its_headline() -> None:
+    watcher = JobWatcher()
+    done = watcher.observe(
+        describe("SUCCEEDED", [attempt(1, 2_000, 3_000, reasons.TRAINING_COMPLETED)]), 4_000
+    )
+    assert done.verdict.succeeded and done.messages[-1].startswith(
+        "Service job train (job-1) SUCCEEDED"
+    )
+
+
+def test_wait_loop_backs_off_on_transient_errors_and_resets_after_success() -> None:
+    loop = WaitLoop(
+        "job-1", PollPolicy(interval=10, max_backoff=100, jitter=0.0), rng=random.Random(1)
+    )
+    steps = [loop.on_error(ErrorKind.TRANSIENT, "Rate exceeded", 1_000 * i) for i in range(1, 6)]
+    assert not any(step.done for step in steps)
+    assert "retrying in" in steps[0].messages[0]
+    delays = [step.sleep for step in steps]
+    assert delays[-1] <= 100 and delays[-1] >= 50  # capped, never below half the cap
+    assert max(delays) > min(delays)
+    step = loop.on_response(describe("RUNNING"), 10_000)
+    assert step.sleep == 10 and not step.done and loop.consecutive_errors == 0
+
+
+def test_transient_errors_never_end_the_wait() -> None:
+    loop = WaitLoop("job-1", PollPolicy(interval=1), started_ms=0)
+    for i in range(1, 200):
+        step = loop.on_error(ErrorKind.TRANSIENT, "ServerException", i * 60_000)
+        assert not step.done and step.error is None
+
+
+def test_not_found_is_tolerated_only_within_the_grace_period() -> None:
+    loop = WaitLoop("job-1", PollPolicy(interval=1, not_found_grace=30), started_ms=0)
+    early = loop.on_error(ErrorKind.NOT_FOUND, "does not exist", 10_000)
+    assert not early.done and "not visible yet" in early.messages[0]
+    late = loop.on_error(ErrorKind.NOT_FOUND, "does not exist", 31_000)
+    assert late.done and late.error and "not found for 31s" in late.error
+
+
+def test_fatal_error_ends_the_wait() -> None:
+    step = WaitLoop("job-1").on_error(ErrorKind.FATAL, "AccessDenied", 1)
+    assert step.done and step.error == "cannot describe service job job-1: AccessDenied"

@@ -1,0 +1,150 @@
+"""``BatchServiceJobHook``: the boto3 calls for AWS Batch service jobs, and nothing else.
+
+Thin on purpose: the meaning of a response lives in ``airflow_batch_service.core``; this module
+only talks to AWS through :class:`AwsBaseHook`, so the ``aws`` connection's ``endpoint_url``,
+``service_config.batch.endpoint_url``, region, ``verify`` and role settings all apply, and the
+boto3 client is built once per hook (``self.conn`` is cached) instead of once per poll.
+
+Retries, and why a poke never takes minutes: botocore retries throttles and 5xx by itself. Its
+"legacy" default (5 attempts) or a connection's ``config_kwargs`` asking for 10 attempts in
+"adaptive" mode can hold one DescribeServiceJob call for a long time, during which a sensor
+cannot log, honour ``timeout`` or notice a stuck job. Unless the connection or
+``botocore_config`` says otherwise, this hook therefore uses standard mode with 3 attempts
+(botocore's jittered backoff, at most a few seconds) and 10 s / 30 s connect / read timeouts.
+Longer outages are ridden out one level up, by the wait loop's own logged backoff
+(``core.watch.PollPolicy``), which never fails the task for a transient error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+from airflow_batch_service.core.validation import (
+    MAX_TERMINATE_BATCH,
+    InvalidRequestError,
+    priority_problems,
+)
+
+if TYPE_CHECKING:
+    from botocore.config import Config
+
+#: botocore settings used unless the connection or ``botocore_config`` sets them.
+DEFAULT_BOTOCORE_CONFIG: dict[str, Any] = {
+    "retries": {"mode": "standard", "max_attempts": 3},
+    "connect_timeout": 10,
+    "read_timeout": 30,
+}
+
+
+def _strip_metadata(response: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
+
+
+class BatchServiceJobHook(AwsBaseHook):
+    """Interact with AWS Batch service jobs (``batch.submit_service_job`` and friends).
+
+    Takes the usual :class:`AwsBaseHook` arguments (``aws_conn_id``, ``region_name``,
+    ``verify``, ``config``); ``client_type`` is always ``batch``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["client_type"] = "batch"
+        super().__init__(*args, **kwargs)
+
+    @cached_property
+    def _effective_config(self) -> Config:
+        from botocore.config import Config
+
+        return Config(**DEFAULT_BOTOCORE_CONFIG).merge(super().config)
+
+    @property
+    def config(self) -> Config:
+        """The connection's botocore config over this hook's defaults (see module doc)."""
+        return self._effective_config
+
+    # -- submit / describe / list -------------------------------------------------------
+
+    def submit_service_job(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Call SubmitServiceJob with an API-shaped ``request`` (camelCase keys, None dropped).
+
+        Returns ``{"jobArn", "jobName", "jobId"}``. Validation is the caller's job (the
+        operator checks every bound first); this method sends what it is given.
+        """
+        params = {k: v for k, v in request.items() if v is not None}
+        return _strip_metadata(self.conn.submit_service_job(**params))
+
+    def describe_service_job(self, job_id: str) -> dict[str, Any]:
+        """DescribeServiceJob: the job's full state, attempts history included."""
+        return _strip_metadata(self.conn.describe_service_job(jobId=job_id))
+
+    def list_service_jobs(
+        self,
+        *,
+        job_queue: str | None = None,
+        job_status: str | None = None,
+        filters: Iterable[Mapping[str, Any]] | None = None,
+        page_size: int | None = None,
+        max_items: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield job summaries from every page of ListServiceJobs.
+
+        ``filters`` is the API's ``[{"name": "JOB_NAME", "values": ["train-*"]}]`` form
+        (note: Batch ignores ``job_status`` when filters are given). Summaries carry no
+        attempts history; describe a job for that.
+        """
+        params: dict[str, Any] = {}
+        if job_queue is not None:
+            params["jobQueue"] = job_queue
+        if job_status is not None:
+            params["jobStatus"] = job_status
+        if filters:
+            params["filters"] = [dict(f) for f in filters]
+        pagination: dict[str, Any] = {}
+        if page_size is not None:
+            pagination["PageSize"] = page_size
+        if max_items is not None:
+            pagination["MaxItems"] = max_items
+        if pagination:
+            params["PaginationConfig"] = pagination
+        for page in self.conn.get_paginator("list_service_jobs").paginate(**params):
+            yield from page.get("jobSummaryList", [])
+
+    # -- terminate / update -------------------------------------------------------------
+
+    def terminate_service_job(self, job_id: str, reason: str) -> None:
+        """TerminateServiceJob. ``reason`` becomes the job's statusReason: make it say who."""
+        self.conn.terminate_service_job(jobId=job_id, reason=reason)
+
+    def terminate_service_jobs(self, job_ids: Iterable[str], reason: str) -> dict[str, list[Any]]:
+        """Terminate many jobs, ``MAX_TERMINATE_BATCH`` (50) per TerminateServiceJobs call.
+
+        The API answers HTTP 200 even when some jobs fail; the merged ``successful`` ids and
+        ``errors`` (``{job, code, message}``) of every chunk are returned for the caller to
+        check. Unknown ids count as successful (documented).
+        """
+        ids = list(dict.fromkeys(job_ids))
+        merged: dict[str, list[Any]] = {"successful": [], "errors": []}
+        for start in range(0, len(ids), MAX_TERMINATE_BATCH):
+            chunk = ids[start : start + MAX_TERMINATE_BATCH]
+            response = self.conn.terminate_service_jobs(jobs=chunk, reason=reason)
+            merged["successful"].extend(response.get("successful", []))
+            merged["errors"].extend(response.get("errors", []))
+        if merged["errors"]:
+            self.log.warning(
+                "%d of %d service job(s) could not be terminated: %s",
+                len(merged["errors"]), len(ids), merged["errors"],
+            )
+        return merged
+
+    def update_service_job_priority(self, job_id: str, scheduling_priority: int) -> dict[str, Any]:
+        """UpdateServiceJob. Priority 0 is a real value (0-9999; fair-share/quota-share queues)."""
+        problems = priority_problems(scheduling_priority)
+        if problems:
+            raise InvalidRequestError(problems)
+        return _strip_metadata(
+            self.conn.update_service_job(jobId=job_id, schedulingPriority=scheduling_priority)
+        )

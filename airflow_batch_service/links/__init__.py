@@ -1,0 +1,1 @@
+"""Extra links for service jobs (see :mod:`.batch_service`)."""

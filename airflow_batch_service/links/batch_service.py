@@ -1,0 +1,80 @@
+"""Console links for a service job, in the amazon provider's ``BaseAwsLink`` style.
+
+Each link stores its parameters in XCom under ``key`` (``persist``) and formats a
+partition-aware console URL from them (``get_link``). ``BaseAwsLink.get_link`` already returns
+``""`` when the XCom is missing (a task that failed before submitting, a reschedule that
+cleared it), and ``format_link`` returns ``""`` when a parameter is missing.
+
+The training-job links point at the *latest attempt's* training job
+(``latestAttempt.serviceResourceId``): each attempt is a new SageMaker training job named
+``AWSBatch<TrainingJobName><32 hex>``, so the payload's name is never the right one.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from airflow.providers.amazon.aws.links.base_aws import BASE_AWS_CONSOLE_LINK, BaseAwsLink
+
+#: CloudWatch group SageMaker writes training logs to (one stream per host, named
+#: ``<training job name>/algo-<n>-<epoch>``).
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+
+
+def _cloudwatch_escape(value: str) -> str:
+    """The CloudWatch console's ``logsV2`` fragment double-encodes with ``$`` for ``%``."""
+    return quote(quote(value, safe=""), safe="").replace("%", "$")
+
+
+class BatchServiceJobDetailsLink(BaseAwsLink):
+    """The service job in the AWS Batch console (fragment form **inferred** from the
+    container-job page: ``#service-jobs/detail/<jobId>``)."""
+
+    name = "Batch Service Job Details"
+    key = "batch_service_job_details"
+    format_str = BASE_AWS_CONSOLE_LINK + "/batch/home?region={region_name}#service-jobs/detail/{job_id}"
+
+
+class SageMakerTrainingJobLink(BaseAwsLink):
+    """The SageMaker training job of the latest attempt."""
+
+    name = "SageMaker Training Job"
+    key = "batch_service_training_job"
+    format_str = BASE_AWS_CONSOLE_LINK + "/sagemaker/home?region={region_name}#/jobs/{training_job_name}"
+
+
+class TrainingJobLogsLink(BaseAwsLink):
+    """CloudWatch log streams of the latest attempt's training job."""
+
+    name = "Training Job Logs"
+    key = "batch_service_training_job_logs"
+    format_str = (
+        BASE_AWS_CONSOLE_LINK
+        + "/cloudwatch/home?region={region_name}#logsV2:log-groups/log-group/{log_group}"
+        + "$3FlogStreamNameFilter$3D{stream_prefix}"
+    )
+
+    def format_link(self, **kwargs) -> str:
+        name = kwargs.get("training_job_name")
+        if not name:
+            return ""
+        kwargs["log_group"] = _cloudwatch_escape(TRAINING_LOG_GROUP)
+        kwargs["stream_prefix"] = _cloudwatch_escape(f"{name}/")
+        return super().format_link(**kwargs)
+
+
+def persist_training_job_links(
+    context, operator, *, region_name: str, aws_partition: str, training_job_arn: str | None
+) -> None:
+    """Persist both training-job links for the latest attempt (no-op without an attempt)."""
+    if not training_job_arn:
+        return
+    name = training_job_arn.rsplit("/", 1)[-1]
+    for link in (SageMakerTrainingJobLink, TrainingJobLogsLink):
+        link.persist(
+            context=context,
+            operator=operator,
+            region_name=region_name,
+            aws_partition=aws_partition,
+            training_job_name=name,
+        )

@@ -1,0 +1,369 @@
+"""``BatchSubmitServiceJobOperator``: submit one AWS Batch service job (SageMaker Training).
+
+Everything a user can get wrong is checked before any AWS call: every documented bound of
+SubmitServiceJob (``core.validation``), and the payload against SageMaker's own
+``CreateTrainingJob`` model (``airflow_batch_service.payload``). A bad argument fails the task
+at once with ``AirflowFailException`` (an Airflow retry would fail the same way), naming the
+operator argument and the rule, and nothing is submitted: a GPU job queued for hours and then
+rejected by SageMaker is the expensive way to find a typo.
+
+Pair it with ``BatchServiceJobSensor`` (``job_id=submit.output``), or set
+``wait_for_completion=True`` to wait in this task with exactly the sensor's semantics (one
+shared wait, ``airflow_batch_service.waiting``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+from airflow_batch_service.core.validation import Problem, submit_request_problems
+from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
+from airflow_batch_service.links.batch_service import (
+    BatchServiceJobDetailsLink,
+    SageMakerTrainingJobLink,
+    TrainingJobLogsLink,
+    persist_training_job_links,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_batch_service.core.verdict import Verdict
+
+#: SubmitServiceJob field -> this operator's argument, so messages name what the user wrote.
+ARGUMENT_FOR_FIELD: dict[str, str] = {
+    "jobName": "job_name",
+    "jobQueue": "job_queue",
+    "serviceRequestPayload": "service_request_payload",
+    "serviceJobType": "service_job_type",
+    "retryStrategy": "retry_strategy",
+    "schedulingPriority": "scheduling_priority",
+    "shareIdentifier": "share_identifier",
+    "quotaShareName": "quota_share_name",
+    "preemptionConfiguration": "preemption_configuration",
+    "timeoutConfig": "timeout_config",
+    "tags": "tags",
+    "clientToken": "client_token",
+}
+_DICT_FIELDS = ("retryStrategy", "preemptionConfiguration", "timeoutConfig", "tags")
+
+
+def argument_for(field: str) -> str:
+    """``retryStrategy.evaluateOnExit[2].action`` -> ``retry_strategy``."""
+    head = field.split(".", 1)[0].split("[", 1)[0]
+    return ARGUMENT_FOR_FIELD.get(head, head)
+
+
+def describe_problems(problems: Sequence[Problem]) -> str:
+    lines = [
+        f"  - {argument_for(p.field)} ({p.field}): {p.rule}"
+        for p in problems
+    ]
+    return "Invalid arguments; nothing was submitted:\n" + "\n".join(lines)
+
+
+def _maybe_json(field: str, value: Any, problems: list[Problem]) -> Any:
+    """Templates render to strings: accept a JSON object string wherever a dict is expected."""
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = json.loads(value)
+    except ValueError as err:
+        problems.append(Problem(field, f"must be an object or a JSON object string ({err})"))
+        return None
+    return parsed
+
+
+def _payload_json(value: Any, problems: list[Problem]) -> tuple[str | None, dict[str, Any] | None]:
+    """The payload as the API wants it (a JSON string) and as a dict for the model check."""
+    field = "serviceRequestPayload"
+    if isinstance(value, Mapping):
+        try:
+            text = json.dumps(dict(value))
+        except (TypeError, ValueError) as err:
+            problems.append(Problem(field, f"must be JSON-serialisable ({err})"))
+            return None, None
+        return text, dict(value)
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError as err:
+            problems.append(Problem(field, f"must be a dict or a JSON object string; not JSON ({err})"))
+            return None, None
+        if not isinstance(parsed, dict):
+            problems.append(Problem(field, f"must be a JSON object, got {type(parsed).__name__}"))
+            return None, None
+        return value, parsed
+    if value is None:
+        return None, None
+    problems.append(Problem(field, f"must be a dict or a JSON object string, got {type(value).__name__}"))
+    return None, None
+
+
+def build_submit_request(
+    *,
+    job_name: Any,
+    job_queue: Any,
+    service_request_payload: Any,
+    service_job_type: Any = "SAGEMAKER_TRAINING",
+    retry_strategy: Any = None,
+    scheduling_priority: Any = None,
+    share_identifier: Any = None,
+    quota_share_name: Any = None,
+    preemption_configuration: Any = None,
+    timeout_config: Any = None,
+    tags: Any = None,
+    client_token: Any = None,
+    validate_payload: bool = True,
+) -> tuple[dict[str, Any], list[Problem]]:
+    """The SubmitServiceJob request (camelCase, None dropped) and every problem with it."""
+    problems: list[Problem] = []
+    payload_text, payload = _payload_json(service_request_payload, problems)
+    if isinstance(scheduling_priority, str) and scheduling_priority.strip().isdigit():
+        scheduling_priority = int(scheduling_priority)  # a rendered template
+    request: dict[str, Any] = {
+        "jobName": job_name,
+        "jobQueue": job_queue,
+        "serviceRequestPayload": payload_text,
+        "serviceJobType": service_job_type,
+        "retryStrategy": retry_strategy,
+        "schedulingPriority": scheduling_priority,
+        "shareIdentifier": share_identifier,
+        "quotaShareName": quota_share_name,
+        "preemptionConfiguration": preemption_configuration,
+        "timeoutConfig": timeout_config,
+        "tags": tags,
+        "clientToken": client_token,
+    }
+    for field in _DICT_FIELDS:
+        request[field] = _maybe_json(field, request[field], problems)
+    request = {k: v for k, v in request.items() if v is not None}
+    core_problems = submit_request_problems(request)
+    if payload_text is None and any(p.field == "serviceRequestPayload" for p in problems):
+        # Already reported why the payload is unusable; don't also say "is required".
+        core_problems = [p for p in core_problems if p.field != "serviceRequestPayload"]
+    problems.extend(core_problems)
+    if validate_payload and payload is not None:
+        from airflow_batch_service.payload import payload_model_problems
+
+        problems.extend(payload_model_problems(payload))
+    return request, problems
+
+
+class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
+    """Submit an AWS Batch service job (SubmitServiceJob) and return its jobId.
+
+    One argument per SubmitServiceJob field (all templated):
+
+    :param job_name: ``jobName``, 1-128 letters, digits, ``-``, ``_``. Use ``{{ run_id }}``-
+        derived values, not ``{{ ds }}`` (manual runs have no logical date in Airflow 3).
+    :param job_queue: ``jobQueue``, name or ARN of a SAGEMAKER_TRAINING queue.
+    :param service_request_payload: ``serviceRequestPayload``: a SageMaker CreateTrainingJob
+        request as a dict or a JSON string. Its ``TrainingJobName`` may have at most 23
+        characters (Batch adds 40 to name each attempt's training job; SageMaker allows 63).
+    :param service_job_type: ``serviceJobType``; only ``SAGEMAKER_TRAINING`` exists.
+    :param retry_strategy: ``retryStrategy``: ``{"attempts": 1-10, "evaluateOnExit": [...]}``.
+    :param scheduling_priority: ``schedulingPriority`` 0-9999 (0 is sent, not dropped).
+    :param share_identifier: ``shareIdentifier`` (fair-share queues only).
+    :param quota_share_name: ``quotaShareName`` (quota-share queues only; not with
+        ``share_identifier``).
+    :param preemption_configuration: ``{"preemptionRetriesBeforeTermination": n}``.
+    :param timeout_config: ``{"attemptDurationSeconds": n}``, per attempt.
+    :param tags: ``tags``: 1-50 string pairs.
+    :param client_token: ``clientToken``: idempotency token, 1-64 characters.
+    :param validate_payload: check the payload against botocore's CreateTrainingJob model
+        before submitting (default True). Turn off only for fields newer than your botocore.
+    :param wait_for_completion: wait inside this task, with the sensor's semantics
+        (default False: pair with ``BatchServiceJobSensor`` to free the worker).
+    :param poll_interval: seconds between describes while waiting (jittered; backs off on
+        throttling and 5xx).
+    :param max_runnable_seconds: while waiting, terminate and fail a job that sits in
+        RUNNABLE (no capacity) longer than this.
+    :param aws_conn_id: the ``aws`` connection (``endpoint_url`` in its extra points at an
+        emulator). Also ``region_name``, ``verify``, ``botocore_config``.
+
+    XCom: the return value is the jobId; ``job_arn`` and ``job_name`` are pushed too, and with
+    ``wait_for_completion`` the sensor's summary under ``summary``.
+    """
+
+    aws_hook_class = BatchServiceJobHook
+    ui_color = "#c3dae0"
+    template_fields: Sequence[str] = aws_template_fields(
+        "job_name",
+        "job_queue",
+        "service_request_payload",
+        "service_job_type",
+        "retry_strategy",
+        "scheduling_priority",
+        "share_identifier",
+        "quota_share_name",
+        "preemption_configuration",
+        "timeout_config",
+        "tags",
+        "client_token",
+    )
+    template_fields_renderers = {
+        "service_request_payload": "json",
+        "retry_strategy": "json",
+        "preemption_configuration": "json",
+        "timeout_config": "json",
+        "tags": "json",
+    }
+    operator_extra_links = (
+        BatchServiceJobDetailsLink(),
+        SageMakerTrainingJobLink(),
+        TrainingJobLogsLink(),
+    )
+
+    def __init__(
+        self,
+        *,
+        job_name: str,
+        job_queue: str,
+        service_request_payload: dict[str, Any] | str,
+        service_job_type: str = "SAGEMAKER_TRAINING",
+        retry_strategy: dict[str, Any] | None = None,
+        scheduling_priority: int | None = None,
+        share_identifier: str | None = None,
+        quota_share_name: str | None = None,
+        preemption_configuration: dict[str, Any] | None = None,
+        timeout_config: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        client_token: str | None = None,
+        validate_payload: bool = True,
+        wait_for_completion: bool = False,
+        poll_interval: float = 30,
+        max_runnable_seconds: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.job_name = job_name
+        self.job_queue = job_queue
+        self.service_request_payload = service_request_payload
+        self.service_job_type = service_job_type
+        self.retry_strategy = retry_strategy
+        self.scheduling_priority = scheduling_priority
+        self.share_identifier = share_identifier
+        self.quota_share_name = quota_share_name
+        self.preemption_configuration = preemption_configuration
+        self.timeout_config = timeout_config
+        self.tags = tags
+        self.client_token = client_token
+        self.validate_payload = validate_payload
+        self.wait_for_completion = wait_for_completion
+        self.poll_interval = poll_interval
+        self.max_runnable_seconds = max_runnable_seconds
+        self.job_id: str | None = None
+        self._kill_reason = f"Airflow task {self.dag_id}.{self.task_id} was killed"
+
+    def build_request(self) -> dict[str, Any]:
+        """The validated SubmitServiceJob request; raises ``AirflowFailException`` if invalid."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        request, problems = build_submit_request(
+            job_name=self.job_name,
+            job_queue=self.job_queue,
+            service_request_payload=self.service_request_payload,
+            service_job_type=self.service_job_type,
+            retry_strategy=self.retry_strategy,
+            scheduling_priority=self.scheduling_priority,
+            share_identifier=self.share_identifier,
+            quota_share_name=self.quota_share_name,
+            preemption_configuration=self.preemption_configuration,
+            timeout_config=self.timeout_config,
+            tags=self.tags,
+            client_token=self.client_token,
+            validate_payload=self.validate_payload,
+        )
+        if problems:
+            message = describe_problems(problems)
+            self.log.error(message)
+            raise AirflowFailException(message)
+        self._warn_unreachable_rules(request.get("retryStrategy"))
+        return request
+
+    def _warn_unreachable_rules(self, strategy: Mapping[str, Any] | None) -> None:
+        from airflow_batch_service.core.reasons import SAGEMAKER_PREFIX
+        from airflow_batch_service.core.retry import RetryStrategy, unreachable_prefix_rules
+
+        for rule in unreachable_prefix_rules(RetryStrategy.from_api(strategy)):
+            self.log.warning(
+                "retry_strategy %s can never match: SageMaker reasons start with %r (with a "
+                "space after the colon; the SageMaker SDK's constant lacks it). Write %r.",
+                rule.describe(),
+                SAGEMAKER_PREFIX,
+                SAGEMAKER_PREFIX + rule.on_status_reason[len(SAGEMAKER_PREFIX.rstrip()) :],
+            )
+
+    def execute(self, context: Context) -> str:
+        from airflow.sdk.exceptions import AirflowException
+
+        from airflow_batch_service.waiting import SyncJobWait, now_ms
+
+        request = self.build_request()
+        run_id = context.get("run_id")
+        self._kill_reason = f"Airflow task {self.dag_id}.{self.task_id} (run {run_id}) was killed"
+        self.log.info(
+            "Submitting service job %s to queue %s (%s)",
+            request["jobName"], request["jobQueue"], request["serviceJobType"],
+        )
+        submitted_ms = now_ms()
+        try:
+            response = self.hook.submit_service_job(request)
+        except Exception as exc:
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            if isinstance(exc, (BotoCoreError, ClientError)):
+                raise AirflowException(f"SubmitServiceJob failed: {exc}") from exc
+            raise
+        self.job_id = response["jobId"]
+        self.log.info(
+            "Submitted service job %s: jobId %s, jobArn %s",
+            response.get("jobName"), self.job_id, response.get("jobArn"),
+        )
+        ti = context["ti"]
+        ti.xcom_push(key="job_arn", value=response.get("jobArn"))
+        ti.xcom_push(key="job_name", value=response.get("jobName"))
+        region, partition = self.hook.conn_region_name, self.hook.conn_partition
+        BatchServiceJobDetailsLink.persist(
+            context=context, operator=self, region_name=region, aws_partition=partition,
+            job_id=self.job_id,
+        )
+        if self.wait_for_completion:
+            latest: dict[str, str | None] = {"arn": None}
+
+            def on_verdict(verdict: Verdict) -> None:
+                arn = verdict.latest_training_job_arn
+                if arn and arn != latest["arn"]:
+                    latest["arn"] = arn
+                    persist_training_job_links(
+                        context, self, region_name=region, aws_partition=partition,
+                        training_job_arn=arn,
+                    )
+
+            wait = SyncJobWait.create(
+                self.hook, self.job_id, log=self.log, poll_interval=self.poll_interval,
+                max_runnable_seconds=self.max_runnable_seconds, started_ms=submitted_ms,
+                on_verdict=on_verdict,
+            )
+            summary = wait.run_until_done(
+                terminate_reason_prefix=f"Airflow task {self.dag_id}.{self.task_id}: "
+            )
+            ti.xcom_push(key="summary", value=summary)
+        return self.job_id
+
+    def on_kill(self) -> None:
+        """Terminate the job this task submitted: a killed task must not leave a GPU job
+        running (or queued) with nobody watching it."""
+        if not self.job_id:
+            return
+        try:
+            self.hook.terminate_service_job(self.job_id, reason=self._kill_reason)
+            self.log.info("Terminated service job %s: %s", self.job_id, self._kill_reason)
+        except Exception:
+            self.log.exception("Could not terminate service job %s", self.job_id)

@@ -1,0 +1,82 @@
+"""Check a ``serviceRequestPayload`` against SageMaker's ``CreateTrainingJob`` input model.
+
+Batch accepts any JSON at submit and only hands it to SageMaker when capacity frees up, maybe
+hours later: a typo in ``ResourceConfig`` then fails an attempt (and, under a catch-all RETRY
+rule, several paid ones). botocore ships SageMaker's model and its own validator, so the
+operator runs the exact client-side check ``sagemaker.create_training_job`` would, before any
+AWS call. botocore is imported lazily: loading the SageMaker model costs tens of milliseconds
+and must not happen when a DAG file is parsed.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from airflow_batch_service.core.validation import Problem
+
+if TYPE_CHECKING:
+    from botocore.model import Shape
+
+#: SageMaker's limit on a training job name.
+SAGEMAKER_NAME_MAX = 63
+#: Batch names each attempt's training job ``AWSBatch<TrainingJobName><32 hex>``: 8 + 32.
+BATCH_NAME_OVERHEAD = len("AWSBatch") + 32
+#: So the payload's TrainingJobName may use at most this many characters.
+MAX_TRAINING_JOB_NAME = SAGEMAKER_NAME_MAX - BATCH_NAME_OVERHEAD
+TRAINING_JOB_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+
+@lru_cache(maxsize=1)
+def _create_training_job_shape() -> Shape:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return model.operation_model("CreateTrainingJob").input_shape
+
+
+def training_job_name_problems(payload: dict[str, Any], path: str) -> list[Problem]:
+    name = payload.get("TrainingJobName")
+    if not isinstance(name, str):
+        return []  # absence and type are the model check's to report
+    out: list[Problem] = []
+    if len(name) > MAX_TRAINING_JOB_NAME:
+        out.append(
+            Problem(
+                f"{path}.TrainingJobName",
+                f"must be at most {MAX_TRAINING_JOB_NAME} characters, got {len(name)} ({name!r}): "
+                f"Batch names each attempt's training job 'AWSBatch<TrainingJobName><32 hex "
+                f"characters>', adding {BATCH_NAME_OVERHEAD} characters, and SageMaker allows "
+                f"{SAGEMAKER_NAME_MAX}",
+            )
+        )
+    if not TRAINING_JOB_NAME_RE.fullmatch(name):
+        out.append(
+            Problem(
+                f"{path}.TrainingJobName",
+                f"must be letters and digits, optionally joined by hyphens "
+                f"([a-zA-Z0-9](-*[a-zA-Z0-9])*), got {name!r}",
+            )
+        )
+    return out
+
+
+def payload_model_problems(
+    payload: dict[str, Any], path: str = "serviceRequestPayload"
+) -> list[Problem]:
+    """Every way ``payload`` breaks botocore's ``CreateTrainingJob`` input model (required
+    members, unknown keys, types, minimum lengths and values) plus the name-length rule."""
+    from botocore.validate import ParamValidator
+
+    report = ParamValidator().validate(payload, _create_training_job_shape())
+    out: list[Problem] = []
+    if report.has_errors():
+        lines = report.generate_report().splitlines()
+        details = [line for line in lines[1:] if line.strip()] or lines
+        out.extend(
+            Problem(path, f"does not match SageMaker CreateTrainingJob: {line.strip()}")
+            for line in details
+        )
+    out.extend(training_job_name_problems(payload, path))
+    return out

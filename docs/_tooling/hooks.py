@@ -1,0 +1,73 @@
+"""MkDocs hooks: draw the diagrams and fill generated blocks from the core at build time.
+
+- ``on_pre_build``: regenerate ``docs/diagrams/*.svg`` from their ``.toml`` specs (written only
+  when the drawing changed), after checking each spec against the core; a disagreement fails
+  the build. With ``DOCS_DIAGRAMS=check`` in the environment (the tests set it) nothing is
+  written and an out-of-date SVG fails the build instead, so CI catches a stale commit.
+- ``on_page_markdown``: replace each ``<!-- generated:NAME -->`` line with the Markdown that
+  ``examples.GENERATORS[NAME]`` computes by calling ``airflow_batch_service.core``. An unknown
+  name fails the build.
+
+Loaded by path from ``mkdocs.yml``, so the sibling modules are imported by path too.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from mkdocs.exceptions import PluginError
+
+log = logging.getLogger("mkdocs.hooks.airflow_batch_service")
+HERE = Path(__file__).resolve().parent
+MARKER = re.compile(r"^<!-- generated:([a-z0-9-]+) -->$", re.MULTILINE)
+
+
+def _load(name: str) -> ModuleType:
+    qualified = f"_abs_docs_{name}"
+    if qualified in sys.modules:
+        return sys.modules[qualified]
+    spec = importlib.util.spec_from_file_location(qualified, HERE / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[qualified] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def on_pre_build(config: Any) -> None:
+    diagrams = _load("diagrams")
+    try:
+        if os.environ.get("DOCS_DIAGRAMS") == "check":
+            stale = [path.name for path in diagrams.stale()]
+            if stale:
+                raise PluginError(
+                    f"out-of-date diagram(s) {', '.join(stale)}: run scripts/docs.sh "
+                    "(or python docs/_tooling/diagrams.py) and commit the SVGs"
+                )
+            return
+        for path in diagrams.write_all():
+            log.info("diagram regenerated: %s", path.name)
+    except ValueError as err:
+        raise PluginError(str(err)) from err
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    generators = _load("examples").GENERATORS
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in generators:
+            raise PluginError(
+                f"{page.file.src_path}: unknown generated block {name!r}; "
+                f"known: {', '.join(sorted(generators))}"
+            )
+        return generators[name]().rstrip("\n")
+
+    return MARKER.sub(replace, markdown)

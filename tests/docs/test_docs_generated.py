@@ -1,0 +1,58 @@
+"""The blocks the docs build generates from the core, and the markers that ask for them."""
+
+from __future__ import annotations
+
+import re
+
+from docs_tooling import ROOT, load
+
+examples = load("examples")
+MARKER = re.compile(r"^<!-- generated:([a-z0-9-]+) -->$", re.MULTILINE)
+
+
+def test_every_marker_in_the_docs_has_a_generator() -> None:
+    used = set()
+    for page in (ROOT / "docs").rglob("*.md"):
+        used |= set(MARKER.findall(page.read_text(encoding="utf-8")))
+    assert used <= set(examples.GENERATORS), used - set(examples.GENERATORS)
+    assert {"retry-matrix", "explain-examples"} <= used
+
+
+def test_retry_matrix_rows_come_from_decide() -> None:
+    from airflow_batch_service.core.retry import RetryStrategy, decide
+
+    table = examples.retry_matrix()
+    strategy = RetryStrategy.from_api(examples.STRATEGIES[0][1])
+    expected = decide(strategy, examples.REASONS["validation"], 1).describe()
+    assert expected in table
+    for cause in ("retry_rule", "exit_rule", "no_rule_matched", "attempts_exhausted",
+                  "terminated", "timed_out"):
+        assert f"`{cause}`" in table
+    # The SDK prefix pitfall is called out by the core's own check.
+    assert "unreachable_prefix_rules` flags rule 1" in table
+
+
+def test_explain_examples_are_the_verdicts_of_their_responses() -> None:
+    from airflow_batch_service.core.verdict import Outcome, interpret
+
+    text = examples.explain_examples()
+    for _caption, describe in examples.EXAMPLES.values():
+        verdict = interpret(describe)
+        assert verdict.explain() in text
+        assert verdict.outcome in (Outcome.SUCCEEDED, Outcome.FAILED)
+    assert "rule 2 EXIT" in text and "Batch queued attempt 2" in text
+
+
+def test_example_training_job_names_fit_sagemaker() -> None:
+    """The examples follow the real naming: AWSBatch + name + 32 hex, at most 63 characters."""
+    for _caption, describe in examples.EXAMPLES.values():
+        for attempt in describe["attempts"]:
+            name = attempt["serviceResourceId"]["value"].rsplit("/", 1)[-1]
+            assert re.fullmatch(r"AWSBatch[A-Za-z0-9-]{1,23}[0-9a-f]{32}", name), name
+            assert len(name) <= 63
+
+
+def test_watcher_timeline_reports_each_change_once() -> None:
+    text = examples.watcher_timeline()
+    assert text.count("attempt 1 of 5 failed") == 1
+    assert "without using an attempt" in text

@@ -23,12 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-from airflow_batch_service.core.validation import (
-    MAX_TERMINATE_BATCH,
-    InvalidRequestError,
-    priority_problems,
-)
-
 if TYPE_CHECKING:
     from botocore.config import Config
 
@@ -65,6 +59,9 @@ class BatchServiceJobHook(AwsBaseHook):
     def config(self) -> Config:
         """The connection's botocore config over this hook's defaults (see module doc)."""
         return self._effective_config
+
+    # core.validation is imported inside methods: a DAG file importing this hook pays nothing
+    # for it at parse time.
 
     # -- submit / describe / list -------------------------------------------------------
 
@@ -126,6 +123,8 @@ class BatchServiceJobHook(AwsBaseHook):
         ``errors`` (``{job, code, message}``) of every chunk are returned for the caller to
         check. Unknown ids count as successful (documented).
         """
+        from airflow_batch_service.core.validation import MAX_TERMINATE_BATCH
+
         ids = list(dict.fromkeys(job_ids))
         merged: dict[str, list[Any]] = {"successful": [], "errors": []}
         for start in range(0, len(ids), MAX_TERMINATE_BATCH):
@@ -142,6 +141,8 @@ class BatchServiceJobHook(AwsBaseHook):
 
     def update_service_job_priority(self, job_id: str, scheduling_priority: int) -> dict[str, Any]:
         """UpdateServiceJob. Priority 0 is a real value (0-9999; fair-share/quota-share queues)."""
+        from airflow_batch_service.core.validation import InvalidRequestError, priority_problems
+
         problems = priority_problems(scheduling_priority)
         if problems:
             raise InvalidRequestError(problems)

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from airflow_batch_service.core.validation import Problem, submit_request_problems
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 from airflow_batch_service.links.batch_service import (
     BatchServiceJobDetailsLink,
@@ -33,6 +32,7 @@ from airflow_batch_service.links.batch_service import (
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_batch_service.core.validation import Problem
     from airflow_batch_service.core.verdict import Verdict
 
 #: SubmitServiceJob field -> this operator's argument, so messages name what the user wrote.
@@ -69,6 +69,8 @@ def describe_problems(problems: Sequence[Problem]) -> str:
 
 def _maybe_json(field: str, value: Any, problems: list[Problem]) -> Any:
     """Templates render to strings: accept a JSON object string wherever a dict is expected."""
+    from airflow_batch_service.core.validation import Problem
+
     if not isinstance(value, str):
         return value
     try:
@@ -81,6 +83,8 @@ def _maybe_json(field: str, value: Any, problems: list[Problem]) -> Any:
 
 def _payload_json(value: Any, problems: list[Problem]) -> tuple[str | None, dict[str, Any] | None]:
     """The payload as the API wants it (a JSON string) and as a dict for the model check."""
+    from airflow_batch_service.core.validation import Problem
+
     field = "serviceRequestPayload"
     if isinstance(value, Mapping):
         try:
@@ -121,7 +125,12 @@ def build_submit_request(
     client_token: Any = None,
     validate_payload: bool = True,
 ) -> tuple[dict[str, Any], list[Problem]]:
-    """The SubmitServiceJob request (camelCase, None dropped) and every problem with it."""
+    """The SubmitServiceJob request (camelCase, None dropped) and every problem with it.
+
+    core.validation is imported here, not at module level: DAG parsing never needs it.
+    """
+    from airflow_batch_service.core.validation import submit_request_problems
+
     problems: list[Problem] = []
     payload_text, payload = _payload_json(service_request_payload, problems)
     if isinstance(scheduling_priority, str) and scheduling_priority.strip().isdigit():

@@ -1,0 +1,53 @@
+"""Fixtures for the provider tests.
+
+Airflow reads its configuration when first imported, so ``AIRFLOW_HOME`` (a throwaway
+directory), the dags folder and unit-test mode are set here, at import, before any test
+module imports Airflow. The metadata DB is only migrated for the tests that run a DAG.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_HOME = Path(tempfile.mkdtemp(prefix="abs-airflow-home-"))
+(_HOME / "dags").mkdir()
+os.environ["AIRFLOW_HOME"] = str(_HOME)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_HOME / "dags")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflow.db'}"
+# Never reach a real AWS account from a test.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.pop("AWS_PROFILE", None)
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+# The emulator's fixtures: batch_emulator (in-process), batch_emulator_server (HTTP).
+with contextlib.suppress(ImportError):
+    from airflow_batch_service.emulator.pytest_plugin import (  # noqa: F401
+        batch_emulator,
+        batch_emulator_server,
+    )
+
+
+@pytest.fixture(scope="session")
+def airflow_home() -> Path:
+    """A migrated metadata DB in the throwaway AIRFLOW_HOME, with the example DAG inside
+    the dags folder (``dag.test()`` only runs DAGs that come from a file there)."""
+    shutil.copy(REPO / "example_dags" / "example_batch_service_basic.py", _HOME / "dags")
+    subprocess.run(
+        [str(VENV_BIN / "airflow"), "db", "migrate"],
+        check=True, capture_output=True, env=os.environ.copy(), timeout=300,
+    )
+    return _HOME

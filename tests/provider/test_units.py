@@ -1,0 +1,124 @@
+"""Unit-level checks that need neither AWS nor the emulator."""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+from airflow_batch_service.core.errors import ErrorKind
+from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
+from airflow_batch_service.links.batch_service import (
+    BatchServiceJobDetailsLink,
+    SageMakerTrainingJobLink,
+    TrainingJobLogsLink,
+)
+from airflow_batch_service.operators.batch_service import (
+    BatchSubmitServiceJobOperator,
+    argument_for,
+    build_submit_request,
+)
+from airflow_batch_service.payload import MAX_TRAINING_JOB_NAME, payload_model_problems
+from airflow_batch_service.waiting import classify_exception
+
+PAYLOAD = {
+    "TrainingJobName": "unit",
+    "RoleArn": "arn:aws:iam::123456789012:role/R",
+    "OutputDataConfig": {"S3OutputPath": "s3://b/p"},
+}
+
+
+def _client_error(code: str, status: int, message: str = "m") -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "DescribeServiceJob",
+    )
+
+
+def test_classify_exception():
+    assert classify_exception(_client_error("TooManyRequestsException", 429))[0] is ErrorKind.TRANSIENT
+    assert classify_exception(_client_error("ServerException", 500))[0] is ErrorKind.TRANSIENT
+    not_found = _client_error("ClientException", 400, "Job abc does not exist")
+    assert classify_exception(not_found)[0] is ErrorKind.NOT_FOUND
+    assert classify_exception(_client_error("AccessDeniedException", 403))[0] is ErrorKind.FATAL
+    conn = EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+    assert classify_exception(conn)[0] is ErrorKind.TRANSIENT
+    assert classify_exception(NoCredentialsError())[0] is ErrorKind.FATAL
+    assert classify_exception(KeyError("bug")) is None
+
+
+def test_hook_defaults_bound_retries_but_user_config_wins():
+    hook = BatchServiceJobHook(aws_conn_id=None, region_name="us-east-1")
+    assert hook.client_type == "batch"
+    assert hook.config.retries == {"mode": "standard", "max_attempts": 3}
+    assert hook.config.read_timeout == 30
+    hook = BatchServiceJobHook(
+        aws_conn_id=None, region_name="us-east-1", config={"retries": {"max_attempts": 1}}
+    )
+    assert hook.config.retries == {"max_attempts": 1}
+    assert hook.config.connect_timeout == 10
+
+
+def test_priority_zero_is_sent_and_messages_name_the_argument():
+    request, problems = build_submit_request(
+        job_name="j", job_queue="q", service_request_payload=PAYLOAD, scheduling_priority=0
+    )
+    assert problems == []
+    assert request["schedulingPriority"] == 0
+    assert request["serviceJobType"] == "SAGEMAKER_TRAINING"
+    assert argument_for("retryStrategy.evaluateOnExit[2].action") == "retry_strategy"
+
+
+def test_templated_strings_become_dicts_and_ints():
+    request, problems = build_submit_request(
+        job_name="j", job_queue="q", service_request_payload='{"TrainingJobName": "a", '
+        '"RoleArn": "arn:aws:iam::123456789012:role/R", "OutputDataConfig": {"S3OutputPath": "s3://b"}}',
+        retry_strategy='{"attempts": 2}', scheduling_priority="7",
+    )
+    assert problems == []
+    assert request["retryStrategy"] == {"attempts": 2}
+    assert request["schedulingPriority"] == 7
+    assert isinstance(request["serviceRequestPayload"], str)
+
+
+def test_validate_payload_false_skips_the_model_check():
+    bad = {"TrainingJobName": "x", "Nonsense": 1}
+    _, problems = build_submit_request(job_name="j", job_queue="q", service_request_payload=bad)
+    assert problems
+    _, problems = build_submit_request(
+        job_name="j", job_queue="q", service_request_payload=bad, validate_payload=False
+    )
+    assert problems == []
+
+
+def test_training_job_name_limit_explains_the_batch_prefix():
+    problems = payload_model_problems({**PAYLOAD, "TrainingJobName": "a" * (MAX_TRAINING_JOB_NAME + 1)})
+    assert len(problems) == 1
+    assert problems[0].field == "serviceRequestPayload.TrainingJobName"
+    assert "AWSBatch" in problems[0].rule and "63" in problems[0].rule
+    assert payload_model_problems({**PAYLOAD, "TrainingJobName": "a" * MAX_TRAINING_JOB_NAME}) == []
+
+
+def test_links_format_and_cope_with_missing_values():
+    common = {"region_name": "eu-west-1", "aws_domain": "aws.amazon.com"}
+    assert BatchServiceJobDetailsLink().format_link(**common, job_id="abc") == (
+        "https://console.aws.amazon.com/batch/home?region=eu-west-1#service-jobs/detail/abc"
+    )
+    assert SageMakerTrainingJobLink().format_link(**common, training_job_name="AWSBatchx") == (
+        "https://console.aws.amazon.com/sagemaker/home?region=eu-west-1#/jobs/AWSBatchx"
+    )
+    logs = TrainingJobLogsLink().format_link(**common, training_job_name="AWSBatchx")
+    assert logs.endswith(
+        "#logsV2:log-groups/log-group/$252Faws$252Fsagemaker$252FTrainingJobs"
+        "$3FlogStreamNameFilter$3DAWSBatchx$252F"
+    )
+    assert TrainingJobLogsLink().format_link(**common) == ""
+    assert SageMakerTrainingJobLink().format_link(**common) == ""
+
+
+def test_operator_template_fields_and_renderers():
+    op = BatchSubmitServiceJobOperator(
+        task_id="t", job_name="j-{{ run_id }}", job_queue="q", service_request_payload=PAYLOAD
+    )
+    for field in ("job_name", "service_request_payload", "retry_strategy", "scheduling_priority",
+                  "aws_conn_id", "region_name", "client_token", "tags"):
+        assert field in op.template_fields
+    assert op.template_fields_renderers["service_request_payload"] == "json"

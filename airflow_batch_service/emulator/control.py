@@ -1,0 +1,110 @@
+"""The emulator's control surface, as plain functions over JSON-able arguments.
+
+The in-process :class:`Emulator` calls these directly; the server exposes the same functions
+at ``/_emulator/*`` (``http_control.py``) and :class:`RemoteEmulator` calls them over HTTP, so
+both handles behave the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from moto.core import DEFAULT_ACCOUNT_ID
+
+from airflow_batch_service.emulator import scenarios as scenario_format
+from airflow_batch_service.emulator.clock import Clock
+from airflow_batch_service.emulator.faults import FaultPlan
+from airflow_batch_service.emulator.install import install
+from airflow_batch_service.emulator.responses import STATE_LOCK
+from airflow_batch_service.emulator.settings import ClientTokenMode, settings
+
+
+def configure(
+    seconds_per_state: float | None = None,
+    client_token_mode: str | None = None,
+    freeze_clock: bool | None = None,
+    clock: Callable[[], float] | None = None,
+) -> dict[str, Any]:
+    """Change timing, clientToken mode or the clock. ``None`` leaves a setting alone.
+
+    ``seconds_per_state`` applies to jobs submitted afterwards (a job keeps the timing it was
+    submitted with, so its history never changes retroactively).
+    """
+    with STATE_LOCK:
+        cfg = settings()
+        if seconds_per_state is not None:
+            if isinstance(seconds_per_state, bool) or not isinstance(seconds_per_state, int | float) or seconds_per_state < 0:
+                raise ValueError(f"seconds_per_state must be a non-negative number, got {seconds_per_state!r}")
+            cfg.seconds_per_state = float(seconds_per_state)
+        if client_token_mode is not None:
+            try:
+                cfg.client_token_mode = ClientTokenMode(client_token_mode)
+            except ValueError:
+                modes = ", ".join(m.value for m in ClientTokenMode)
+                raise ValueError(f"client_token_mode must be one of {modes}, got {client_token_mode!r}") from None
+        if clock is not None:
+            cfg.clock = Clock(clock)
+        if freeze_clock is True:
+            cfg.clock.freeze()
+        elif freeze_clock is False:
+            cfg.clock.unfreeze()
+        return cfg.describe()
+
+
+def load_scenarios(document: Mapping[str, Any] | str | Path) -> dict[str, Any]:
+    """Replace the scenarios; a ``secondsPerState`` in the document also sets the timing."""
+    parsed = scenario_format.parse(document)
+    with STATE_LOCK:
+        cfg = settings()
+        cfg.scenarios = parsed
+        if parsed.seconds_per_state is not None:
+            cfg.seconds_per_state = parsed.seconds_per_state
+        return cfg.describe()
+
+
+def set_faults(faults: Mapping[str, Any] | None, seed: int | None = None) -> dict[str, Any]:
+    """Replace the fault plan (``{}`` or ``None`` clears it)."""
+    plan = FaultPlan.parse(faults or {}, seed)
+    with STATE_LOCK:
+        settings().faults = plan
+        return plan.to_dict()
+
+
+def stats() -> dict[str, int]:
+    with STATE_LOCK:
+        return dict(settings().stats)
+
+
+def reset_stats() -> None:
+    with STATE_LOCK:
+        settings().stats.clear()
+
+
+def advance(seconds: float) -> float:
+    """Move the emulator clock forward; returns the new now (epoch seconds)."""
+    with STATE_LOCK:
+        return settings().clock.advance(float(seconds))
+
+
+def describe() -> dict[str, Any]:
+    with STATE_LOCK:
+        return settings().describe()
+
+
+def create_queue(
+    name: str,
+    region: str = "us-east-1",
+    fair_share: bool = False,
+    quota_share: bool = False,
+    max_capacity: int = 10,
+    account_id: str = DEFAULT_ACCOUNT_ID,
+) -> str:
+    """A ready SAGEMAKER_TRAINING queue with its service environment; returns its ARN."""
+    install()
+    from airflow_batch_service.emulator.backend import service_job_backends
+
+    with STATE_LOCK:
+        backend = service_job_backends[account_id][region]
+        return backend.create_ready_queue(name, fair_share, quota_share, max_capacity).arn

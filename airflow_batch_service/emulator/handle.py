@@ -1,0 +1,73 @@
+"""``Emulator``: the in-process control handle, used inside ``moto.mock_aws()``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from moto.core import DEFAULT_ACCOUNT_ID
+
+from airflow_batch_service.emulator import control
+from airflow_batch_service.emulator.install import install
+
+
+class Emulator:
+    """Control the emulator running in this process (under ``moto.mock_aws``).
+
+    Creating one installs the emulator's routes into moto (idempotent). State lives in moto's
+    backends, so ``mock_aws`` starting or ``POST /moto-api/reset`` wipes it.
+    """
+
+    endpoint_url: str | None = None
+
+    def __init__(self, region: str = "us-east-1", account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+        install()
+        self.region = region
+        self.account_id = account_id
+
+    def create_queue(
+        self, name: str, fair_share: bool = False, quota_share: bool = False, max_capacity: int = 10
+    ) -> str:
+        """Create a SAGEMAKER_TRAINING service environment (``<name>-env``) and queue; with
+        ``fair_share`` or ``quota_share`` also a scheduling policy (``<name>-policy``), and
+        for quota share a quota share named ``default``. Returns the queue ARN."""
+        return control.create_queue(name, self.region, fair_share, quota_share, max_capacity, self.account_id)
+
+    def configure(
+        self,
+        seconds_per_state: float | None = None,
+        client_token_mode: str | None = None,
+        freeze_clock: bool | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> dict[str, Any]:
+        return control.configure(seconds_per_state, client_token_mode, freeze_clock, clock)
+
+    def load_scenarios(self, document: Mapping[str, Any] | str | Path) -> dict[str, Any]:
+        return control.load_scenarios(document)
+
+    def set_faults(self, faults: Mapping[str, Any] | None, seed: int | None = None) -> dict[str, Any]:
+        return control.set_faults(faults, seed)
+
+    def clear_faults(self) -> None:
+        control.set_faults({})
+
+    def stats(self) -> dict[str, int]:
+        return control.stats()
+
+    def reset_stats(self) -> None:
+        control.reset_stats()
+
+    def advance(self, seconds: float) -> float:
+        """Move the emulator clock forward by ``seconds``; jobs progress accordingly."""
+        return control.advance(seconds)
+
+    def settings(self) -> dict[str, Any]:
+        return control.describe()
+
+    def client(self, service: str = "batch", **kwargs: Any) -> Any:
+        """A boto3 client for this emulator (in-process: a plain client; mock_aws answers)."""
+        import boto3
+
+        kwargs.setdefault("region_name", self.region)
+        return boto3.client(service, **kwargs)

@@ -1,0 +1,358 @@
+"""One service job and its lifecycle, advanced lazily from elapsed time.
+
+Nothing runs in the background: every read calls :meth:`ServiceJob.advance` with "now", which
+replays each transition whose time has come, stamping it with the time it *should* have
+happened. So a job read once after an hour shows the same history as one polled every second.
+
+The decisions (retry or not, requeue after preemption or not, which reason) come from
+``airflow_batch_service.core``; this module only sequences them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from airflow_batch_service.core import reasons
+from airflow_batch_service.core.retry import RetryStrategy, decide, requeue_after_preemption
+from airflow_batch_service.core.status import TERMINAL_STATUSES, ServiceJobStatus
+from airflow_batch_service.emulator.scenarios import Result, Step
+
+S = ServiceJobStatus
+
+#: How many preempted runs ``preemptionSummary.recentPreemptedAttempts`` keeps (inferred).
+RECENT_PREEMPTIONS = 5
+#: SageMaker's limit on TrainingJobName, and what Batch adds: "AWSBatch" + 32 hex.
+TRAINING_JOB_NAME_MAX = 63
+TRAINING_JOB_NAME_ROOM = TRAINING_JOB_NAME_MAX - len("AWSBatch") - 32
+
+
+class AttemptEnd(StrEnum):
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPED = "Stopped"
+
+
+def ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+@dataclass
+class Attempt:
+    """One run on SageMaker: a training job. ``started_at``/``stopped_at`` in epoch ms."""
+
+    training_job_name: str
+    training_job_arn: str
+    created: float  # seconds; when the training job was created (job SCHEDULED)
+    started_at: int | None = None
+    stopped_at: int | None = None
+    status_reason: str | None = None
+    run_started: float | None = None  # seconds; when the job entered RUNNING
+
+    def to_api(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "serviceResourceId": {"name": "TrainingJobArn", "value": self.training_job_arn}
+        }
+        if self.started_at is not None:
+            out["startedAt"] = self.started_at
+        if self.stopped_at is not None:
+            out["stoppedAt"] = self.stopped_at
+        if self.status_reason is not None:
+            out["statusReason"] = self.status_reason
+        return out
+
+
+class AttemptSink(Protocol):
+    """Where an attempt's outside effects go (SageMaker training job, CloudWatch logs)."""
+
+    def attempt_created(self, job: ServiceJob, attempt: Attempt) -> None: ...
+    def attempt_progressed(self, job: ServiceJob, attempt: Attempt, status: ServiceJobStatus) -> None: ...
+    def attempt_ended(self, job: ServiceJob, attempt: Attempt, end: AttemptEnd, reason: str) -> None: ...
+
+
+class QueueView(Protocol):
+    """What a job needs to know about its queue, read live at each transition."""
+
+    def runnable_time_limits(self) -> Sequence[Mapping[str, Any]]: ...
+    def has_capacity(self) -> bool: ...
+
+
+def capacity_usage(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``ResourceConfig`` (InstanceType x InstanceCount, or InstanceGroups) -> capacityUsage."""
+    config = payload.get("ResourceConfig")
+    if not isinstance(config, Mapping):
+        return []
+    groups = config.get("InstanceGroups")
+    items = groups if isinstance(groups, list) and groups else [config]
+    out = []
+    for item in items:
+        if not isinstance(item, Mapping) or not item.get("InstanceType"):
+            continue
+        try:
+            count = float(item.get("InstanceCount", 1))
+        except (TypeError, ValueError):
+            count = 1.0
+        out.append({"capacityUnit": str(item["InstanceType"]), "quantity": count})
+    return out
+
+
+def training_job_base_name(payload: Mapping[str, Any], job_name: str) -> str:
+    """The payload's TrainingJobName (the job name when absent), cut to what fits in 63."""
+    base = payload.get("TrainingJobName")
+    if not isinstance(base, str) or not base:
+        base = job_name
+    base = "".join(c for c in base if c.isalnum() or c == "-").strip("-") or "job"
+    return base[:TRAINING_JOB_NAME_ROOM].rstrip("-")
+
+
+@dataclass
+class ServiceJob:
+    job_id: str
+    job_arn: str
+    job_name: str
+    queue_arn: str
+    request: dict[str, Any]  # the SubmitServiceJob body as received (API shape)
+    created: float  # seconds
+    seconds_per_state: float
+    steps: tuple[Step, ...]
+    account_id: str
+    region: str
+    tags: dict[str, str] = field(default_factory=dict)
+    status: ServiceJobStatus = S.SUBMITTED
+    status_reason: str | None = None
+    entered: float = 0.0  # seconds; when the current status began
+    scheduled_at: int | None = None
+    started_at: int | None = None
+    stopped_at: int | None = None
+    is_terminated: bool = False
+    attempts: list[Attempt] = field(default_factory=list)
+    preempted: list[Attempt] = field(default_factory=list)
+    preempted_count: int = 0
+    step_index: int = 0  # how many scripted steps have been used
+    step: Step = field(default_factory=Step)
+    current: Attempt | None = None  # the attempt whose training job is live
+    seq: int = 0  # submit order, to break createdAt ties when listing
+
+    def __post_init__(self) -> None:
+        self.entered = self.created
+        self.payload: dict[str, Any] = json.loads(self.request["serviceRequestPayload"])
+        self.strategy = RetryStrategy.from_api(self.request.get("retryStrategy"))
+
+    # ----------------------------------------------------------------- reading
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def scheduling_priority(self) -> int | None:
+        return self.request.get("schedulingPriority")
+
+    def describe(self) -> dict[str, Any]:
+        """The DescribeServiceJob response (botocore's DescribeServiceJobResponse members)."""
+        out = self._common()
+        out["jobQueue"] = self.queue_arn
+        out["attempts"] = [a.to_api() for a in self.attempts]
+        out["serviceRequestPayload"] = self.request["serviceRequestPayload"]
+        out["tags"] = dict(self.tags)
+        out["isTerminated"] = self.is_terminated
+        for key in ("retryStrategy", "schedulingPriority", "preemptionConfiguration", "timeoutConfig"):
+            if self.request.get(key) is not None:
+                out[key] = self.request[key]
+        if self.preempted_count:
+            out["preemptionSummary"] = {
+                "preemptedAttemptCount": self.preempted_count,
+                "recentPreemptedAttempts": [a.to_api() for a in self.preempted[-RECENT_PREEMPTIONS:]],
+            }
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """A ListServiceJobs summary: no attempts history; isTerminated only when true."""
+        out = self._common()
+        if self.is_terminated:
+            out["isTerminated"] = True
+        return out
+
+    def _common(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "jobId": self.job_id,
+            "jobArn": self.job_arn,
+            "jobName": self.job_name,
+            "status": self.status.value,
+            "createdAt": ms(self.created),
+            "serviceJobType": self.request["serviceJobType"],
+        }
+        if self.status_reason is not None:
+            out["statusReason"] = self.status_reason
+        for key, value in (
+            ("scheduledAt", self.scheduled_at),
+            ("startedAt", self.started_at),
+            ("stoppedAt", self.stopped_at),
+        ):
+            if value is not None:
+                out[key] = value
+        if self.attempts:
+            out["latestAttempt"] = {"serviceResourceId": self.attempts[-1].to_api()["serviceResourceId"]}
+        usage = capacity_usage(self.payload)
+        if usage:
+            out["capacityUsage"] = usage
+        for key in ("shareIdentifier", "quotaShareName"):
+            if self.request.get(key) is not None:
+                out[key] = self.request[key]
+        return out
+
+    # ------------------------------------------------------------- advancing
+    def advance(self, now: float, queue: QueueView | None, sink: AttemptSink) -> None:
+        """Apply every transition due by ``now``, each at its own time."""
+        for _ in range(10_000):  # a bound, not a limit anyone should reach
+            due = self._next(queue)
+            if due is None or due[0] > now:
+                return
+            at, action = due
+            action(at, queue, sink)
+
+    def _next(self, queue: QueueView | None) -> tuple[float, Any] | None:
+        sps = self.seconds_per_state
+        st = self.status
+        if st is S.SUBMITTED:
+            return self.entered + sps, self._to_runnable_first
+        if st is S.RUNNABLE:
+            candidates: list[tuple[float, Any]] = []
+            if queue is None or queue.has_capacity():
+                wait = self.step.runnable_seconds if self.step.runnable_seconds is not None else sps
+                candidates.append((self.entered + wait, self._schedule))
+            for action in queue.runnable_time_limits() if queue is not None else ():
+                limit = float(action.get("maxTimeSeconds", math.inf))
+                reason = str(action.get("reason", "RUNNABLE time limit reached"))
+                candidates.append(
+                    (self.entered + limit, lambda at, q, s, r=reason: self._terminate_at(at, r, s))
+                )
+            return min(candidates, key=lambda c: c[0]) if candidates else None
+        if st is S.SCHEDULED:
+            return self.entered + sps, self._after_scheduled
+        if st is S.STARTING:
+            return self.entered + sps, self._to_running
+        if st is S.RUNNING:
+            candidates = []
+            if self.step.result is not Result.HANG:
+                run = self.step.seconds if self.step.seconds is not None else sps
+                candidates.append((self.entered + run, self._finish_run))
+            timeout = (self.request.get("timeoutConfig") or {}).get("attemptDurationSeconds")
+            if timeout is not None and self.current is not None and self.current.run_started is not None:
+                candidates.append((self.current.run_started + float(timeout), self._time_out))
+            return min(candidates, key=lambda c: c[0]) if candidates else None
+        return None
+
+    def _enter(self, status: ServiceJobStatus, at: float, reason: str | None = None) -> None:
+        self.status = status
+        self.entered = at
+        if reason is not None:
+            self.status_reason = reason
+
+    def _next_step(self) -> None:
+        if self.step_index < len(self.steps):
+            self.step = self.steps[self.step_index]
+        else:
+            self.step = Step()
+        self.step_index += 1
+
+    def _to_runnable_first(self, at: float, queue: QueueView | None, sink: AttemptSink) -> None:
+        self._next_step()
+        self._enter(S.RUNNABLE, at)
+
+    def _requeue(self, at: float, reason: str) -> None:
+        self._next_step()
+        self._enter(S.RUNNABLE, at, reason)
+
+    def _schedule(self, at: float, queue: QueueView | None, sink: AttemptSink) -> None:
+        self.scheduled_at = ms(at)
+        self._enter(S.SCHEDULED, at)
+        if self.step.result is Result.CAPACITY:
+            return  # SageMaker never got capacity: no training job, no attempt used
+        name = f"AWSBatch{training_job_base_name(self.payload, self.job_name)}{secrets.token_hex(16)}"
+        arn = f"arn:aws:sagemaker:{self.region}:{self.account_id}:training-job/{name}"
+        attempt = Attempt(name, arn, created=at)
+        self.attempts.append(attempt)
+        self.current = attempt
+        sink.attempt_created(self, attempt)
+
+    def _after_scheduled(self, at: float, queue: QueueView | None, sink: AttemptSink) -> None:
+        if self.step.result is Result.CAPACITY:
+            self._requeue(at, self.step.status_reason or reasons.CAPACITY_ERROR)
+            return
+        self._enter(S.STARTING, at)
+        if self.current is not None:
+            sink.attempt_progressed(self, self.current, S.STARTING)
+
+    def _to_running(self, at: float, queue: QueueView | None, sink: AttemptSink) -> None:
+        self._enter(S.RUNNING, at)
+        self.started_at = ms(at)
+        if self.current is not None:
+            self.current.started_at = ms(at)
+            self.current.run_started = at
+            sink.attempt_progressed(self, self.current, S.RUNNING)
+
+    def _close(self, at: float, reason: str, end: AttemptEnd, sink: AttemptSink) -> Attempt | None:
+        attempt, self.current = self.current, None
+        if attempt is not None:
+            attempt.stopped_at = ms(at)
+            attempt.status_reason = reason
+            sink.attempt_ended(self, attempt, end, reason)
+        return attempt
+
+    def _fail(self, at: float, reason: str) -> None:
+        self._enter(S.FAILED, at, reason)
+        self.stopped_at = ms(at)
+
+    def _finish_run(self, at: float, queue: QueueView | None, sink: AttemptSink) -> None:
+        result = self.step.result
+        if result is Result.SUCCEEDED or result is Result.CAPACITY:
+            self._close(at, reasons.TRAINING_COMPLETED, AttemptEnd.COMPLETED, sink)
+            self._enter(S.SUCCEEDED, at, reasons.TRAINING_COMPLETED)
+            self.stopped_at = ms(at)
+        elif result is Result.PREEMPTED:
+            self._preempt(at, sink)
+        else:
+            reason = self.step.failure_reason()
+            self._close(at, reason, AttemptEnd.FAILED, sink)
+            self._after_failure(at, reason)
+
+    def _after_failure(self, at: float, reason: str) -> None:
+        decision = decide(self.strategy, reason, len(self.attempts))
+        if decision.retry:
+            self._requeue(at, reason)
+        else:
+            self._fail(at, reason)
+
+    def _time_out(self, at: float, queue: QueueView | None, sink: AttemptSink) -> None:
+        self._close(at, reasons.ATTEMPT_TIMEOUT, AttemptEnd.STOPPED, sink)
+        self._after_failure(at, reasons.ATTEMPT_TIMEOUT)
+
+    def _preempt(self, at: float, sink: AttemptSink) -> None:
+        attempt = self._close(at, reasons.PREEMPTION, AttemptEnd.STOPPED, sink)
+        if attempt is not None:
+            # A preempted run does not use an attempt: it moves to preemptionSummary.
+            self.attempts.remove(attempt)
+            self.preempted.append(attempt)
+        self.preempted_count += 1
+        if requeue_after_preemption(self.request.get("preemptionConfiguration"), self.preempted_count):
+            self._requeue(at, reasons.PREEMPTION)
+        else:
+            self._fail(at, reasons.PREEMPTION_LIMIT)
+
+    # ------------------------------------------------------------ user actions
+    def _terminate_at(self, at: float, reason: str, sink: AttemptSink) -> None:
+        self._close(at, reason, AttemptEnd.STOPPED, sink)
+        self.is_terminated = True
+        self._fail(at, reason)
+
+    def terminate(self, now: float, reason: str, queue: QueueView | None, sink: AttemptSink) -> None:
+        """TerminateServiceJob: FAILED now, isTerminated, the given reason; never retried.
+        A job that already ended is left as it is (Batch answers success either way)."""
+        self.advance(now, queue, sink)
+        if not self.terminal:
+            self._terminate_at(now, reason, sink)

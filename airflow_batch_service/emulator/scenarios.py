@@ -1,0 +1,152 @@
+"""Scripted outcomes: which attempt of which job succeeds, fails, hangs or gets preempted.
+
+A scenario file picks jobs by a ``jobName`` glob (``*`` matches any run of characters, as in
+``core.retry``) and lists what each try does. The first matching entry wins. Tries past the
+script succeed. Format (documented in ``docs/emulator.md``)::
+
+    {"secondsPerState": 0.2,
+     "jobs": [{"jobName": "flaky-*",
+               "attempts": [{"result": "FAILED", "statusReason": "...", "seconds": 1},
+                            {"result": "SUCCEEDED"}]}]}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from airflow_batch_service.core import reasons
+from airflow_batch_service.core.retry import glob_matches
+
+
+class Result(StrEnum):
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CAPACITY = "CAPACITY"  # SCHEDULED -> back to RUNNABLE, no attempt used
+    PREEMPTED = "PREEMPTED"  # runs ``seconds`` then is preempted
+    HANG = "HANG"  # runs until a timeout or a terminate
+
+
+#: A failure with no scripted reason looks like a SageMaker algorithm error.
+DEFAULT_FAILURE = reasons.sagemaker("AlgorithmError: scripted failure (emulator)")
+
+
+class ScenarioError(ValueError):
+    """A scenario document that does not follow the format; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one try of a job does. ``seconds``/``runnable_seconds`` of None mean "one state"."""
+
+    result: Result = Result.SUCCEEDED
+    status_reason: str | None = None
+    seconds: float | None = None
+    runnable_seconds: float | None = None
+
+    def failure_reason(self) -> str:
+        return self.status_reason or DEFAULT_FAILURE
+
+
+@dataclass(frozen=True)
+class JobScript:
+    job_name: str
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class Scenarios:
+    seconds_per_state: float | None = None
+    jobs: tuple[JobScript, ...] = ()
+
+    def steps_for(self, job_name: str) -> tuple[Step, ...]:
+        for script in self.jobs:
+            if glob_matches(script.job_name, job_name):
+                return script.steps
+        return ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"jobs": [_script_to_dict(s) for s in self.jobs]}
+        if self.seconds_per_state is not None:
+            out["secondsPerState"] = self.seconds_per_state
+        return out
+
+
+def _script_to_dict(script: JobScript) -> dict[str, Any]:
+    steps = []
+    for step in script.steps:
+        item: dict[str, Any] = {"result": step.result.value}
+        if step.status_reason is not None:
+            item["statusReason"] = step.status_reason
+        if step.seconds is not None:
+            item["seconds"] = step.seconds
+        if step.runnable_seconds is not None:
+            item["runnableSeconds"] = step.runnable_seconds
+        steps.append(item)
+    return {"jobName": script.job_name, "attempts": steps}
+
+
+def _number(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ScenarioError(f"{path}: must be a non-negative number, got {value!r}")
+    return float(value)
+
+
+def _step(raw: Any, path: str) -> Step:
+    if not isinstance(raw, Mapping):
+        raise ScenarioError(f"{path}: must be an object")
+    unknown = set(raw) - {"result", "statusReason", "seconds", "runnableSeconds"}
+    if unknown:
+        raise ScenarioError(f"{path}: unknown key(s) {sorted(unknown)}")
+    try:
+        result = Result(str(raw.get("result", "SUCCEEDED")).upper())
+    except ValueError:
+        allowed = ", ".join(r.value for r in Result)
+        raise ScenarioError(f"{path}.result: must be one of {allowed}, got {raw.get('result')!r}") from None
+    reason = raw.get("statusReason")
+    if reason is not None and not isinstance(reason, str):
+        raise ScenarioError(f"{path}.statusReason: must be a string")
+    seconds = raw.get("seconds")
+    runnable = raw.get("runnableSeconds")
+    return Step(
+        result=result,
+        status_reason=reason,
+        seconds=None if seconds is None else _number(seconds, f"{path}.seconds"),
+        runnable_seconds=None if runnable is None else _number(runnable, f"{path}.runnableSeconds"),
+    )
+
+
+def parse(document: Mapping[str, Any] | str | Path) -> Scenarios:
+    """Parse a scenario document (a mapping, a JSON string or a path to a JSON file)."""
+    if isinstance(document, Path) or (isinstance(document, str) and not document.lstrip().startswith("{")):
+        document = json.loads(Path(document).read_text())
+    elif isinstance(document, str):
+        document = json.loads(document)
+    if not isinstance(document, Mapping):
+        raise ScenarioError("scenarios: must be a JSON object with a 'jobs' list")
+    unknown = set(document) - {"secondsPerState", "jobs"}
+    if unknown:
+        raise ScenarioError(f"scenarios: unknown key(s) {sorted(unknown)}")
+    sps = document.get("secondsPerState")
+    seconds_per_state = None if sps is None else _number(sps, "secondsPerState")
+    raw_jobs = document.get("jobs", [])
+    if not isinstance(raw_jobs, list):
+        raise ScenarioError("jobs: must be a list")
+    jobs = []
+    for i, raw in enumerate(raw_jobs):
+        path = f"jobs[{i}]"
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("jobName"), str):
+            raise ScenarioError(f"{path}.jobName: is required (a glob over job names)")
+        unknown = set(raw) - {"jobName", "attempts"}
+        if unknown:
+            raise ScenarioError(f"{path}: unknown key(s) {sorted(unknown)}")
+        attempts = raw.get("attempts", [])
+        if not isinstance(attempts, list):
+            raise ScenarioError(f"{path}.attempts: must be a list")
+        steps = tuple(_step(a, f"{path}.attempts[{j}]") for j, a in enumerate(attempts))
+        jobs.append(JobScript(raw["jobName"], steps))
+    return Scenarios(seconds_per_state, tuple(jobs))

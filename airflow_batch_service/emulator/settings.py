@@ -1,0 +1,97 @@
+"""Emulator-wide settings (timing, clientToken mode, scenarios, faults, counters).
+
+They live in a moto ``BackendDict`` so that ``mock_aws`` and ``POST /moto-api/reset`` reset
+them like any moto state. A reset brings back the *startup* settings (what the CLI or
+:class:`EmulatorServer` was started with), not bare defaults: a server started with
+``--scenarios`` keeps its scenarios across test resets.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.base_backend import BackendDict, BaseBackend
+
+from airflow_batch_service.emulator.clock import Clock
+from airflow_batch_service.emulator.faults import FaultPlan
+from airflow_batch_service.emulator.scenarios import Scenarios
+
+DEFAULT_SECONDS_PER_STATE = 2.0
+
+
+class ClientTokenMode(StrEnum):
+    REJECT = "reject"  # the documented behaviour: the second identical request is rejected
+    RETURN_EXISTING = "return_existing"  # what an idempotent API would do instead
+
+
+@dataclass
+class QueueSpec:
+    """A ready SageMaker queue to create at startup (and after every reset)."""
+
+    name: str
+    fair_share: bool = False
+    quota_share: bool = False
+    max_capacity: int = 10
+
+
+@dataclass
+class Startup:
+    """What a reset goes back to. Set once by the CLI / server before serving."""
+
+    region: str = "us-east-1"
+    seconds_per_state: float = DEFAULT_SECONDS_PER_STATE
+    client_token_mode: ClientTokenMode = ClientTokenMode.REJECT
+    scenarios: Scenarios = field(default_factory=Scenarios)
+    faults: dict[str, Any] = field(default_factory=dict)
+    fault_seed: int | None = None
+    queues: list[QueueSpec] = field(default_factory=list)
+    freeze_clock: bool = False
+
+
+STARTUP = Startup()
+
+
+class SettingsBackend(BaseBackend):
+    """One per process (account DEFAULT, "region" aws: moto's name for a global backend)."""
+
+    def __init__(self, region_name: str, account_id: str) -> None:
+        super().__init__(region_name, account_id)
+        self.lock = threading.RLock()
+        self.clock = Clock()
+        if STARTUP.freeze_clock:
+            self.clock.freeze()
+        self.seconds_per_state = STARTUP.seconds_per_state
+        self.client_token_mode = STARTUP.client_token_mode
+        self.scenarios = STARTUP.scenarios
+        if STARTUP.scenarios.seconds_per_state is not None:
+            self.seconds_per_state = STARTUP.scenarios.seconds_per_state
+        self.faults = FaultPlan.parse(STARTUP.faults, STARTUP.fault_seed)
+        self.stats: Counter[str] = Counter()
+
+    def count(self, operation: str) -> None:
+        with self.lock:
+            self.stats[operation] += 1
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "secondsPerState": self.seconds_per_state,
+            "clientTokenMode": self.client_token_mode.value,
+            "clockFrozen": self.clock.frozen,
+            "now": self.clock.now(),
+            "scenarios": self.scenarios.to_dict(),
+            **self.faults.to_dict(),
+        }
+
+
+settings_backends = BackendDict(
+    SettingsBackend, "batch-service-emulator", use_boto3_regions=False, additional_regions=["aws"]
+)
+
+
+def settings() -> SettingsBackend:
+    return settings_backends[DEFAULT_ACCOUNT_ID]["aws"]

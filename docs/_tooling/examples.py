@@ -303,8 +303,46 @@ def watcher_timeline() -> str:
     return "```text\n" + "\n".join(lines) + "\n```\n"
 
 
+def runnable_timeout() -> str:
+    """The explanation ``max_runnable_seconds`` produces, from ``core.watch.JobWatcher``."""
+    watcher = JobWatcher(max_runnable_seconds=3600)
+    describe = _describe("resnet50-sweep-lr0p01", "RUNNABLE", None, [], retryStrategy={"attempts": 3})
+    watcher.observe(describe, T0 + 10_000)
+    observation = watcher.observe(describe, T0 + 3_700_000)
+    return f"```text\n{observation.terminate_reason}\n```\n"
+
+
+def transient_errors() -> str:
+    """What ``core.errors.classify`` waits out, and the default poll policy of ``core.watch``."""
+    from airflow_batch_service.core.errors import TRANSIENT_CODES
+    from airflow_batch_service.core.watch import PollPolicy
+
+    policy = PollPolicy()
+    codes = ", ".join(f"`{code}`" for code in sorted(TRANSIENT_CODES))
+    return "\n".join([
+        f"- **Transient**: HTTP 429, any HTTP 5xx, and the error codes {codes}. The wait backs "
+        "off and tries again; these never fail the task on their own.",
+        "- **Not found**: a `ClientException` (or `ResourceNotFoundException`) saying the job "
+        "does not exist. Right after submit that is eventual consistency: it is retried for "
+        f"up to {policy.not_found_grace:g} seconds (`PollPolicy.not_found_grace`), then it is "
+        "an error.",
+        "- **Anything else** (access denied, bad credentials, a malformed request) is an error "
+        "at once: retrying would not fix it.",
+        "",
+        f"Ordinary polls are `interval` seconds apart with ±{policy.jitter:.0%} jitter, so many "
+        "waits started together do not poll in lockstep. After consecutive transient errors "
+        "the delay doubles each time, capped at `max_backoff`, with \"equal jitter\" (a random "
+        "delay between half the capped delay and all of it). `core.watch.PollPolicy` defaults: "
+        f"`interval={policy.interval:g}`, `max_backoff={policy.max_backoff:g}`, "
+        f"`jitter={policy.jitter:g}`, `not_found_grace={policy.not_found_grace:g}`.",
+        "",
+    ])
+
+
 GENERATORS: Mapping[str, Callable[[], str]] = {
     "retry-matrix": retry_matrix,
     "explain-examples": explain_examples,
     "watcher-timeline": watcher_timeline,
+    "runnable-timeout": runnable_timeout,
+    "transient-errors": transient_errors,
 }

@@ -35,10 +35,11 @@ VENV_BIN = Path(sys.executable).parent
 
 # The emulator's fixtures: batch_emulator (in-process), batch_emulator_server (HTTP).
 with contextlib.suppress(ImportError):
-    from airflow_batch_service.emulator.pytest_plugin import (  # noqa: F401
-        batch_emulator,
-        batch_emulator_server,
-    )
+    from airflow_batch_service.emulator import pytest_plugin as _emulator_plugin
+
+    batch_emulator = _emulator_plugin.batch_emulator
+    if hasattr(_emulator_plugin, "batch_emulator_server"):
+        batch_emulator_server = _emulator_plugin.batch_emulator_server
 
 
 @pytest.fixture(scope="session")

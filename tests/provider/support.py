@@ -1,0 +1,86 @@
+"""Small test doubles: a task instance and task state store, and runners for operator/sensor."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowRescheduleException
+
+PAYLOAD: dict[str, Any] = {
+    "TrainingJobName": "unit-train",
+    "RoleArn": "arn:aws:iam::123456789012:role/SageMakerTrainingRole",
+    "AlgorithmSpecification": {"TrainingImage": "img:latest", "TrainingInputMode": "File"},
+    "OutputDataConfig": {"S3OutputPath": "s3://bucket/out/"},
+    "ResourceConfig": {"InstanceType": "ml.g5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+    "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+}
+
+RETRY_ISE_THEN_EXIT = {
+    "attempts": 3,
+    "evaluateOnExit": [
+        {"action": "RETRY", "onStatusReason": "Received status from SageMaker: InternalServerError*"},
+        {"action": "EXIT", "onStatusReason": "Received status from SageMaker: ValidationException*"},
+    ],
+}
+
+
+class FakeTI:
+    """Enough of a task instance for execute(): XCom pushes, try number, reschedule date."""
+
+    def __init__(self) -> None:
+        self.xcom: dict[str, Any] = {}
+        self.try_number = 1
+        self.first_reschedule_date = None
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        json.dumps(value)  # XCom values must be JSON-able
+        self.xcom[key] = value
+
+    def get_first_reschedule_date(self, context: Any) -> Any:
+        return self.first_reschedule_date
+
+
+class FakeStateStore:
+    """``context["task_state_store"]``: JSON values that survive across pokes."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+        self.sets = 0
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return json.loads(self.data[key]) if key in self.data else default
+
+    def set(self, key: str, value: Any, **_: Any) -> None:
+        self.sets += 1
+        self.data[key] = json.dumps(value)
+
+
+def make_context(**extra: Any) -> dict[str, Any]:
+    return {"ti": FakeTI(), "run_id": "manual__test", **extra}
+
+
+def run_rescheduled(make_sensor, context: dict[str, Any], max_pokes: int = 500) -> Any:
+    """Run a reschedule-mode sensor as Airflow does: a fresh operator object per poke."""
+    from airflow.sdk import timezone
+
+    for _ in range(max_pokes):
+        sensor = make_sensor()
+        try:
+            return sensor.execute(context)
+        except AirflowRescheduleException as resched:
+            if context["ti"].first_reschedule_date is None:
+                context["ti"].first_reschedule_date = timezone.utcnow()
+            time.sleep(max(0.0, (resched.reschedule_date - timezone.utcnow()).total_seconds()))
+    raise AssertionError("sensor never finished")
+
+
+def set_aws_connection(monkeypatch, conn_id: str, region: str, endpoint_url: str | None) -> None:
+    extra: dict[str, Any] = {"region_name": region}
+    if endpoint_url:
+        extra["endpoint_url"] = endpoint_url
+    value = {"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(value))
+    assert os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"]

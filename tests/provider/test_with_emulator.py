@@ -1,0 +1,268 @@
+"""The operator and sensor against the emulator: in-process (moto.mock_aws) and over HTTP
+through an ``aws`` connection whose extra carries ``endpoint_url``.
+
+Each outcome must end the task as documented, with the explanation both in the task log
+(captured output: Airflow 3 task loggers are structlog, printing to stdout) and in the
+exception or the XCom value.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
+
+from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
+from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
+
+from .support import (
+    PAYLOAD,
+    RETRY_ISE_THEN_EXIT,
+    FakeStateStore,
+    make_context,
+    run_rescheduled,
+    set_aws_connection,
+)
+
+POKE = 0.05
+#: Several pokes per state, so every state is seen (the log assertions count them).
+STATE_SECONDS = 0.25
+ISE = "Received status from SageMaker: InternalServerError: We encountered an internal error."
+VALIDATION = "Received status from SageMaker: ValidationException: bad hyperparameter"
+
+
+@pytest.fixture(params=["in_process", "http"])
+def emu(request, monkeypatch):
+    """The emulator, with an ``aws`` connection ``emu`` pointing at it."""
+    if request.param == "in_process":
+        emulator = request.getfixturevalue("batch_emulator")
+        set_aws_connection(monkeypatch, "emu", emulator.region, None)
+    else:
+        emulator = request.getfixturevalue("batch_emulator_server")
+        set_aws_connection(monkeypatch, "emu", emulator.region, emulator.endpoint_url)
+    emulator.configure(seconds_per_state=STATE_SECONDS)
+    emulator.reset_stats()
+    return emulator
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def submit(emu, name: str, **kwargs) -> tuple[str, dict]:
+    context = make_context()
+    op = BatchSubmitServiceJobOperator(
+        task_id="submit", aws_conn_id="emu", job_name=name, job_queue=emu.queue_name,
+        service_request_payload=PAYLOAD, poll_interval=POKE, **kwargs,
+    )
+    job_id = op.execute(context)
+    return job_id, context
+
+
+def sensor(job_id: str, **kwargs) -> BatchServiceJobSensor:
+    kwargs.setdefault("timeout", 60)
+    return BatchServiceJobSensor(
+        task_id="wait", aws_conn_id="emu", job_id=job_id, poke_interval=POKE, **kwargs
+    )
+
+
+def watch(job_id: str, **kwargs):
+    context = make_context()
+    return sensor(job_id, **kwargs).execute(context), context
+
+
+# -- outcomes -----------------------------------------------------------------------------
+
+
+def test_success_returns_summary_and_logs_each_state_once(emu, capsys):
+    job_id, submit_ctx = submit(emu, unique("ok"), scheduling_priority=0)
+    assert submit_ctx["ti"].xcom["job_arn"].endswith(job_id)
+    assert submit_ctx["ti"].xcom["job_name"].startswith("ok-")
+    assert "batch_service_job_details" in submit_ctx["ti"].xcom
+    summary, ctx = watch(job_id)
+    assert summary["status"] == "SUCCEEDED" and summary["jobId"] == job_id
+    assert summary["trainingJobArn"] and summary["attempts"][0]["outcome"] == "SUCCEEDED"
+    assert "SUCCEEDED" in summary["explanation"]
+    out = capsys.readouterr().out
+    assert out.count("is now RUNNING") == 1
+    assert "was RUNNABLE for" in out or "was SCHEDULED for" in out
+    assert "SUCCEEDED after 1 attempt(s)" in out
+    assert ctx["ti"].xcom["batch_service_training_job"]["training_job_name"].startswith("AWSBatch")
+    assert emu.stats()["SubmitServiceJob"] == 1
+
+
+def test_retry_then_success_explains_the_rule(emu, capsys):
+    name = unique("flaky")
+    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
+        {"result": "FAILED", "statusReason": ISE}, {"result": "SUCCEEDED"}]}]})
+    job_id, _ = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
+    summary, _ = watch(job_id)
+    assert summary["status"] == "SUCCEEDED"
+    assert [a["outcome"] for a in summary["attempts"]] == ["RETRIED", "SUCCEEDED"]
+    assert summary["attempts"][0]["matchedRule"] == 1
+    out = capsys.readouterr().out
+    assert "attempt 1 of 3 failed" in out and "rule 1 RETRY" in out
+    assert "Batch queued attempt 2" in out
+    assert "rule 1 RETRY" in summary["explanation"]
+
+
+def test_exit_rule_fails_for_good(emu, capsys):
+    name = unique("bad")
+    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
+        {"result": "FAILED", "statusReason": VALIDATION}]}]})
+    job_id, _ = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
+    with pytest.raises(AirflowFailException) as err:
+        watch(job_id)
+    assert "an EXIT rule matched" in str(err.value)
+    assert "rule 2 EXIT" in str(err.value) and "ValidationException" in str(err.value)
+    out = capsys.readouterr().out
+    assert "rule 2 EXIT" in out and "FAILED for good" in out
+
+
+def test_attempts_exhausted_with_no_rule_matching(emu, capsys):
+    name = unique("exhaust")
+    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
+        {"result": "FAILED"}, {"result": "FAILED"}]}]})
+    job_id, _ = submit(emu, name, retry_strategy={"attempts": 2})
+    with pytest.raises(AirflowFailException) as err:
+        watch(job_id)
+    message = str(err.value)
+    assert "all 2 attempt(s) were used" in message
+    assert "no evaluateOnExit rule matched" in message
+    assert "attempt 2 of 2 failed" in capsys.readouterr().out
+
+
+def test_capacity_retries_use_no_attempt(emu, capsys):
+    name = unique("cap")
+    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
+        {"result": "CAPACITY"}, {"result": "CAPACITY"}, {"result": "SUCCEEDED"}]}]})
+    job_id, _ = submit(emu, name, retry_strategy={"attempts": 1})
+    summary, _ = watch(job_id)
+    assert summary["status"] == "SUCCEEDED"
+    out = capsys.readouterr().out
+    assert "without using an attempt" in out
+
+
+def test_attempt_timeout_is_explained(emu, capsys):
+    name = unique("slow")
+    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [{"result": "HANG"}]}]})
+    job_id, _ = submit(
+        emu, name, retry_strategy={"attempts": 3}, timeout_config={"attemptDurationSeconds": 1}
+    )
+    with pytest.raises(AirflowFailException) as err:
+        watch(job_id)
+    assert "timeoutConfig.attemptDurationSeconds" in str(err.value)
+    assert "timeoutConfig.attemptDurationSeconds" in capsys.readouterr().out
+
+
+def test_sensor_timeout_says_the_job_keeps_running(emu, capsys):
+    name = unique("hang")
+    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [{"result": "HANG"}]}]})
+    job_id, _ = submit(emu, name)
+    with pytest.raises(AirflowSensorTimeout) as err:
+        watch(job_id, timeout=0.5)
+    assert "NOT terminated" in str(err.value) and job_id in str(err.value)
+    assert "NOT terminated" in capsys.readouterr().out
+
+
+def test_on_kill_terminates_with_a_reason_naming_the_task(emu, capsys):
+    name = unique("kill")
+    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [{"result": "HANG"}]}]})
+    op = BatchSubmitServiceJobOperator(
+        task_id="train", aws_conn_id="emu", job_name=name, job_queue=emu.queue_name,
+        service_request_payload=PAYLOAD,
+    )
+    job_id = op.execute(make_context())
+    op.on_kill()
+    with pytest.raises(AirflowFailException) as err:
+        watch(job_id)
+    assert "it was terminated" in str(err.value)
+    assert "train" in str(err.value) and "was killed" in str(err.value)
+    assert emu.stats()["TerminateServiceJob"] == 1
+
+
+def test_stuck_runnable_is_terminated_and_explained(emu, capsys):
+    name = unique("stuck")
+    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
+        {"result": "SUCCEEDED", "runnableSeconds": 3600}]}]})
+    job_id, _ = submit(emu, name)
+    with pytest.raises(AirflowFailException) as err:
+        watch(job_id, max_runnable_seconds=0.3)
+    assert "max_runnable_seconds=0.3" in str(err.value)
+    assert "terminated" in str(err.value)
+    assert "max_runnable_seconds=0.3" in capsys.readouterr().out
+    described = emu.client("batch", **_client_kwargs(emu)).describe_service_job(jobId=job_id)
+    assert described["status"] == "FAILED" and described.get("isTerminated")
+
+
+def _client_kwargs(emu) -> dict:
+    kwargs = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    if getattr(emu, "endpoint_url", None):
+        kwargs["endpoint_url"] = emu.endpoint_url
+    return kwargs
+
+
+# -- the operator's own wait: the sensor's semantics ----------------------------------------
+
+
+def test_operator_wait_for_completion_matches_the_sensor(emu, capsys):
+    name = unique("opwait")
+    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
+        {"result": "FAILED", "statusReason": ISE}, {"result": "SUCCEEDED"}]}]})
+    job_id, ctx = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT, wait_for_completion=True)
+    summary = ctx["ti"].xcom["summary"]
+    assert summary["jobId"] == job_id and summary["status"] == "SUCCEEDED"
+    assert "Batch queued attempt 2" in capsys.readouterr().out
+    assert ctx["ti"].xcom["batch_service_training_job_logs"]["training_job_name"]
+
+    name = unique("opfail")
+    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
+        {"result": "FAILED", "statusReason": VALIDATION}]}]})
+    with pytest.raises(AirflowFailException) as err:
+        submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT, wait_for_completion=True)
+    assert "rule 2 EXIT" in str(err.value)
+
+
+# -- reliability ----------------------------------------------------------------------------
+
+
+def test_throttling_and_5xx_do_not_fail_the_sensor(emu, capsys):
+    name = unique("faulty")
+    job_id, _ = submit(emu, name)
+    emu.set_faults({"DescribeServiceJob": {"throttleRate": 0.5, "errorRate": 0.3}}, seed=7)
+    # botocore's own retries off: every fault reaches the wait loop, which must ride it out.
+    summary, _ = watch(job_id, botocore_config={"retries": {"max_attempts": 1}})
+    assert summary["status"] == "SUCCEEDED"
+    out = capsys.readouterr().out
+    assert "transient AWS error" in out
+    assert "TooManyRequestsException" in out and "ServerException" in out
+
+
+def test_job_not_yet_visible_is_waited_for(emu, capsys):
+    emu.set_faults({"DescribeServiceJob": {"notFoundForMs": 300}}, seed=1)
+    job_id, _ = submit(emu, unique("late"))
+    summary, _ = watch(job_id)
+    assert summary["status"] == "SUCCEEDED"
+    assert "not visible yet" in capsys.readouterr().out
+
+
+def test_reschedule_mode_carries_watch_state_between_pokes(emu, capsys):
+    name = unique("resched")
+    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
+        {"result": "FAILED", "statusReason": ISE}, {"result": "SUCCEEDED"}]}]})
+    job_id, _ = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
+    store = FakeStateStore()
+    context = make_context(task_state_store=store)
+    summary = run_rescheduled(lambda: sensor(job_id, mode="reschedule"), context)
+    assert summary["status"] == "SUCCEEDED"
+    assert store.sets >= 2
+    out = capsys.readouterr().out
+    assert out.count("attempt 1 of 3 failed") == 1
+    states = re.findall(r"is now ([A-Z]+) \(was ([A-Z]+)", out)
+    assert states and all(new != old for new, old in states)  # changes only, never per poke
+    assert [new for new, _ in states].count("SUCCEEDED") == 1
+    assert out.count(f"({job_id}) is ") == 1  # the first sighting, logged once
+
+

@@ -72,11 +72,10 @@ def payload_model_problems(
     report = ParamValidator().validate(payload, _create_training_job_shape())
     out: list[Problem] = []
     if report.has_errors():
-        lines = report.generate_report().splitlines()
-        details = [line for line in lines[1:] if line.strip()] or lines
         out.extend(
             Problem(path, f"does not match SageMaker CreateTrainingJob: {line.strip()}")
-            for line in details
+            for line in report.generate_report().splitlines()
+            if line.strip()
         )
     out.extend(training_job_name_problems(payload, path))
     return out

@@ -8,7 +8,10 @@ below is computed by ``airflow_batch_service.core`` at build time, not typed by 
 from __future__ import annotations
 
 import json
+import re
+import tomllib
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from airflow_batch_service.core import reasons
@@ -339,7 +342,47 @@ def transient_errors() -> str:
     ])
 
 
+ROOT = Path(__file__).resolve().parents[2]
+PINNED = ("apache-airflow", "apache-airflow-task-sdk", "apache-airflow-providers-amazon",
+          "boto3", "botocore", "aiobotocore", "moto")
+
+
+def declared_dependencies() -> str:
+    """The requirement ranges ``pyproject.toml`` declares, as a table."""
+    with (ROOT / "pyproject.toml").open("rb") as fh:
+        project = tomllib.load(fh)["project"]
+    rows = [("Python", project["requires-python"])]
+    rows += [(re.split(r"[\[<>=!~ ;]", req, maxsplit=1)[0], req) for req in project["dependencies"]]
+    for extra, reqs in project.get("optional-dependencies", {}).items():
+        if extra in ("emulator", "async"):
+            rows += [(f"extra `{extra}`", req) for req in reqs]
+    lines = ["| what | declared in pyproject.toml |", "|---|---|"]
+    lines += [f"| {name} | `{spec}` |" for name, spec in rows]
+    return "\n".join(lines) + "\n"
+
+
+def tested_versions() -> str:
+    """One column per constraints file in ``constraints/``: the exact versions it pins."""
+    files = sorted((ROOT / "constraints").glob("*.txt"))
+    pins: dict[str, dict[str, str]] = {}
+    for path in files:
+        found: dict[str, str] = {}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            name, sep, version = line.strip().partition("==")
+            if sep and name.lower() in PINNED:
+                found[name.lower()] = version.split(";")[0].strip()
+        pins[path.name] = found
+    header = "| package | " + " | ".join(f"`constraints/{name}`" for name in pins) + " |"
+    lines = [header, "|---|" + "---|" * len(pins)]
+    for package in PINNED:
+        cells = " | ".join(pins[name].get(package, "-") for name in pins)
+        lines.append(f"| {package} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
 GENERATORS: Mapping[str, Callable[[], str]] = {
+    "declared-dependencies": declared_dependencies,
+    "tested-versions": tested_versions,
     "retry-matrix": retry_matrix,
     "explain-examples": explain_examples,
     "watcher-timeline": watcher_timeline,

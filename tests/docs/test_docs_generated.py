@@ -56,3 +56,17 @@ def test_watcher_timeline_reports_each_change_once() -> None:
     text = examples.watcher_timeline()
     assert text.count("attempt 1 of 5 failed") == 1
     assert "without using an attempt" in text
+
+
+def test_compatibility_tables_come_from_the_project_files() -> None:
+    declared = examples.declared_dependencies()
+    assert "`>=3.11`" in declared and "apache-airflow-providers-amazon" in declared
+    tested = examples.tested_versions()
+    for constraints in (ROOT / "constraints").glob("*.txt"):
+        assert f"`constraints/{constraints.name}`" in tested
+    assert "| apache-airflow |" in tested
+
+
+def test_runnable_timeout_and_transient_blocks() -> None:
+    assert "longer than max_runnable_seconds=3600" in examples.runnable_timeout()
+    assert "`TooManyRequestsException`" in examples.transient_errors()

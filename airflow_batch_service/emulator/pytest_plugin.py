@@ -44,3 +44,27 @@ def batch_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         emulator.queue_name = QUEUE_NAME  # type: ignore[attr-defined]
         emulator.queue_arn = emulator.create_queue(QUEUE_NAME)  # type: ignore[attr-defined]
         yield emulator
+
+
+@pytest.fixture(scope="session")
+def batch_emulator_server_process() -> Iterator[Any]:
+    """The session's emulator server (a child process on 127.0.0.1), stopped at the end."""
+    from airflow_batch_service.emulator.server import EmulatorServer
+
+    server = EmulatorServer(region=REGION)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def batch_emulator_server(batch_emulator_server_process: Any) -> Iterator[Any]:
+    """The server's handle, reset for this test, fast timing, queue ``test-queue`` ready."""
+    emulator = batch_emulator_server_process.emulator
+    emulator.reset()
+    emulator.configure(seconds_per_state=FAST_SECONDS_PER_STATE)
+    emulator.queue_name = QUEUE_NAME
+    emulator.queue_arn = emulator.create_queue(QUEUE_NAME)
+    yield emulator

@@ -124,6 +124,7 @@ class ServiceQueue:
             "state": self.state,
             "status": self.status,
             "priority": self.priority,
+            "computeEnvironmentOrder": [],  # required by the shape; empty on a service queue
             "serviceEnvironmentOrder": self.env_order,
             "jobQueueType": SAGEMAKER_TRAINING,
             "tags": tags,

@@ -53,3 +53,67 @@ def statuses_until_end(emu: Any, batch: Any, job_id: str, step: float = 1.0, lim
             return seen
         emu.advance(step)
     raise AssertionError(f"job {job_id} did not end: {seen}")
+
+
+OPTIONAL_IN_PRACTICE = {"DescribeServiceJobResponse": {"startedAt"}}
+
+
+def _check(shape: Any, value: Any, path: str) -> None:
+    kind = shape.type_name
+    if kind == "structure":
+        assert isinstance(value, dict), f"{path}: expected an object"
+        unknown = set(value) - set(shape.members)
+        assert not unknown, f"{path}: keys not in botocore's {shape.name}: {sorted(unknown)}"
+        # botocore marks startedAt required, yet a job that has not started has no start time;
+        # like DescribeJobs (whose model says the same), it is left out until the job starts.
+        missing = set(shape.required_members) - set(value) - OPTIONAL_IN_PRACTICE.get(shape.name, set())
+        assert not missing, f"{path}: required members missing: {sorted(missing)}"
+        for key, item in value.items():
+            _check(shape.members[key], item, f"{path}.{key}")
+    elif kind == "list":
+        assert isinstance(value, list), f"{path}: expected a list"
+        for i, item in enumerate(value):
+            _check(shape.member, item, f"{path}[{i}]")
+    elif kind == "map":
+        assert isinstance(value, dict), f"{path}: expected a map"
+    elif kind == "string":
+        assert isinstance(value, str), f"{path}: expected a string, got {value!r}"
+        if shape.enum:
+            assert value in shape.enum, f"{path}: {value!r} not in {shape.enum}"
+    elif kind in ("integer", "long"):
+        assert isinstance(value, int) and not isinstance(value, bool), f"{path}: expected an int"
+    elif kind in ("double", "float"):
+        assert isinstance(value, int | float), f"{path}: expected a number"
+    elif kind == "boolean":
+        assert isinstance(value, bool), f"{path}: expected a bool"
+
+
+def assert_output_shape(operation: str, response: dict[str, Any]) -> None:
+    """Every key is a member of botocore's output shape (recursively), required ones present."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("batch")
+    shape = model.operation_model(operation).output_shape
+    body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
+    if shape is None:
+        assert body == {}, f"{operation}: expected an empty answer, got {body}"
+        return
+    _check(shape, body, operation)
+
+
+def error_of(excinfo: Any) -> tuple[str, int, str]:
+    err = excinfo.value.response
+    return err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"], err["Error"]["Message"]
+
+
+def capture_raw(client: Any) -> dict[str, Any]:
+    """Record each operation's raw JSON answer (before botocore's parser drops unknown keys)."""
+    seen: dict[str, Any] = {}
+
+    def hook(operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
+        body = response_dict.get("body") or b""
+        if response_dict.get("status_code") == 200:
+            seen[operation_model.name] = json.loads(body) if body.strip() else {}
+
+    client.meta.events.register("before-parse.batch.*", hook)
+    return seen

@@ -1,0 +1,77 @@
+"""``airflow-batch-service emulator``: arguments and startup.
+
+Kept free of moto imports at module level: the top-level CLI imports every subcommand's
+module to build ``--help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
+    parser.add_argument("--port", type=int, default=4566, help="port (default 4566; 0 picks a free one)")
+    parser.add_argument("--region", default="us-east-1", help="region of the --queue queues (default us-east-1)")
+    parser.add_argument(
+        "--queue", action="append", default=[], metavar="NAME",
+        help="create a ready SAGEMAKER_TRAINING queue NAME with its service environment (repeatable)",
+    )
+    parser.add_argument("--scenarios", type=Path, metavar="FILE", help="scenario file (JSON; see docs/emulator.md)")
+    parser.add_argument("--seconds-per-state", type=float, metavar="S", help="seconds a job spends in each state (default 2)")
+    parser.add_argument(
+        "--client-token-mode", choices=("reject", "return_existing"),
+        help="a repeated identical submit with the same clientToken: reject it (default, as documented) or return the first job",
+    )
+    parser.add_argument("--faults", type=Path, metavar="FILE", help='fault plan (JSON: {"faults": {OPERATION: {...}}, "seed": N})')
+    parser.add_argument("--fault-seed", type=int, metavar="N", help="seed for fault draws (deterministic faults)")
+    parser.add_argument("--freeze-clock", action="store_true", help="stop the clock: jobs move only via POST /_emulator/clock")
+    parser.add_argument("--quiet", action="store_true", help="do not log each request")
+
+
+def run(args: argparse.Namespace) -> int:
+    from airflow_batch_service.emulator import scenarios as scenario_format
+    from airflow_batch_service.emulator.faults import FaultError, FaultPlan
+    from airflow_batch_service.emulator.server import READY_PREFIX, serve
+    from airflow_batch_service.emulator.settings import STARTUP, ClientTokenMode, QueueSpec
+
+    STARTUP.region = args.region
+    STARTUP.queues = [QueueSpec(name) for name in args.queue]
+    STARTUP.freeze_clock = args.freeze_clock
+    try:
+        if args.scenarios is not None:
+            STARTUP.scenarios = scenario_format.parse(args.scenarios)
+        if args.seconds_per_state is not None:
+            STARTUP.seconds_per_state = args.seconds_per_state
+        elif STARTUP.scenarios.seconds_per_state is not None:
+            STARTUP.seconds_per_state = STARTUP.scenarios.seconds_per_state
+        if args.client_token_mode is not None:
+            STARTUP.client_token_mode = ClientTokenMode(args.client_token_mode)
+        if args.faults is not None:
+            document = json.loads(args.faults.read_text())
+            faults = document.get("faults", {}) if "faults" in document or "seed" in document else document
+            seed = args.fault_seed if args.fault_seed is not None else document.get("seed")
+            FaultPlan.parse(faults, seed)  # fail now, not on the first request
+            STARTUP.faults, STARTUP.fault_seed = faults, seed
+        elif args.fault_seed is not None:
+            STARTUP.fault_seed = args.fault_seed
+    except (OSError, ValueError, FaultError) as err:
+        print(f"airflow-batch-service emulator: {err}", file=sys.stderr)
+        return 2
+    if args.scenarios is not None and args.seconds_per_state is not None:
+        # The command line wins over the file's secondsPerState.
+        STARTUP.scenarios = scenario_format.Scenarios(None, STARTUP.scenarios.jobs)
+    if args.quiet:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: binding {args.host}, which is not loopback", file=sys.stderr)
+
+    def ready(url: str) -> None:
+        print(READY_PREFIX + url, flush=True)
+
+    serve(args.host, args.port, on_ready=ready)
+    return 0

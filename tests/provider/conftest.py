@@ -33,13 +33,15 @@ os.environ.pop("AWS_PROFILE", None)
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 
-# The emulator's fixtures: batch_emulator (in-process), batch_emulator_server (HTTP).
+# The emulator's fixtures: batch_emulator (in-process), batch_emulator_server (HTTP) and the
+# session-scoped server process behind it. Imported (not ``pytest_plugins``) because only a
+# rootdir conftest may declare plugins, and tests/conftest.py is not ours.
 with contextlib.suppress(ImportError):
     from airflow_batch_service.emulator import pytest_plugin as _emulator_plugin
 
-    batch_emulator = _emulator_plugin.batch_emulator
-    if hasattr(_emulator_plugin, "batch_emulator_server"):
-        batch_emulator_server = _emulator_plugin.batch_emulator_server
+    for _name in dir(_emulator_plugin):
+        if _name.startswith("batch_emulator"):
+            globals()[_name] = getattr(_emulator_plugin, _name)
 
 
 @pytest.fixture(scope="session")

@@ -241,7 +241,7 @@ def test_throttling_and_5xx_do_not_fail_the_sensor(emu, capsys):
 
 
 def test_job_not_yet_visible_is_waited_for(emu, capsys):
-    emu.set_faults({"DescribeServiceJob": {"notFoundForMs": 300}}, seed=1)
+    emu.set_faults({"DescribeServiceJob": {"notFoundForMs": 2000}}, seed=1)
     job_id, _ = submit(emu, unique("late"))
     summary, _ = watch(job_id)
     assert summary["status"] == "SUCCEEDED"

@@ -107,6 +107,8 @@ class Canvas:
     def __init__(self) -> None:
         self.shapes: list[str] = []
         self.labels: list[str] = []
+        #: Boxes and label halos, to check that nothing covers anything else.
+        self.solids: list[tuple[str, float, float, float, float]] = []
         self.min_x = self.min_y = float("inf")
         self.max_x = self.max_y = float("-inf")
 
@@ -132,6 +134,7 @@ class Canvas:
         width = max(text_width(line, size) for line in lines)
         x0 = cx - width / 2 if anchor == "middle" else cx
         top = cy - height / 2
+        self.solids.append((f"label {lines[0]!r}", x0 - 4, top - 1, x0 + width + 4, top + height + 1))
         if halo:
             self.labels.append(
                 f'<rect x="{x0 - 4:.1f}" y="{top - 1:.1f}" width="{width + 8:.1f}" '
@@ -167,6 +170,7 @@ class Canvas:
                 'stroke-width="1.5"/>'
             )
         self.cover(box.left, box.top, box.right, box.bottom)
+        self.solids.append((f"box {box.id}", box.left, box.top, box.right, box.bottom))
         lines = [box.title, *box.lines] if box.title else list(box.lines)
         sizes = [14.0] + [11.5] * len(box.lines) if box.title else [12.0] * len(box.lines)
         lead = [s * 1.3 for s in sizes]
@@ -192,6 +196,14 @@ class Canvas:
         )
         for x, y in points:
             self.cover(x, y, x, y)
+
+    def overlaps(self) -> list[str]:
+        """Pairs of boxes and labels that cover each other (lines may pass under labels)."""
+        found = []
+        for (a, ax0, ay0, ax1, ay1), (b, bx0, by0, bx1, by1) in itertools.combinations(self.solids, 2):
+            if ax0 < bx1 and bx0 < ax1 and ay0 < by1 and by0 < ay1:
+                found.append(f"{a} overlaps {b}")
+        return found
 
     def render(self, title: str, margin: float = 16) -> str:
         width = self.max_x - self.min_x + 2 * margin
@@ -288,6 +300,10 @@ def _edges(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def render(spec: Mapping[str, Any]) -> str:
+    return draw(spec).render(spec["title"])
+
+
+def draw(spec: Mapping[str, Any]) -> Canvas:
     grid = spec["grid"]
     col, row = float(grid["col"]), float(grid["row"])
     boxes = _boxes(spec)
@@ -337,7 +353,7 @@ def render(spec: Mapping[str, Any]) -> str:
             x * col, y * row, note["lines"], size=float(note.get("size", 11.5)),
             color=note.get("color", "#57606a"), halo=False, anchor=note.get("anchor", "start"),
         )
-    return canvas.render(spec["title"])
+    return canvas
 
 
 # --- The retry decision as a program, checked against core.retry.decide --------------------
@@ -464,11 +480,13 @@ CHECKS = {"decision": check_decision_spec, "lifecycle": check_lifecycle_spec}
 
 
 def build_all(directory: Path = DIAGRAM_DIR) -> dict[Path, str]:
-    """Render every spec; raise ``ValueError`` if a spec disagrees with the core."""
+    """Render every spec; raise ``ValueError`` if a spec disagrees with the core or if two
+    boxes or labels of its drawing cover each other."""
     out: dict[Path, str] = {}
     for spec_path in sorted(directory.glob("*.toml")):
         spec = load_spec(spec_path)
         problems = CHECKS[spec["checks"]](spec) if "checks" in spec else []
+        problems += draw(spec).overlaps()
         if problems:
             raise ValueError(f"{spec_path.name} disagrees with the code:\n  " + "\n  ".join(problems))
         out[spec_path.with_suffix(".svg")] = render(spec)

@@ -69,3 +69,10 @@ def test_svgs_are_well_formed_and_self_contained() -> None:
         root = ET.fromstring(svg)
         assert root.tag.endswith("svg"), path
         assert "href" not in svg, f"{path.name} references something outside itself"
+
+
+def test_overlapping_labels_are_caught(lifecycle_spec) -> None:
+    assert diagrams.draw(lifecycle_spec).overlaps() == []
+    spec = copy.deepcopy(lifecycle_spec)
+    spec["edge"][5]["label_at"] = [1, 2]  # right on top of the RUNNABLE box
+    assert any("box RUNNABLE" in p for p in diagrams.draw(spec).overlaps())

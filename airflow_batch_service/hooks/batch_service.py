@@ -90,7 +90,8 @@ class BatchServiceJobHook(AwsBaseHook):
         """Yield job summaries from every page of ListServiceJobs.
 
         ``filters`` is the API's ``[{"name": "JOB_NAME", "values": ["train-*"]}]`` form
-        (note: Batch ignores ``job_status`` when filters are given). Summaries carry no
+        (note: Batch ignores ``job_status`` when filters are given, and lists only RUNNING
+        jobs when given neither, as ListJobs does). Summaries carry no
         attempts history; describe a job for that.
         """
         params: dict[str, Any] = {}

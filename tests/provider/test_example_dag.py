@@ -1,0 +1,37 @@
+"""The example DAG, end to end with ``dag.test()``, against the emulator's HTTP server through
+an ``aws`` connection with ``endpoint_url`` (what a user's local setup looks like)."""
+
+from __future__ import annotations
+
+import json
+
+from .support import set_aws_connection
+
+
+def test_example_dag_runs_end_to_end(airflow_home, batch_emulator_server, monkeypatch, capsys):
+    emu = batch_emulator_server
+    emu.configure(seconds_per_state=0.1)
+    emu.reset_stats()
+    set_aws_connection(monkeypatch, "emu_example", emu.region, emu.endpoint_url)
+    monkeypatch.setenv("BATCH_SERVICE_CONN_ID", "emu_example")
+    monkeypatch.setenv("BATCH_SERVICE_QUEUE", emu.queue_name)
+    monkeypatch.setenv("BATCH_SERVICE_POKE_INTERVAL", "0.1")
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(airflow_home / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    dag = bag.get_dag("example_batch_service_basic")
+    dag_run = dag.test()
+
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
+    assert emu.stats()["SubmitServiceJob"] == 1
+    out = capsys.readouterr().out
+    (airflow_home / "example_dag_test.log").write_text(out)
+    assert "SUCCEEDED after 1 attempt(s)" in out
+    assert out.count("Submitting service job example-manual") == 1
+    sensor_ti = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "wait_for_training")
+    summary = sensor_ti.xcom_pull(task_ids="wait_for_training")
+    if isinstance(summary, str):
+        summary = json.loads(summary)
+    assert summary["status"] == "SUCCEEDED"

@@ -1,0 +1,69 @@
+"""``BatchServiceJobHook`` against the emulator (in-process and over HTTP)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from airflow_batch_service.core.validation import InvalidRequestError
+from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
+
+from .support import PAYLOAD
+from .test_with_emulator import emu  # noqa: F401
+
+
+def _submit(hook: BatchServiceJobHook, queue: str, name: str) -> str:
+    return hook.submit_service_job({
+        "jobName": name, "jobQueue": queue, "serviceJobType": "SAGEMAKER_TRAINING",
+        "serviceRequestPayload": json.dumps(PAYLOAD), "schedulingPriority": None,
+    })["jobId"]
+
+
+def test_hook_reuses_one_client(emu):  # noqa: F811
+    hook = BatchServiceJobHook(aws_conn_id="emu")
+    assert hook.conn is hook.conn
+    job_id = _submit(hook, emu.queue_name, "reuse")
+    assert hook.describe_service_job(job_id)["jobId"] == job_id
+    assert "ResponseMetadata" not in hook.describe_service_job(job_id)
+
+
+def test_list_paginates_with_filters(emu):  # noqa: F811
+    hook = BatchServiceJobHook(aws_conn_id="emu")
+    wanted = {_submit(hook, emu.queue_name, f"list-a-{i}") for i in range(3)}
+    _submit(hook, emu.queue_name, "other-job")
+    emu.reset_stats()
+    found = list(hook.list_service_jobs(
+        job_queue=emu.queue_name, filters=[{"name": "JOB_NAME", "values": ["list-a-*"]}], page_size=1,
+    ))
+    assert {j["jobId"] for j in found} == wanted
+    assert emu.stats()["ListServiceJobs"] >= 3  # one page per job: it really paginated
+    # Without filters Batch lists one status (RUNNING by default), as ListJobs does.
+    for summary in hook.list_service_jobs(job_queue=emu.queue_name, job_status="RUNNABLE"):
+        assert summary["status"] == "RUNNABLE"
+
+
+def test_terminate_many_in_chunks_of_50(emu):  # noqa: F811
+    hook = BatchServiceJobHook(aws_conn_id="emu")
+    real = [_submit(hook, emu.queue_name, f"term-{i}") for i in range(3)]
+    ids = real + [str(uuid.uuid4()) for _ in range(57)]
+    emu.reset_stats()
+    result = hook.terminate_service_jobs(ids, reason="test cleanup")
+    assert emu.stats()["TerminateServiceJobs"] == 2
+    assert set(real) <= set(result["successful"])
+    for job_id in real:
+        described = hook.describe_service_job(job_id)
+        assert described["isTerminated"] or described["status"] == "FAILED"
+
+
+def test_terminate_one_and_update_priority(emu):  # noqa: F811
+    hook = BatchServiceJobHook(aws_conn_id="emu")
+    job_id = _submit(hook, emu.queue_name, "prio")
+    assert hook.update_service_job_priority(job_id, 0)["jobId"] == job_id
+    emu.reset_stats()
+    with pytest.raises(InvalidRequestError, match="schedulingPriority"):
+        hook.update_service_job_priority(job_id, 10000)
+    assert emu.stats().get("UpdateServiceJob", 0) == 0
+    hook.terminate_service_job(job_id, reason="done with it")
+    assert hook.describe_service_job(job_id)["isTerminated"]

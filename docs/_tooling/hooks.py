@@ -4,6 +4,9 @@
   when the drawing changed), after checking each spec against the core; a disagreement fails
   the build. With ``DOCS_DIAGRAMS=check`` in the environment (the tests set it) nothing is
   written and an out-of-date SVG fails the build instead, so CI catches a stale commit.
+- ``on_config``: pages other people own that may not exist yet (``OPTIONAL_PAGES``) are added to
+  the nav when their file exists, so a new ``docs/emulator.md`` is published without anyone
+  editing ``mkdocs.yml``, and a missing one is no broken nav entry.
 - ``on_page_markdown``: replace each ``<!-- generated:NAME -->`` line with the Markdown that
   ``examples.GENERATORS[NAME]`` computes by calling ``airflow_batch_service.core``. An unknown
   name fails the build.
@@ -39,6 +42,40 @@ def _load(name: str) -> ModuleType:
     sys.modules[qualified] = module
     spec.loader.exec_module(module)
     return module
+
+
+#: docs path -> (nav section, title). Added after the section's other pages when the file exists.
+OPTIONAL_PAGES: dict[str, tuple[str, str]] = {
+    "emulator.md": ("Getting started", "Local emulator"),
+}
+
+
+def _nav_paths(nav: Any) -> set[str]:
+    if isinstance(nav, str):
+        return {nav}
+    if isinstance(nav, dict):
+        return set().union(*(_nav_paths(v) for v in nav.values())) if nav else set()
+    if isinstance(nav, list):
+        return set().union(*(_nav_paths(v) for v in nav)) if nav else set()
+    return set()
+
+
+def on_config(config: Any) -> Any:
+    nav = config.get("nav")
+    if not nav:
+        return config
+    docs_dir = Path(config["docs_dir"])
+    listed = _nav_paths(nav)
+    for path, (section, title) in OPTIONAL_PAGES.items():
+        if path in listed or not (docs_dir / path).is_file():
+            continue
+        for entry in nav:
+            if isinstance(entry, dict) and section in entry:
+                entry[section].append({title: path})
+                break
+        else:
+            nav.append({title: path})
+    return config
 
 
 def on_pre_build(config: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from docs_tooling import ROOT, load
 
 examples = load("examples")
@@ -70,3 +71,19 @@ def test_compatibility_tables_come_from_the_project_files() -> None:
 def test_runnable_timeout_and_transient_blocks() -> None:
     assert "longer than max_runnable_seconds=3600" in examples.runnable_timeout()
     assert "`TooManyRequestsException`" in examples.transient_errors()
+
+
+def test_optional_pages_join_the_nav_only_when_they_exist(tmp_path) -> None:
+    pytest.importorskip("mkdocs", reason="the hooks module imports mkdocs")
+    hooks = load("hooks")
+
+    def nav() -> list:
+        return [{"Home": "index.md"}, {"Getting started": [{"Quickstart": "quickstart.md"}]}]
+
+    absent = hooks.on_config({"nav": nav(), "docs_dir": str(tmp_path)})
+    assert absent["nav"] == nav()
+    (tmp_path / "emulator.md").write_text("# Emulator\n")
+    present = hooks.on_config({"nav": nav(), "docs_dir": str(tmp_path)})
+    assert present["nav"][1]["Getting started"][-1] == {"Local emulator": "emulator.md"}
+    again = hooks.on_config(present)  # already listed: not added twice
+    assert again["nav"][1]["Getting started"].count({"Local emulator": "emulator.md"}) == 1

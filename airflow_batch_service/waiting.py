@@ -154,8 +154,13 @@ class SyncJobWait:
             reason = observation.terminate_reason
             self.log.error("%s; terminating it", reason)
             batch_reason = f"{terminate_reason_prefix}{reason}"[:1000]
-            self.hook.terminate_service_job(self.loop.job_id, reason=batch_reason)
-            raise AirflowFailException(f"{reason}. The job was terminated.\n{verdict.explain()}")
+            try:
+                self.hook.terminate_service_job(self.loop.job_id, reason=batch_reason)
+                done = "The job was terminated."
+            except Exception as exc:  # say so loudly: the job may still be queued and billed
+                self.log.exception("could not terminate service job %s", self.loop.job_id)
+                done = f"Terminating the job FAILED ({exc}); it may still be queued: terminate it."
+            raise AirflowFailException(f"{reason}. {done}\n{verdict.explain()}")
         if not verdict.done:
             return None
         if verdict.succeeded:

@@ -122,3 +122,47 @@ def test_operator_template_fields_and_renderers():
                   "aws_conn_id", "region_name", "client_token", "tags"):
         assert field in op.template_fields
     assert op.template_fields_renderers["service_request_payload"] == "json"
+
+
+def test_sensor_backs_off_after_transient_errors_and_returns_false():
+    from unittest import mock
+
+    from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
+
+    from .support import make_context
+
+    sensor = BatchServiceJobSensor(task_id="w", job_id="j", poke_interval=1, timeout=3600)
+    hook = mock.Mock()
+    hook.describe_service_job.side_effect = _client_error("TooManyRequestsException", 429)
+    with mock.patch.object(BatchServiceJobSensor, "hook", hook):
+        context = make_context()
+        assert sensor.poke(context) is False
+        assert sensor.poke(context) is False
+        assert sensor.poke(context) is False
+    # three errors in a row: the loop asks for >= 4 s; the sensor stretches its interval.
+    assert sensor._get_next_poke_interval(0.0, lambda: 10.0, 4) >= 4
+
+
+def test_links_cope_with_missing_xcom(monkeypatch):
+    from unittest import mock
+
+    from airflow.providers.amazon.aws.links import base_aws
+
+    monkeypatch.setattr(base_aws.XCom, "get_value", staticmethod(lambda **_: None))
+    for link in (BatchServiceJobDetailsLink(), SageMakerTrainingJobLink(), TrainingJobLogsLink()):
+        assert link.get_link(mock.Mock(), ti_key=mock.Mock()) == ""
+
+
+def test_templates_render_into_names_and_payload():
+    op = BatchSubmitServiceJobOperator(
+        task_id="t", job_name="train-{{ run_id }}", job_queue="q",
+        service_request_payload={**PAYLOAD, "TrainingJobName": "t{{ params.n }}"},
+        scheduling_priority="{{ params.p }}", params={"n": 7, "p": 0},
+    )
+    from unittest import mock
+
+    op.render_template_fields({"run_id": "abc", "params": {"n": 7, "p": 0}, "ti": mock.Mock()})
+    assert op.job_name == "train-abc"
+    assert op.service_request_payload["TrainingJobName"] == "t7"
+    request = op.build_request()
+    assert request["schedulingPriority"] == 0

@@ -29,7 +29,7 @@ from airflow_batch_service.core.validation import (
 )
 from airflow_batch_service.emulator import resources as res
 from airflow_batch_service.emulator.errors import ClientException, invalid, not_found
-from airflow_batch_service.emulator.jobs import ServiceJob
+from airflow_batch_service.emulator.jobs import ServiceJob, ms
 from airflow_batch_service.emulator.resources import QuotaShare, ServiceEnvironment, ServiceQueue
 from airflow_batch_service.emulator.sagemaker_bridge import SageMakerBridge
 from airflow_batch_service.emulator.settings import STARTUP, ClientTokenMode, settings
@@ -590,7 +590,7 @@ class ServiceJobBackend(BaseBackend):
 
 
 def _filter_matches(job: ServiceJob, name: str, values: list[str]) -> bool:
-    created = int(job.created * 1000)
+    created = ms(job.created)  # the createdAt the caller saw
     for value in values:
         if name == "JOB_NAME":
             if value.endswith("*"):

@@ -117,3 +117,11 @@ def capture_raw(client: Any) -> dict[str, Any]:
 
     client.meta.events.register("before-parse.batch.*", hook)
     return seen
+
+
+def all_jobs(batch: Any, queue: str) -> list[dict[str, Any]]:
+    """Every job in ``queue`` whatever its status (a filter makes jobStatus ignored)."""
+    pages = batch.get_paginator("list_service_jobs").paginate(
+        jobQueue=queue, filters=[{"name": "AFTER_CREATED_AT", "values": ["0"]}]
+    )
+    return [job for page in pages for job in page["jobSummaryList"]]

@@ -1,0 +1,104 @@
+"""DescribeServiceJob throughput of the emulator with 1,000 jobs in flight.
+
+Prints requests per second in-process (under ``moto.mock_aws``) and over HTTP (the server in
+a child process; one client thread and several), so we know the emulator is not the
+bottleneck of the provider's own benchmarks. A script that prints figures, not a test:
+
+    .venv/bin/python benchmarks/emulator_throughput.py [--jobs 1000] [--requests 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+PAYLOAD = json.dumps(
+    {
+        "TrainingJobName": "bench",
+        "RoleArn": "arn:aws:iam::123456789012:role/sm",
+        "OutputDataConfig": {"S3OutputPath": "s3://bench/out"},
+        "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
+    }
+)
+#: Jobs that run until terminated, so all of them stay in flight while we measure.
+HANG = {"jobs": [{"jobName": "bench-*", "attempts": [{"result": "HANG"}]}]}
+
+
+def submit_jobs(batch: Any, queue: str, count: int) -> list[str]:
+    return [
+        batch.submit_service_job(
+            jobName=f"bench-{i}", jobQueue=queue, serviceJobType="SAGEMAKER_TRAINING", serviceRequestPayload=PAYLOAD
+        )["jobId"]
+        for i in range(count)
+    ]
+
+
+def measure(batch: Any, ids: list[str], requests: int, threads: int = 1) -> float:
+    """Requests per second of DescribeServiceJob on random in-flight jobs."""
+    rng = random.Random(0)
+    picks = [rng.choice(ids) for _ in range(requests)]
+    started = time.perf_counter()
+    if threads == 1:
+        for job_id in picks:
+            batch.describe_service_job(jobId=job_id)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(lambda j: batch.describe_service_job(jobId=j), picks))
+    return requests / (time.perf_counter() - started)
+
+
+def in_process(jobs: int, requests: int) -> None:
+    import moto
+
+    from airflow_batch_service.emulator import Emulator
+
+    with moto.mock_aws():
+        emu = Emulator()
+        emu.create_queue("bench")
+        emu.configure(seconds_per_state=0.01)
+        emu.load_scenarios(HANG)
+        batch = emu.client()
+        ids = submit_jobs(batch, "bench", jobs)
+        time.sleep(0.1)  # all RUNNING by now
+        rate = measure(batch, ids, requests)
+        running = len(batch.list_service_jobs(jobQueue="bench", maxResults=100)["jobSummaryList"])
+    print(f"in-process : {rate:8.0f} DescribeServiceJob/s  ({jobs} jobs in flight, {requests} calls; "
+          f"first page of RUNNING: {running})")
+
+
+def over_http(jobs: int, requests: int, threads: int) -> None:
+    from botocore.config import Config
+
+    from airflow_batch_service.emulator import EmulatorServer
+
+    with EmulatorServer(queues=["bench"], seconds_per_state=0.01, scenarios=HANG) as server:
+        assert server.emulator is not None
+        batch = server.emulator.client(config=Config(max_pool_connections=max(10, threads)))
+        ids = submit_jobs(batch, "bench", jobs)
+        time.sleep(0.1)
+        single = measure(batch, ids, requests)
+        multi = measure(batch, ids, requests, threads)
+    print(f"over HTTP  : {single:8.0f} DescribeServiceJob/s  (1 client thread; {jobs} jobs in flight)")
+    print(f"over HTTP  : {multi:8.0f} DescribeServiceJob/s  ({threads} client threads)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args()
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(key, "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    in_process(args.jobs, args.requests)
+    over_http(args.jobs, args.requests, args.threads)
+
+
+if __name__ == "__main__":
+    main()

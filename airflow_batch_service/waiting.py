@@ -141,7 +141,7 @@ class SyncJobWait:
         ``max_runnable_seconds`` is terminated first. A wait that cannot go on (a job never
         visible, a fatal AWS error) raises ``AirflowException``, which Airflow may retry.
         """
-        from airflow.sdk.exceptions import AirflowException, AirflowFailException
+        from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
         if step.error is not None:
             self.log.error(step.error)

@@ -272,7 +272,7 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
 
     def build_request(self) -> dict[str, Any]:
         """The validated SubmitServiceJob request; raises ``AirflowFailException`` if invalid."""
-        from airflow.sdk.exceptions import AirflowFailException
+        from airflow.providers.common.compat.sdk import AirflowFailException
 
         request, problems = build_submit_request(
             job_name=self.job_name,
@@ -310,7 +310,7 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
             )
 
     def execute(self, context: Context) -> str:
-        from airflow.sdk.exceptions import AirflowException
+        from airflow.providers.common.compat.sdk import AirflowException
 
         from airflow_batch_service.waiting import SyncJobWait, now_ms
 

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import AirflowSensorTimeout
 from airflow.sdk import PokeReturnValue
-from airflow.sdk.exceptions import AirflowSensorTimeout
 
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 from airflow_batch_service.links.batch_service import (

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import UTC, datetime
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowRescheduleException
+try:
+    from airflow.sdk.exceptions import AirflowRescheduleException
+except ImportError:  # Airflow 3.0
+    from airflow.exceptions import AirflowRescheduleException  # type: ignore[no-redef]
 
 PAYLOAD: dict[str, Any] = {
     "TrainingJobName": "unit-train",
@@ -64,16 +68,15 @@ def make_context(**extra: Any) -> dict[str, Any]:
 
 def run_rescheduled(make_sensor, context: dict[str, Any], max_pokes: int = 500) -> Any:
     """Run a reschedule-mode sensor as Airflow does: a fresh operator object per poke."""
-    from airflow.sdk import timezone
-
     for _ in range(max_pokes):
         sensor = make_sensor()
         try:
             return sensor.execute(context)
         except AirflowRescheduleException as resched:
+            now = datetime.now(UTC)
             if context["ti"].first_reschedule_date is None:
-                context["ti"].first_reschedule_date = timezone.utcnow()
-            time.sleep(max(0.0, (resched.reschedule_date - timezone.utcnow()).total_seconds()))
+                context["ti"].first_reschedule_date = now
+            time.sleep(max(0.0, (resched.reschedule_date - now).total_seconds()))
     raise AssertionError("sensor never finished")
 
 

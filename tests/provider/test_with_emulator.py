@@ -12,7 +12,7 @@ import re
 import uuid
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
+from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSensorTimeout
 
 from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
 from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor

@@ -158,6 +158,7 @@ class ServiceJobBackend(BaseBackend):
         problems += res.capacity_limits_problems(body.get("capacityLimits"), required=False)
         if problems:
             raise invalid("UpdateServiceEnvironment", problems)
+        self.advance_all()  # jobs due before this change moved under the old state
         if body.get("state"):
             env.state = body["state"]
         if body.get("capacityLimits"):
@@ -281,6 +282,7 @@ class ServiceJobBackend(BaseBackend):
     def delete_queue(self, queue: ServiceQueue) -> None:
         if queue.state != "DISABLED":
             raise ClientException(f"DeleteJobQueue: state: job queue {queue.name} must be DISABLED before it is deleted")
+        self.advance_all()
         now = self._now()
         for job in self.jobs.values():
             if job.queue_arn == queue.arn:

@@ -45,7 +45,7 @@ def sagemaker_dispatch(request: Any, full_url: str, headers: Any) -> Any:
 
     with STATE_LOCK:
         for _, _, backend in list(service_job_backends.iter_backends()):
-            backend.advance_all()
+            backend.advance_all()  # type: ignore[attr-defined]
     return SageMakerResponse.dispatch(request, full_url, headers)
 
 

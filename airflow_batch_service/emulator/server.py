@@ -92,10 +92,12 @@ class RemoteEmulator:
         return dict(self._call("POST", "configure", body))
 
     def load_scenarios(self, document: Mapping[str, Any] | str | Path) -> dict[str, Any]:
-        if not isinstance(document, Mapping):
+        if isinstance(document, Mapping):
+            body: Mapping[str, Any] = document
+        else:
             text = str(document)
-            document = json.loads(text if text.lstrip().startswith("{") else Path(text).read_text())
-        return dict(self._call("POST", "scenarios", document))
+            body = json.loads(text if text.lstrip().startswith("{") else Path(text).read_text())
+        return dict(self._call("POST", "scenarios", body))
 
     def set_faults(self, faults: Mapping[str, Any] | None, seed: int | None = None) -> dict[str, Any]:
         return dict(self._call("POST", "faults", {"faults": dict(faults or {}), "seed": seed}))

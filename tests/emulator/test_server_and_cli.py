@@ -12,6 +12,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from airflow_batch_service.emulator import EmulatorServer, aws_connection_json, aws_connection_uri
 from airflow_batch_service.emulator.server import READY_PREFIX
@@ -142,9 +144,13 @@ def test_reset_brings_back_the_startup_state():
         assert (settings["secondsPerState"], settings["clientTokenMode"]) == (3, "return_existing")
         assert settings["faults"] == {"UpdateServiceJob": {"throttleRate": 0, "errorRate": 1, "latencyMs": 0, "notFoundForMs": 0}}
         assert settings["seed"] == 1
+        no_retries = emu.client(config=Config(retries={"total_max_attempts": 1}))
+        with pytest.raises(ClientError) as err:  # the --faults file is in force again
+            no_retries.update_service_job(jobId="any", schedulingPriority=1)
+        assert err.value.response["Error"]["Code"] == "ServerException"
         assert [q["jobQueueName"] for q in batch.describe_job_queues()["jobQueues"]] == ["boot-q"]
         assert all_jobs(batch, "boot-q") == []
-        assert emu.stats() == {"DescribeJobQueues": 1, "ListServiceJobs": 1}
+        assert emu.stats() == {"UpdateServiceJob": 1, "DescribeJobQueues": 1, "ListServiceJobs": 1}
         job = batch.submit_service_job(**submit_args("boot-q", "boot-1"))
         final = run_to_end(emu, batch, job["jobId"])
         assert final["status"] == "FAILED"  # the startup scenario is in force again

@@ -1,5 +1,5 @@
 # The usual loops. Every target builds the venv first if it is missing.
-.PHONY: venv test lint fmt typecheck bench clean
+.PHONY: venv test lint fmt typecheck docs clean
 
 venv:
 	scripts/bootstrap.sh
@@ -19,3 +19,6 @@ typecheck: venv
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache *.egg-info
+
+docs: venv
+	scripts/docs.sh

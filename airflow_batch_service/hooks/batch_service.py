@@ -5,14 +5,17 @@ only talks to AWS through :class:`AwsBaseHook`, so the ``aws`` connection's ``en
 ``service_config.batch.endpoint_url``, region, ``verify`` and role settings all apply, and the
 boto3 client is built once per hook (``self.conn`` is cached) instead of once per poll.
 
-Retries, and why a poke never takes minutes: botocore retries throttles and 5xx by itself. Its
-"legacy" default (5 attempts) or a connection's ``config_kwargs`` asking for 10 attempts in
-"adaptive" mode can hold one DescribeServiceJob call for a long time, during which a sensor
-cannot log, honour ``timeout`` or notice a stuck job. Unless the connection or
-``botocore_config`` says otherwise, this hook therefore uses standard mode with 3 attempts
-(botocore's jittered backoff, at most a few seconds) and 10 s / 30 s connect / read timeouts.
-Longer outages are ridden out one level up, by the wait loop's own logged backoff
-(``core.watch.PollPolicy``), which never fails the task for a transient error.
+Retries, and why a poke never takes minutes: botocore retries throttles, 5xx and connection
+errors by itself. Its "legacy" default (5 attempts, 60 s connect and read timeouts) or a
+connection's ``config_kwargs`` asking for 10 attempts can hold one DescribeServiceJob call
+for minutes, during which a sensor cannot log, honour ``timeout`` or notice a stuck job.
+Unless the connection's ``config_kwargs`` or ``botocore_config`` set them, this hook uses
+standard mode with 3 attempts (jittered backoff of at most a few seconds in all) and 5 s / 20 s
+connect / read timeouts: a throttled poke takes a few seconds, a black-holed endpoint about
+20 s, a hung one about a minute. Longer outages are ridden out one level up, by the wait
+loop's own logged backoff (``core.watch.PollPolicy``), which never fails the task for a
+transient error. (botocore also retries SubmitServiceJob after a 5xx or a read timeout: pass
+``client_token`` so such a retry is rejected as a repeat instead of queueing a second job.)
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ if TYPE_CHECKING:
 #: botocore settings used unless the connection or ``botocore_config`` sets them.
 DEFAULT_BOTOCORE_CONFIG: dict[str, Any] = {
     "retries": {"mode": "standard", "max_attempts": 3},
-    "connect_timeout": 10,
-    "read_timeout": 30,
+    "connect_timeout": 5,
+    "read_timeout": 20,
 }
 
 

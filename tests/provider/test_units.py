@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    NoCredentialsError,
+)
 
 from airflow_batch_service.core.errors import ErrorKind
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
@@ -49,12 +54,12 @@ def test_hook_defaults_bound_retries_but_user_config_wins():
     hook = BatchServiceJobHook(aws_conn_id=None, region_name="us-east-1")
     assert hook.client_type == "batch"
     assert hook.config.retries == {"mode": "standard", "max_attempts": 3}
-    assert hook.config.read_timeout == 30
+    assert hook.config.read_timeout == 20
     hook = BatchServiceJobHook(
         aws_conn_id=None, region_name="us-east-1", config={"retries": {"max_attempts": 1}}
     )
     assert hook.config.retries == {"max_attempts": 1}
-    assert hook.config.connect_timeout == 10
+    assert hook.config.connect_timeout == 5
 
 
 def test_priority_zero_is_sent_and_messages_name_the_argument():
@@ -133,7 +138,11 @@ def test_sensor_backs_off_after_transient_errors_and_returns_false():
 
     sensor = BatchServiceJobSensor(task_id="w", job_id="j", poke_interval=1, timeout=3600)
     hook = mock.Mock()
-    hook.describe_service_job.side_effect = _client_error("TooManyRequestsException", 429)
+    hook.describe_service_job.side_effect = [
+        _client_error("TooManyRequestsException", 429),
+        EndpointConnectionError(endpoint_url="http://127.0.0.1:1"),
+        ConnectionClosedError(endpoint_url="http://127.0.0.1:1"),
+    ]
     with mock.patch.object(BatchServiceJobSensor, "hook", hook):
         context = make_context()
         assert sensor.poke(context) is False

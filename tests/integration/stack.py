@@ -580,6 +580,37 @@ class AirflowStack:
             {"new_state": state},
         )
 
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """A task's XCom value (``None`` while it does not exist)."""
+        got = self.api(
+            "GET",
+            f"/api/v2/dags/{dag_id}/dagRuns/{_q(run_id)}/taskInstances/{task_id}/xcomEntries/{key}",
+            ok=(200, 404),
+        )
+        if not isinstance(got, dict) or "value" not in got:
+            return None
+        value = got["value"]
+        # Without ?deserialize (disabled by default on 3.0) a value may come back JSON-encoded.
+        if isinstance(value, str) and value[:1] in ('"', "{", "["):
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        return value
+
+    def crash_task(self, dag_id: str, run_id: str, task_id: str) -> int:
+        """SIGKILL the running task's process (a worker dying mid-task); returns its pid.
+
+        The supervisor sees its child die without reporting a state and fails the try, so
+        Airflow retries it if the task has retries left.
+        """
+        ti = self.task_instance(dag_id, run_id, task_id)
+        pid = ti.get("pid")
+        if ti.get("state") != "running" or not pid:
+            raise AssertionError(f"task {task_id} is not running with a pid: {ti}")
+        if int(pid) not in self.alive_pids():
+            raise AssertionError(f"pid {pid} of task {task_id} is not a process of this stack")
+        os.kill(int(pid), signal.SIGKILL)
+        return int(pid)
+
     def kill_task(self, dag_id: str, run_id: str, task_id: str) -> Any:
         return self.set_task_state(dag_id, run_id, task_id, "failed")
 

@@ -60,3 +60,16 @@ def test_emulator_never_imports_airflow():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+def test_injected_clock_drives_the_lifecycle(batch_emulator):
+    now = [1_800_000_000.0]
+    batch_emulator.configure(seconds_per_state=10, clock=lambda: now[0])
+    batch = batch_emulator.client()
+    job = batch.submit_service_job(**submit_args(batch_emulator.queue_name, "clocked"))
+    assert describe(batch, job["jobId"])["createdAt"] == 1_800_000_000_000
+    now[0] += 25
+    assert describe(batch, job["jobId"])["status"] == "SCHEDULED"
+    now[0] += 100
+    final = describe(batch, job["jobId"])
+    assert (final["status"], final["stoppedAt"]) == ("SUCCEEDED", 1_800_000_050_000)

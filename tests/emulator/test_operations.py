@@ -190,3 +190,31 @@ def test_payload_json_round_trips(emu, batch):
     job = batch.submit_service_job(**submit_args(emu.queue_name, "payload"))
     payload = json.loads(describe(batch, job["jobId"])["serviceRequestPayload"])
     assert payload["ResourceConfig"]["InstanceCount"] == 2
+
+
+def test_scheduling_policy_kinds_through_the_api(emu, batch):
+    fair = batch.create_scheduling_policy(
+        name="fair", fairsharePolicy={"shareDecaySeconds": 60, "shareDistribution": [{"shareIdentifier": "a", "weightFactor": 1.0}]}
+    )
+    quota = batch.create_scheduling_policy(name="quota", quotaSharePolicy={"idleResourceAssignmentStrategy": "FIFO"})
+    listed = {p["arn"] for p in batch.list_scheduling_policies()["schedulingPolicies"]}
+    assert {fair["arn"], quota["arn"]} <= listed
+    with pytest.raises(ClientError) as err:
+        batch.create_scheduling_policy(
+            name="both", fairsharePolicy={}, quotaSharePolicy={"idleResourceAssignmentStrategy": "FIFO"}
+        )
+    assert "quotaSharePolicy" in error_of(err)[2]
+    with pytest.raises(ClientError) as err:
+        batch.update_scheduling_policy(arn=quota["arn"], fairsharePolicy={"shareDecaySeconds": 1})
+    assert "fairsharePolicy" in error_of(err)[2]
+    batch.update_scheduling_policy(arn=quota["arn"], quotaSharePolicy={"idleResourceAssignmentStrategy": "FIFO"})
+    batch.create_job_queue(
+        jobQueueName="fair-q", priority=1, jobQueueType="SAGEMAKER_TRAINING", schedulingPolicyArn=fair["arn"],
+        serviceEnvironmentOrder=[{"order": 1, "serviceEnvironment": f"{emu.queue_name}-env"}],
+    )
+    with pytest.raises(ClientError) as err:
+        batch.submit_service_job(**submit_args("fair-q", "no-share"))
+    assert "shareIdentifier" in error_of(err)[2]
+    batch.submit_service_job(**submit_args("fair-q", "share", shareIdentifier="a"))
+    batch.delete_scheduling_policy(arn=quota["arn"])
+    assert quota["arn"] not in {p["arn"] for p in batch.list_scheduling_policies()["schedulingPolicies"]}

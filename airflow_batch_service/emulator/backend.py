@@ -43,7 +43,9 @@ def _fingerprint(request: Mapping[str, Any]) -> str:
     return json.dumps({k: v for k, v in request.items() if v is not None}, sort_keys=True)
 
 
-def _page(items: list[Any], max_results: Any, next_token: Any, default: int = 100) -> tuple[list[Any], str | None]:
+def _page(
+    operation: str, items: list[Any], max_results: Any, next_token: Any, default: int = 100
+) -> tuple[list[Any], str | None]:
     """Slice ``items`` with an opaque offset token (what every list call here uses)."""
     problems: list[Problem] = []
     if max_results is not None and (
@@ -57,7 +59,7 @@ def _page(items: list[Any], max_results: Any, next_token: Any, default: int = 10
         except (ValueError, KeyError, TypeError):
             problems.append(Problem("nextToken", "is not a token this API returned"))
     if problems:
-        raise invalid("list", problems)
+        raise invalid(operation, problems)
     size = max_results or default
     page = items[start : start + size]
     token = None
@@ -88,6 +90,14 @@ class ServiceJobBackend(BaseBackend):
     # ------------------------------------------------------------------ helpers
     @property
     def batch(self) -> BatchBackend:
+        """moto's Batch backend for this account and region: the same one moto's handlers
+        use (``batch_simple`` when moto is configured not to use Docker)."""
+        from moto.core.models import default_user_config
+
+        if default_user_config.get("batch", {}).get("use_docker", True) is False:
+            from moto.batch_simple.models import batch_simple_backends
+
+            return batch_simple_backends[self.account_id][self.region_name]
         return batch_backends[self.account_id][self.region_name]
 
     def _arn(self, kind: str, name: str) -> str:
@@ -149,7 +159,7 @@ class ServiceJobBackend(BaseBackend):
         envs = list(self.environments.values())
         if wanted:
             envs = [e for e in envs if e.arn in wanted or e.name in wanted]
-        page, token = _page(envs, body.get("maxResults"), body.get("nextToken"))
+        page, token = _page("DescribeServiceEnvironments", envs, body.get("maxResults"), body.get("nextToken"))
         return [e.describe(self._tags(e.arn)) for e in page], token
 
     def update_environment(self, body: Mapping[str, Any]) -> ServiceEnvironment:
@@ -395,7 +405,7 @@ class ServiceJobBackend(BaseBackend):
     def list_quota_shares(self, body: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
         queue = self.get_queue(body.get("jobQueue"), "ListQuotaShares")
         shares = [s for s in self.quota_shares.values() if s.queue_arn == queue.arn]
-        page, token = _page(shares, body.get("maxResults"), body.get("nextToken"))
+        page, token = _page("ListQuotaShares", shares, body.get("maxResults"), body.get("nextToken"))
         return [s.describe() for s in page], token
 
     # -------------------------------------------------------------- service jobs
@@ -528,7 +538,7 @@ class ServiceJobBackend(BaseBackend):
         if name is not None:
             jobs = [j for j in jobs if _filter_matches(j, name, values or [])]
         jobs.sort(key=lambda j: (j.created, j.seq), reverse=True)
-        page, token = _page(jobs, body.get("maxResults"), body.get("nextToken"))
+        page, token = _page("ListServiceJobs", jobs, body.get("maxResults"), body.get("nextToken"))
         return [j.summary() for j in page], token
 
     def terminate(self, identifier: Any, reason: Any, operation: str = "TerminateServiceJob", not_found_for_ms: float = 0) -> ServiceJob:

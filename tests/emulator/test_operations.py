@@ -218,3 +218,18 @@ def test_scheduling_policy_kinds_through_the_api(emu, batch):
     batch.submit_service_job(**submit_args("fair-q", "share", shareIdentifier="a"))
     batch.delete_scheduling_policy(arn=quota["arn"])
     assert quota["arn"] not in {p["arn"] for p in batch.list_scheduling_policies()["schedulingPolicies"]}
+
+
+def test_describe_service_environments_pages(emu, batch):
+    for i in range(3):
+        batch.create_service_environment(
+            serviceEnvironmentName=f"page-env-{i}", serviceEnvironmentType="SAGEMAKER_TRAINING",
+            capacityLimits=[{"maxCapacity": 1, "capacityUnit": "NUM_INSTANCES"}],
+        )
+    pages = list(batch.get_paginator("describe_service_environments").paginate(PaginationConfig={"PageSize": 2}))
+    names = [e["serviceEnvironmentName"] for p in pages for e in p["serviceEnvironments"]]
+    assert len(pages) == 2
+    assert sorted(names) == sorted([f"{emu.queue_name}-env", "page-env-0", "page-env-1", "page-env-2"])
+    with pytest.raises(ClientError) as err:
+        batch.describe_service_environments(maxResults=101)
+    assert error_of(err)[2].startswith("DescribeServiceEnvironments: maxResults")

@@ -709,38 +709,3 @@ def _render_log_line(line: str) -> str:
     rec.pop("timestamp", None)
     rest = " ".join(f"{k}={v}" for k, v in rec.items() if k not in _LOG_CONTEXT_KEYS)
     return f"{level} {event} {rest}".strip()
-
-
-def main(argv: list[str] | None = None) -> int:  # pragma: no cover - manual use
-    """Start a stack, print where it is, keep it up until Ctrl-C (see scripts/airflow_stack.py)."""
-    import argparse
-    import tempfile
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--dag", type=Path, action="append", default=[], help="DAG file to copy in")
-    parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the stack")
-    args = parser.parse_args(argv)
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="airflow-stack-"))
-    extra = dict(kv.split("=", 1) for kv in args.env)
-    stack = AirflowStack(workdir=workdir, extra_env=extra)
-    try:
-        stack.start()
-        for dag in args.dag:
-            stack.add_dag_file(dag)
-        print(f"Airflow up in {stack.timings['startup']:.1f}s at {stack.base_url}", flush=True)
-        print(f"AIRFLOW_HOME={stack.home}  dags={stack.dags_folder}  logs={stack.proc_logs}")
-        print("Ctrl-C stops every process.", flush=True)
-        while True:
-            time.sleep(1)
-            stack._check_alive()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stack.stop()
-        print(f"stopped; leftovers swept: {stack.leftovers or 'none'}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

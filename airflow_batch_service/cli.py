@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "run the local AWS Batch service-job emulator (moto-based) on loopback",
         "airflow_batch_service.emulator.cli",
     ),
+    "demo": (
+        "run the example DAGs end to end on the embedded emulator and print each job's timeline",
+        "airflow_batch_service.demo",
+    ),
 }
 
 

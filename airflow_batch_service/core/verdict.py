@@ -42,9 +42,11 @@ def training_job_name(arn: str | None) -> str | None:
 
 
 def format_duration(ms: int | float | None) -> str:
-    """``93_000`` -> ``1m33s``: short, for log lines."""
+    """``93_000`` -> ``1m33s``, ``2_500`` -> ``2.5s``: short, for log lines."""
     if ms is None:
         return "?"
+    if ms < 10_000:
+        return f"{max(0.0, ms / 1000):.1f}s"
     seconds = max(0, round(ms / 1000))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)

@@ -33,6 +33,7 @@ class WatchState:
     attempts_reported: int = 0
     preemptions_reported: int = 0
     runnable_since: int | None = None
+    reason: str | None = None  # the statusReason last seen
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,6 +109,18 @@ class JobWatcher:
             elif verdict.status not in (ServiceJobStatus.RUNNABLE, ServiceJobStatus.SCHEDULED):
                 state.runnable_since = None
             state.status, state.since = verdict.status, since
+
+        elif (
+            verdict.status == ServiceJobStatus.RUNNABLE
+            and verdict.status_reason != state.reason
+            and reasons.is_capacity(verdict.status_reason)
+        ):
+            # The bounce SCHEDULED -> RUNNABLE fell between two polls: say so all the same.
+            messages.append(
+                f"service job {name} went back to RUNNABLE: {verdict.status_reason}; "
+                "Batch requeued it without using an attempt"
+            )
+        state.reason = verdict.status_reason
 
         if verdict.done:
             messages.append(verdict.headline())

@@ -156,10 +156,11 @@ def test_observed_retry_beats_inference() -> None:
 
 
 def test_format_duration() -> None:
-    assert [format_duration(ms) for ms in (None, 0, 999, 61_000, 3_723_000)] == [
+    assert [format_duration(ms) for ms in (None, 0, 999, 2_500, 61_000, 3_723_000)] == [
         "?",
-        "0s",
-        "1s",
+        "0.0s",
+        "1.0s",
+        "2.5s",
         "1m01s",
         "1h02m03s",
     ]

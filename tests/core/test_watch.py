@@ -18,7 +18,7 @@ def test_each_state_change_is_logged_once_with_time_spent() -> None:
     assert watcher.observe(describe("RUNNABLE"), 6_000).messages == ()
     moved = watcher.observe(describe("SCHEDULED", scheduledAt=9_000), 10_000)
     # RUNNABLE began at createdAt (1s), left when we saw SCHEDULED (10s).
-    assert moved.messages == ("service job train is now SCHEDULED (was RUNNABLE for 9s)",)
+    assert moved.messages == ("service job train is now SCHEDULED (was RUNNABLE for 9.0s)",)
 
 
 def test_finished_attempts_are_reported_once_in_order() -> None:
@@ -27,7 +27,7 @@ def test_finished_attempts_are_reported_once_in_order() -> None:
     retried = watcher.observe(
         describe("RUNNABLE", [attempt(1, 2_000, 4_000, ISE)], retryStrategy=STRATEGY), 5_000
     )
-    assert retried.messages[0].startswith("attempt 1 of 3 failed after 2s: " + ISE)
+    assert retried.messages[0].startswith("attempt 1 of 3 failed after 2.0s: " + ISE)
     assert "Batch queued attempt 2" in retried.messages[0]
     again = watcher.observe(
         describe("RUNNABLE", [attempt(1, 2_000, 4_000, ISE)], retryStrategy=STRATEGY), 6_000
@@ -56,6 +56,17 @@ def test_capacity_bounce_is_explained() -> None:
     bounced = watcher.observe(describe("RUNNABLE", statusReason=reasons.CAPACITY_ERROR), 3_000)
     assert "without using an attempt" in bounced.messages[0]
     assert "CapacityError" in bounced.messages[0]
+
+
+def test_capacity_bounce_between_two_polls_is_still_explained() -> None:
+    watcher = JobWatcher()
+    watcher.observe(describe("RUNNABLE"), 2_000)
+    # The job went SCHEDULED and back while nobody looked: only the reason tells.
+    bounced = watcher.observe(describe("RUNNABLE", statusReason=reasons.CAPACITY_ERROR), 3_000)
+    assert len(bounced.messages) == 1 and "went back to RUNNABLE" in bounced.messages[0]
+    assert "without using an attempt" in bounced.messages[0]
+    again = watcher.observe(describe("RUNNABLE", statusReason=reasons.CAPACITY_ERROR), 4_000)
+    assert again.messages == ()
 
 
 def test_stuck_runnable_asks_for_termination() -> None:

@@ -1,0 +1,301 @@
+"""``airflow-batch-service demo``: the example DAGs, end to end, on the local emulator.
+
+It starts the emulator server on loopback, makes a throwaway Airflow home (sqlite), runs each
+example DAG with ``airflow dags test`` through an ``aws`` connection whose ``endpoint_url``
+points at the emulator, then prints a timeline of every service job the DAGs submitted: its
+states, each attempt with its training job, the evaluateOnExit rule that decided it and what
+Batch did next. Everything it starts is stopped before it returns; the Airflow home is removed
+unless ``--keep`` is given.
+
+The timeline is built from DescribeServiceJob and ``core.verdict`` only (what real AWS returns
+too), so it shows what a user of the provider would see against a real account.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CONN_ID = "batch_service_emulator"
+QUEUE = "demo-training"
+FAIR_SHARE_QUEUE = "demo-training-fair-share"
+
+#: dag_id -> what a reader should expect, printed before its timeline.
+DAGS: dict[str, str] = {
+    "example_batch_service_basic": "submit + paired sensor; the jobId travels through XCom",
+    "example_batch_service_retry_strategies": (
+        "RETRY on InternalServerError recovers; EXIT on ValidationException fails for good "
+        "(that task fails on purpose, without Airflow retries)"
+    ),
+    "example_batch_service_sweep": (
+        "dynamic task mapping over 3 configs on a fair-share queue; one job meets a capacity "
+        "shortage first; then the model artifacts are collected"
+    ),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dags-folder",
+        type=Path,
+        help="folder holding the example DAGs (default: example_dags/ of this source checkout)",
+    )
+    parser.add_argument(
+        "--dag",
+        action="append",
+        default=[],
+        metavar="DAG_ID",
+        help="run only this DAG (repeatable)",
+    )
+    parser.add_argument(
+        "--seconds-per-state",
+        type=float,
+        default=0.5,
+        metavar="S",
+        help="seconds an emulated job spends in each state (default 0.5)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the Airflow home (logs, sqlite DB) afterwards"
+    )
+
+
+def find_dags_folder(given: Path | None) -> Path:
+    candidates = [given] if given else [Path(__file__).resolve().parents[1] / "example_dags"]
+    for folder in candidates:
+        if folder and (folder / "example_batch_service_basic.py").is_file():
+            return folder
+    raise SystemExit(
+        "airflow-batch-service demo: the example DAGs were not found "
+        f"(looked in {', '.join(str(c) for c in candidates)}). The demo runs from a source "
+        "checkout (git clone, then scripts/demo.sh), or pass --dags-folder."
+    )
+
+
+def airflow_env(
+    home: Path, endpoint_url: str, region: str, seconds_per_poll: float
+) -> dict[str, str]:
+    """The environment of every Airflow command the demo runs: a throwaway home, sqlite, no
+    example DAGs of Airflow's own, and an ``aws`` connection pointing at the emulator."""
+    from airflow_batch_service.emulator import aws_connection_json
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__"))}
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            f"AIRFLOW_CONN_{CONN_ID.upper()}": aws_connection_json(endpoint_url, region),
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": region,
+            "BATCH_SERVICE_CONN_ID": CONN_ID,
+            "BATCH_SERVICE_QUEUE": QUEUE,
+            "BATCH_SERVICE_FAIR_SHARE_QUEUE": FAIR_SHARE_QUEUE,
+            "BATCH_SERVICE_ROLE_ARN": "arn:aws:iam::123456789012:role/SageMakerTrainingRole",
+            "BATCH_SERVICE_OUTPUT": "s3://demo-bucket/models/",
+            "BATCH_SERVICE_POKE_INTERVAL": str(seconds_per_poll),
+        }
+    )
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
+def airflow(
+    env: Mapping[str, str], *args: str, log: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    command = [str(Path(sys.executable).with_name("airflow")), *args]
+    result = subprocess.run(command, env=dict(env), capture_output=True, text=True, timeout=900)
+    if log is not None:
+        log.write_text(result.stdout + result.stderr)
+    return result
+
+
+def run_state(env: Mapping[str, str], dag_id: str) -> str:
+    result = airflow(env, "dags", "list-runs", dag_id, "-o", "json")
+    # Airflow prints warnings on stdout too; the JSON is the line that parses as a list.
+    for line in reversed(result.stdout.splitlines()):
+        if line.startswith("["):
+            try:
+                runs = json.loads(line)
+            except ValueError:
+                continue
+            return str(runs[0].get("state", "unknown")) if runs else "no run"
+    return "unknown"
+
+
+@dataclass
+class Event:
+    at: int  # epoch ms
+    text: str
+
+
+def timeline(describe: Mapping[str, Any]) -> list[Event]:
+    """A job's history as far as DescribeServiceJob tells it, explained by ``core.verdict``."""
+    from airflow_batch_service.core.verdict import interpret
+
+    verdict = interpret(describe)
+    events = [Event(int(describe["createdAt"]), "SUBMITTED")]
+    if describe.get("scheduledAt") and not verdict.attempts:
+        events.append(Event(int(describe["scheduledAt"]), "SCHEDULED: handed to SageMaker"))
+    for report in verdict.attempts:
+        if report.started_at is not None:
+            events.append(
+                Event(
+                    report.started_at,
+                    f"attempt {report.number} started: training job {report.training_job_name}",
+                )
+            )
+        if report.stopped_at is not None or report.succeeded:
+            text = report.describe()
+            events.append(Event(report.stopped_at or report.started_at or events[-1].at, text))
+    if verdict.preempted_count:
+        events.append(
+            Event(events[-1].at, f"preempted {verdict.preempted_count} time(s) along the way")
+        )
+    if verdict.done:
+        stopped = int(describe.get("stoppedAt") or events[-1].at)
+        events.append(
+            Event(stopped, f"{verdict.status}: {verdict.status_reason or ''}".rstrip(": "))
+        )
+    else:
+        events.append(Event(events[-1].at, f"still {verdict.status}"))
+    return sorted(events, key=lambda e: e.at)
+
+
+#: Task-log lines worth repeating: what DescribeServiceJob keeps no record of.
+_LOG_NOTES = ("without using an attempt", "was preempted")
+_LOG_LINE = re.compile(r"\] (?P<message>.*?) \[airflow\.task")
+
+
+def notes_from_log(log_text: str, job_name: str) -> list[str]:
+    """The provider's task-log lines about ``job_name`` that DescribeServiceJob can't show
+    (a capacity bounce, a preemption), each once."""
+    notes: list[str] = []
+    for line in log_text.splitlines():
+        match = _LOG_LINE.search(line)
+        if match and job_name in line and any(word in line for word in _LOG_NOTES):
+            message = match.group("message")
+            if message not in notes:
+                notes.append(message)
+    return notes
+
+
+def print_timeline(describe: Mapping[str, Any], log_text: str = "", out: Any = sys.stdout) -> None:
+    from airflow_batch_service.core.verdict import interpret
+
+    verdict = interpret(describe)
+    print(f"  job {verdict.job_name} ({verdict.job_id})", file=out)
+    start = int(describe["createdAt"])
+    for event in timeline(describe):
+        print(f"    +{(event.at - start) / 1000:6.1f}s  {event.text}", file=out)
+    for note in notes_from_log(log_text, verdict.job_name or verdict.job_id):
+        print(f"    task log: {note}", file=out)
+    print(f"    => {verdict.headline()}", file=out)
+
+
+def all_jobs(batch: Any, queues: Iterable[str]) -> list[dict[str, Any]]:
+    """Every job in the queues, all statuses (ListServiceJobs lists one status at a time)."""
+    from airflow_batch_service.core.status import ServiceJobStatus
+
+    seen: dict[str, dict[str, Any]] = {}
+    paginator = batch.get_paginator("list_service_jobs")
+    for queue in queues:
+        for status in ServiceJobStatus:
+            for page in paginator.paginate(jobQueue=queue, jobStatus=status.value):
+                for summary in page["jobSummaryList"]:
+                    seen[summary["jobId"]] = summary
+    return sorted(seen.values(), key=lambda s: s["createdAt"])
+
+
+def run(args: argparse.Namespace) -> int:
+    from airflow_batch_service.emulator import EmulatorServer
+
+    folder = find_dags_folder(args.dags_folder)
+    wanted = args.dag or list(DAGS)
+    unknown = [d for d in wanted if d not in DAGS]
+    if unknown:
+        print(
+            f"airflow-batch-service demo: unknown DAG(s) {unknown}; choose from {list(DAGS)}",
+            file=sys.stderr,
+        )
+        return 2
+    home = Path(tempfile.mkdtemp(prefix="airflow-batch-service-demo-"))
+    (home / "dags").mkdir()
+    for path in folder.glob("example_batch_service_*.py"):
+        shutil.copy(path, home / "dags")
+    scenarios = folder / "scenarios" / "emulator.json"
+    failures = 0
+    began = time.monotonic()
+    try:
+        with EmulatorServer(
+            queues=[QUEUE],
+            seconds_per_state=args.seconds_per_state,
+            scenarios=scenarios if scenarios.is_file() else None,
+        ) as server:
+            assert server.endpoint_url and server.emulator
+            server.emulator.create_queue(FAIR_SHARE_QUEUE, fair_share=True)
+            env = airflow_env(home, server.endpoint_url, server.region, args.seconds_per_state)
+            print(f"emulator: {server.endpoint_url} (queues {QUEUE}, {FAIR_SHARE_QUEUE})")
+            print(f"airflow home: {home} (sqlite); preparing the metadata DB...")
+            migrated = airflow(env, "db", "migrate", log=home / "db-migrate.log")
+            if migrated.returncode != 0:
+                print(
+                    f"`airflow db migrate` failed; see {home / 'db-migrate.log'}", file=sys.stderr
+                )
+                args.keep = True
+                return 1
+            batch = server.emulator.client("batch")
+            reported: set[str] = set()
+            for dag_id in wanted:
+                print(f"\n== {dag_id}: {DAGS[dag_id]}")
+                started = time.monotonic()
+                log = home / f"{dag_id}.log"
+                airflow(env, "dags", "test", dag_id, log=log)
+                state = run_state(env, dag_id)
+                print(
+                    f"   DAG run {state} in {time.monotonic() - started:.0f}s (Airflow output: {log})"
+                )
+                if state != "success":
+                    failures += 1
+                for summary in all_jobs(batch, [QUEUE, FAIR_SHARE_QUEUE]):
+                    if summary["jobId"] in reported:
+                        continue
+                    reported.add(summary["jobId"])
+                    print_timeline(
+                        batch.describe_service_job(jobId=summary["jobId"]), log.read_text()
+                    )
+            stats = server.emulator.stats()
+            print(
+                f"\nAPI calls the DAGs made: {stats.get('SubmitServiceJob', 0)} SubmitServiceJob, "
+                f"{stats.get('DescribeServiceJob', 0)} DescribeServiceJob "
+                f"({sum(stats.values())} in all)"
+            )
+    finally:
+        kept = args.keep or failures
+        if not kept:
+            shutil.rmtree(home, ignore_errors=True)
+    print(f"\nDone in {time.monotonic() - began:.0f}s; the emulator is stopped.")
+    print("Where to look next:")
+    if kept:
+        print(f"  - Airflow output and task logs: {home} (kept)")
+    print(
+        "  - the example DAGs: example_dags/ (copy one; set BATCH_SERVICE_* and an aws connection)"
+    )
+    print("  - run the emulator yourself: airflow-batch-service emulator --queue my-queue")
+    print(
+        "  - docs: retry semantics, troubleshooting, the emulator guide (scripts/docs.sh builds them)"
+    )
+    return 1 if failures else 0

@@ -1,0 +1,122 @@
+"""A hyperparameter sweep on a fair-share queue, with dynamic task mapping.
+
+One training job per config (``.expand_kwargs``), each with its own ``share_identifier`` and
+``scheduling_priority`` so Batch's fair-share scheduler orders them; then one task collects
+the model artifact of every job's final training job (read from ``latestAttempt``, never from
+the payload: each attempt is a new training job).
+
+Settings: ``BATCH_SERVICE_FAIR_SHARE_QUEUE`` (a SAGEMAKER_TRAINING queue with a fair-share
+scheduling policy), plus those of the basic example.
+"""
+
+from __future__ import annotations
+
+import os
+
+from airflow.sdk import DAG, task
+
+from airflow_batch_service.naming import TEMPLATE_FILTERS, batch_name, unique_training_job_name
+from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
+
+CONN_ID = os.environ.get("BATCH_SERVICE_CONN_ID", "aws_default")
+QUEUE = os.environ.get("BATCH_SERVICE_FAIR_SHARE_QUEUE", "ml-training-fair-share")
+ROLE_ARN = os.environ.get(
+    "BATCH_SERVICE_ROLE_ARN", "arn:aws:iam::123456789012:role/SageMakerTrainingRole"
+)
+OUTPUT = os.environ.get("BATCH_SERVICE_OUTPUT", "s3://my-bucket/batch-service-example/")
+POLL_INTERVAL = float(os.environ.get("BATCH_SERVICE_POKE_INTERVAL", "60"))
+
+# [START howto_sweep_configs]
+CONFIGS = [
+    {"learning_rate": "0.1", "share": "exploration", "priority": 10},
+    {"learning_rate": "0.01", "share": "exploration", "priority": 10},
+    {"learning_rate": "0.001", "share": "baseline", "priority": 90},  # the one we care most about
+]
+# [END howto_sweep_configs]
+
+
+with DAG(
+    dag_id="example_batch_service_sweep",
+    schedule=None,
+    catchup=False,
+    tags=["example", "aws", "batch", "sagemaker"],
+    user_defined_filters=TEMPLATE_FILTERS,
+) as dag:
+
+    @task
+    def make_jobs(run_id=None) -> list[dict]:
+        """One submit per config. Names come from run_id: manual runs have no logical date."""
+        jobs = []
+        for config in CONFIGS:
+            tag = "lr-" + config["learning_rate"].replace(".", "-")
+            jobs.append(
+                {
+                    "job_name": batch_name(f"sweep-{tag}-{run_id}"),
+                    "share_identifier": config["share"],
+                    "scheduling_priority": config["priority"],
+                    "service_request_payload": {
+                        "TrainingJobName": unique_training_job_name(f"sw-{tag}", run_id),
+                        "RoleArn": ROLE_ARN,
+                        "AlgorithmSpecification": {
+                            "TrainingImage": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.5-gpu-py311",
+                            "TrainingInputMode": "File",
+                        },
+                        "HyperParameters": {
+                            "learning_rate": config["learning_rate"],
+                            "epochs": "10",
+                        },
+                        "OutputDataConfig": {"S3OutputPath": OUTPUT},
+                        "ResourceConfig": {
+                            "InstanceType": "ml.g5.xlarge",
+                            "InstanceCount": 1,
+                            "VolumeSizeInGB": 30,
+                        },
+                        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+                    },
+                }
+            )
+        return jobs
+
+    # [START howto_sweep_mapping]
+    train = BatchSubmitServiceJobOperator.partial(
+        task_id="train",
+        aws_conn_id=CONN_ID,
+        job_queue=QUEUE,
+        retry_strategy={
+            "attempts": 2,
+            "evaluateOnExit": [
+                {
+                    "action": "RETRY",
+                    "onStatusReason": "Received status from SageMaker: InternalServerError*",
+                },
+                {"action": "EXIT", "onStatusReason": "*"},
+            ],
+        },
+        wait_for_completion=True,
+        poll_interval=POLL_INTERVAL,
+    ).expand_kwargs(make_jobs())
+    # [END howto_sweep_mapping]
+
+    @task
+    def collect_models(job_ids: list[str]) -> dict[str, str]:
+        """jobId -> S3 URI of the model the job's final training job wrote."""
+        from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
+
+        from airflow_batch_service.core.verdict import interpret, training_job_name
+        from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
+
+        batch = BatchServiceJobHook(aws_conn_id=CONN_ID)
+        sagemaker = SageMakerHook(aws_conn_id=CONN_ID)
+        models = {}
+        for job_id in job_ids:
+            verdict = interpret(batch.describe_service_job(job_id))
+            training = sagemaker.describe_training_job(
+                training_job_name(verdict.latest_training_job_arn)
+            )
+            models[job_id] = training["ModelArtifacts"]["S3ModelArtifacts"]
+            print(
+                f"{verdict.job_name}: {models[job_id]} (after {len(verdict.attempts)} attempt(s))"
+            )
+        return models
+
+    collect_models(train.output)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_batch_service.core.validation import Problem
 
 if TYPE_CHECKING:
-    from airflow_batch_service.emulator.backend import ServiceJobBackend
+    from airflow_batch_service.emulator.catalog import Catalog
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 NAME_RULE = "must be 1-128 letters, digits, hyphens or underscores"
@@ -111,7 +111,7 @@ class ServiceQueue:
     arn: str
     priority: int
     env_order: list[dict[str, Any]]
-    backend: ServiceJobBackend
+    backend: Catalog
     state: str = "ENABLED"
     status: str = "VALID"
     scheduling_policy_arn: str | None = None

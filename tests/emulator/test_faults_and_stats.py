@@ -111,3 +111,25 @@ def test_boto3_retries_are_counted_too(emu):
     with pytest.raises(ClientError):
         batch.describe_service_job(jobId="x")
     assert emu.stats() == {"DescribeServiceJob": 2}
+
+
+def test_concurrent_clients_are_served_consistently(batch_emulator_server):
+    """The server handles requests on many threads; emulator state stays consistent."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from botocore.config import Config as BotoConfig
+
+    emu = batch_emulator_server
+    batch = emu.client(config=BotoConfig(max_pool_connections=16))
+
+    def work(i: int) -> str:
+        job = batch.submit_service_job(**submit_args(emu.queue_name, f"c-{i}"))
+        for _ in range(5):
+            batch.describe_service_job(jobId=job["jobId"])
+        return job["jobId"]
+
+    emu.reset_stats()
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(work, range(40)))
+    assert len(set(ids)) == 40
+    assert emu.stats() == {"SubmitServiceJob": 40, "DescribeServiceJob": 200}

@@ -243,3 +243,25 @@ def test_lifecycle_follows_the_real_clock(batch_emulator):
             break
         time.sleep(0.01)
     assert status == "SUCCEEDED"
+
+
+def test_history_is_the_same_whether_polled_or_read_once(emu, batch):
+    """Lazy evaluation stamps each transition with its own time, not the time it was noticed."""
+    emu.load_scenarios({"jobs": [{"jobName": "twin-*", "attempts": [
+        {"result": "CAPACITY"}, {"result": "FAILED", "seconds": 3}, {"result": "PREEMPTED", "seconds": 2},
+    ]}]})
+    strategy = {"attempts": 3}
+    polled = batch.submit_service_job(**submit_args(emu.queue_name, "twin-a", retryStrategy=strategy))
+    once = batch.submit_service_job(**submit_args(emu.queue_name, "twin-b", retryStrategy=strategy))
+    for _ in range(80):
+        describe(batch, polled["jobId"])
+        emu.advance(0.5)
+    a, b = describe(batch, polled["jobId"]), describe(batch, once["jobId"])
+
+    def timeline(job):
+        attempts = [(x["startedAt"] - job["createdAt"], x["stoppedAt"] - job["createdAt"], x["statusReason"])
+                    for x in job["attempts"] + job["preemptionSummary"]["recentPreemptedAttempts"]]
+        return job["status"], job["stoppedAt"] - job["createdAt"], attempts
+
+    assert a["status"] == "SUCCEEDED"
+    assert timeline(a) == timeline(b)

@@ -4,9 +4,10 @@ The submit task returns the jobId; the sensor watches it (``job_id=submit.output
 state change and attempt with the retry rule that decided it, and returns a summary.
 
 Names come from ``{{ run_id }}``, never ``{{ ds }}``: under a real scheduler a manual run has
-no logical date in Airflow 3. The ``batch_name`` filter keeps the characters Batch allows; the
-payload's ``TrainingJobName`` gets at most 23 characters because Batch adds 40 when it names
-each attempt's training job (``AWSBatch<name><32 hex>``) and SageMaker allows 63.
+no logical date in Airflow 3. The ``batch_name`` filter (``airflow_batch_service.naming``)
+keeps the characters Batch allows; ``unique_training_job_name`` keeps the payload's
+``TrainingJobName`` within 23 characters, because Batch adds 40 when it names each attempt's
+training job (``AWSBatch<name><32 hex>``) and SageMaker allows 63.
 
 Settings come from the environment so the same file runs on AWS and on the local emulator:
 ``BATCH_SERVICE_QUEUE``, ``BATCH_SERVICE_ROLE_ARN``, ``BATCH_SERVICE_OUTPUT``,
@@ -16,12 +17,11 @@ emulator) and ``BATCH_SERVICE_POKE_INTERVAL``.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 
 from airflow.sdk import DAG
 
+from airflow_batch_service.naming import TEMPLATE_FILTERS
 from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
 from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
 
@@ -34,21 +34,12 @@ OUTPUT = os.environ.get("BATCH_SERVICE_OUTPUT", "s3://my-bucket/batch-service-ex
 POKE_INTERVAL = float(os.environ.get("BATCH_SERVICE_POKE_INTERVAL", "60"))
 
 
-def batch_name(value: str, limit: int = 100) -> str:
-    """``manual__2026-11-24T06:42:30+00:00`` -> ``manual-2026-11-24T06-42-30-00-00``."""
-    return re.sub(r"-+", "-", re.sub(r"[^A-Za-z0-9-]", "-", value)).strip("-")[:limit]
-
-
-def short_hash(value: str, length: int = 10) -> str:
-    return hashlib.sha1(value.encode(), usedforsecurity=False).hexdigest()[:length]
-
-
 with DAG(
     dag_id="example_batch_service_basic",
     schedule=None,
     catchup=False,
     tags=["example", "aws", "batch", "sagemaker"],
-    user_defined_filters={"batch_name": batch_name, "short_hash": short_hash},
+    user_defined_filters=TEMPLATE_FILTERS,
 ) as dag:
     submit = BatchSubmitServiceJobOperator(
         task_id="submit_training",
@@ -56,8 +47,8 @@ with DAG(
         job_name="example-{{ run_id | batch_name }}",
         job_queue=QUEUE,
         service_request_payload={
-            # <= 23 characters: "ex-" + 10 hex = 13.
-            "TrainingJobName": "ex-{{ run_id | short_hash }}",
+            # At most 23 characters: "example-" + 10 hex of the run id.
+            "TrainingJobName": "{{ 'example' | unique_training_job_name(run_id) }}",
             "RoleArn": ROLE_ARN,
             "AlgorithmSpecification": {
                 "TrainingImage": (

@@ -175,3 +175,12 @@ def test_templates_render_into_names_and_payload():
     assert op.service_request_payload["TrainingJobName"] == "t7"
     request = op.build_request()
     assert request["schedulingPriority"] == 0
+
+
+def test_name_limit_agrees_with_the_naming_helpers():
+    from airflow_batch_service.naming import unique_training_job_name
+    from airflow_batch_service.payload import BATCH_NAME_OVERHEAD, SAGEMAKER_NAME_MAX
+
+    assert MAX_TRAINING_JOB_NAME == SAGEMAKER_NAME_MAX - BATCH_NAME_OVERHEAD == 23
+    name = unique_training_job_name("a-very-long-prefix-for-training", "manual__run")
+    assert payload_model_problems({**PAYLOAD, "TrainingJobName": name}) == []

@@ -221,7 +221,6 @@ class EmulatorServer:
                     self._drain(self._process.stdout)
                     self.endpoint_url = line[len(READY_PREFIX) :].strip()
                     self.emulator = RemoteEmulator(self.endpoint_url, self.region)
-                    self.emulator.queue_names = list(self.queues)  # type: ignore[attr-defined]
                     return self
         finally:
             selector.close()

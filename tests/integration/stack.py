@@ -599,8 +599,8 @@ class AirflowStack:
     def crash_task(self, dag_id: str, run_id: str, task_id: str) -> int:
         """SIGKILL the running task's process (a worker dying mid-task); returns its pid.
 
-        The supervisor sees its child die without reporting a state and fails the try, so
-        Airflow retries it if the task has retries left.
+        The supervisor sees its child die without reporting a state and fails the try: 3.3
+        retries it if the task has retries left; 3.0.6 fails the task outright, retries or not.
         """
         ti = self.task_instance(dag_id, run_id, task_id)
         pid = ti.get("pid")

@@ -141,6 +141,7 @@ def test_capacity_retries_use_no_attempt(emu, capsys):
     job_id, _ = submit(emu, name, retry_strategy={"attempts": 1})
     summary, _ = watch(job_id)
     assert summary["status"] == "SUCCEEDED"
+    assert [a["outcome"] for a in summary["attempts"]] == ["SUCCEEDED"]  # capacity used none
     out = capsys.readouterr().out
     assert "without using an attempt" in out
 
@@ -180,6 +181,7 @@ def test_on_kill_terminates_with_a_reason_naming_the_task(emu, capsys):
         watch(job_id)
     assert "it was terminated" in str(err.value)
     assert "train" in str(err.value) and "was killed" in str(err.value)
+    assert "it was terminated" in capsys.readouterr().out
     assert emu.stats()["TerminateServiceJob"] == 1
 
 

@@ -243,11 +243,12 @@ def test_throttling_and_5xx_do_not_fail_the_sensor(emu, capsys):
 
 
 def test_job_not_yet_visible_is_waited_for(emu, capsys):
-    emu.set_faults({"DescribeServiceJob": {"notFoundForMs": 2000}}, seed=1)
+    emu.set_faults({"DescribeServiceJob": {"notFoundForMs": 3000}}, seed=1)
     job_id, _ = submit(emu, unique("late"))
     summary, _ = watch(job_id)
     assert summary["status"] == "SUCCEEDED"
-    assert "not visible yet" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "not visible yet" in captured.out + captured.err
 
 
 def test_reschedule_mode_carries_watch_state_between_pokes(emu, capsys):

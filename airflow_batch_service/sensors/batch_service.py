@@ -55,7 +55,10 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
     :param aws_conn_id: the ``aws`` connection; also ``region_name``, ``verify``,
         ``botocore_config``.
 
-    Works in ``poke`` and ``reschedule`` mode.
+    Works in ``poke`` and ``reschedule`` mode. Killing or timing out the sensor never
+    terminates the job: the submitting task owns it (its ``on_kill`` terminates it), and a
+    sensor retry simply watches the same job again. Use ``max_runnable_seconds`` to end a job
+    that cannot get capacity.
     """
 
     aws_hook_class = BatchServiceJobHook

@@ -336,8 +336,9 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
             response.get("jobName"), self.job_id, response.get("jobArn"),
         )
         ti = context["ti"]
-        ti.xcom_push(key="job_arn", value=response.get("jobArn"))
-        ti.xcom_push(key="job_name", value=response.get("jobName"))
+        if self.do_xcom_push:
+            ti.xcom_push(key="job_arn", value=response.get("jobArn"))
+            ti.xcom_push(key="job_name", value=response.get("jobName"))
         region, partition = self.hook.conn_region_name, self.hook.conn_partition
         BatchServiceJobDetailsLink.persist(
             context=context, operator=self, region_name=region, aws_partition=partition,
@@ -363,7 +364,8 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
             summary = wait.run_until_done(
                 terminate_reason_prefix=f"Airflow task {self.dag_id}.{self.task_id}: "
             )
-            ti.xcom_push(key="summary", value=summary)
+            if self.do_xcom_push:
+                ti.xcom_push(key="summary", value=summary)
         return self.job_id
 
     def on_kill(self) -> None:

@@ -151,6 +151,13 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
     # -- the sensor ---------------------------------------------------------------------
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
+        if not self.job_id or not isinstance(self.job_id, str):
+            from airflow.providers.common.compat.sdk import AirflowFailException
+
+            raise AirflowFailException(
+                f"job_id is {self.job_id!r}: expected a service jobId or ARN (with "
+                "job_id=submit.output, did the submit task return one?)"
+            )
         wait = self._get_wait(context)
         step = wait.poll()
         self._backoff = step.sleep if wait.loop.consecutive_errors else 0.0

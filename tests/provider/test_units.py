@@ -184,3 +184,15 @@ def test_name_limit_agrees_with_the_naming_helpers():
     assert MAX_TRAINING_JOB_NAME == SAGEMAKER_NAME_MAX - BATCH_NAME_OVERHEAD == 23
     name = unique_training_job_name("a-very-long-prefix-for-training", "manual__run")
     assert payload_model_problems({**PAYLOAD, "TrainingJobName": name}) == []
+
+
+def test_sensor_with_empty_job_id_fails_at_once():
+    import pytest
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
+
+    from .support import make_context
+
+    with pytest.raises(AirflowFailException, match="job_id is None"):
+        BatchServiceJobSensor(task_id="w", job_id=None).poke(make_context())  # type: ignore[arg-type]

@@ -631,6 +631,21 @@ class AirflowStack:
         pattern = f"attempt={try_number}.log*" if try_number else "attempt=*.log*"
         return sorted(p for p in base.rglob(pattern) if p.is_file())
 
+    def trigger_log(self, dag_id: str, run_id: str, task_id: str) -> str:
+        """What the triggerer logged for this task (``attempt=N.log.trigger.<job>.log`` files).
+
+        Non-empty means the task really deferred and its trigger ran in the triggerer (both
+        3.0.6 and 3.3.2 write a "trigger ... starting" line there).
+        """
+        files = [
+            p for p in self.task_log_files(dag_id, run_id, task_id) if ".log.trigger." in p.name
+        ]
+        return "\n".join(
+            _render_log_line(line)
+            for p in files
+            for line in p.read_text(errors="replace").splitlines()
+        )
+
     def task_log(
         self, dag_id: str, run_id: str, task_id: str, try_number: int | None = None
     ) -> str:

@@ -277,6 +277,8 @@ def test_a_deferrable_wait_completes_in_the_triggerer(
     stack.wait_for_run(dag_id, run_id, timeout=300)
 
     assert stack.task_instance(dag_id, run_id, "wait")["state"] == "success"
+    trigger_log = stack.trigger_log(dag_id, run_id, "wait")
+    assert " starting" in trigger_log, "the wait never ran in the triggerer"
     assert emulator.stats().get("SubmitServiceJob") == 1
 
 

@@ -184,6 +184,8 @@ def test_marking_a_deferred_task_failed_cancels_its_trigger(
     stack.wait_for_task("it_kill_deferred", run_id, "wait", {"deferred"}, fail_on={"failed"})
     _wait_for_file(markers / "trigger_started", 90, stack, "it_kill_deferred", run_id)
 
+    assert " starting" in stack.trigger_log("it_kill_deferred", run_id, "wait")
+
     stack.kill_task("it_kill_deferred", run_id, "wait")
 
     _wait_for_file(markers / "trigger_cleanup", 90, stack, "it_kill_deferred", run_id)

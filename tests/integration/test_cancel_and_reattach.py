@@ -282,11 +282,22 @@ def test_a_deferrable_wait_completes_in_the_triggerer(
     assert emulator.stats().get("SubmitServiceJob") == 1
 
 
-@pytest.mark.parametrize("kind", ["sensor", "operator"])
-def test_killing_a_deferred_wait_terminates_its_job(
-    stack: AirflowStack, emulator: Any, kind: str
-) -> None:
-    missing = _deferrable_missing(kind)
+def _start_deferred(stack: AirflowStack, emulator: Any, kind: str) -> tuple[str, str, str]:
+    dag_id = f"it_kill_deferred_{kind}"
+    emulator.configure(seconds_per_state=60)  # the job stays queued for minutes
+    stack.add_dag_file(_deferred_dag(dag_id, kind), f"{dag_id}.py")
+    stack.wait_for_dag(dag_id)
+    run_id = stack.trigger(dag_id)
+    stack.wait_for_task(dag_id, run_id, "wait", {"deferred"}, fail_on={"failed", "success"})
+    job_task = "submit" if kind == "sensor" else "wait"
+    job_id = _submitted_job(stack, emulator, dag_id, run_id, job_task)
+    return dag_id, run_id, job_id
+
+
+def test_killing_a_deferred_operator_terminates_its_job(stack: AirflowStack, emulator: Any) -> None:
+    """The operator owns its job: marking it failed while deferred terminates the job
+    (``BaseTrigger.on_kill``, Airflow 3.3+)."""
+    missing = _deferrable_missing("operator")
     if missing:
         pytest.skip(missing)
     from airflow.triggers.base import BaseTrigger
@@ -296,14 +307,7 @@ def test_killing_a_deferred_wait_terminates_its_job(
             f"Airflow {stack.version()} has no BaseTrigger.on_kill: marking a deferred task only "
             "cancels its trigger (cleanup() cannot tell a kill from a triggerer restart)"
         )
-    dag_id = f"it_kill_deferred_{kind}"
-    emulator.configure(seconds_per_state=60)
-    stack.add_dag_file(_deferred_dag(dag_id, kind), f"{dag_id}.py")
-    stack.wait_for_dag(dag_id)
-    run_id = stack.trigger(dag_id)
-    stack.wait_for_task(dag_id, run_id, "wait", {"deferred"}, fail_on={"failed", "success"})
-    job_task = "submit" if kind == "sensor" else "wait"
-    job_id = _submitted_job(stack, emulator, dag_id, run_id, job_task)
+    dag_id, run_id, job_id = _start_deferred(stack, emulator, "operator")
 
     stack.kill_task(dag_id, run_id, "wait")
 
@@ -317,3 +321,28 @@ def test_killing_a_deferred_wait_terminates_its_job(
     )
     assert emulator.stats().get("TerminateServiceJob", 0) >= 1
     stack.wait_for_run(dag_id, run_id, states={"failed"}, timeout=60)
+
+
+def test_killing_a_deferred_sensor_leaves_the_job_to_its_owner(
+    stack: AirflowStack, emulator: Any
+) -> None:
+    """The sensor documents that killing it never terminates the job (the submitting task owns
+    it): once its trigger is gone, the job is still alive and nothing asked to terminate it."""
+    missing = _deferrable_missing("sensor")
+    if missing:
+        pytest.skip(missing)
+    dag_id, run_id, job_id = _start_deferred(stack, emulator, "sensor")
+
+    stack.kill_task(dag_id, run_id, "wait")
+
+    stack.wait_for_task(dag_id, run_id, "wait", {"failed"}, timeout=60)
+    _until(
+        "the sensor's trigger finished in the triggerer",
+        lambda: "trigger completed" in stack.trigger_log(dag_id, run_id, "wait"),
+        90,
+        stack,
+        dag_id,
+        run_id,
+    )
+    assert emulator.stats().get("TerminateServiceJob", 0) == 0
+    assert _status(emulator, job_id) not in ("FAILED", "SUCCEEDED")

@@ -52,8 +52,7 @@ with DAG(
             "RoleArn": ROLE_ARN,
             "AlgorithmSpecification": {
                 "TrainingImage": (
-                    "763104351884.dkr.ecr.us-east-1.amazonaws.com/"
-                    "pytorch-training:2.5-gpu-py311"
+                    "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.5-gpu-py311"
                 ),
                 "TrainingInputMode": "File",
             },

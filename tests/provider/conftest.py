@@ -46,9 +46,10 @@ with contextlib.suppress(ImportError):
 
 @pytest.fixture(scope="session")
 def airflow_home() -> Path:
-    """A migrated metadata DB in the throwaway AIRFLOW_HOME, with the example DAG inside
+    """A migrated metadata DB in the throwaway AIRFLOW_HOME, with every example DAG inside
     the dags folder (``dag.test()`` only runs DAGs that come from a file there)."""
-    shutil.copy(REPO / "example_dags" / "example_batch_service_basic.py", _HOME / "dags")
+    for dag_file in (REPO / "example_dags").glob("example_*.py"):
+        shutil.copy(dag_file, _HOME / "dags")
     subprocess.run(
         [str(VENV_BIN / "airflow"), "db", "migrate"],
         check=True, capture_output=True, env=os.environ.copy(), timeout=300,

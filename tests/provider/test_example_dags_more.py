@@ -1,0 +1,98 @@
+"""The retry-strategies and sweep example DAGs, end to end with ``dag.test()`` against the
+emulator's HTTP server, driven by the scenario file that ships beside them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from .conftest import REPO
+from .support import set_aws_connection
+
+SCENARIOS = REPO / "example_dags" / "scenarios" / "emulator.json"
+
+
+def _dag(airflow_home: Any, dag_id: str) -> Any:
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow < 3.2
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+
+    bag = DagBag(dag_folder=str(airflow_home / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    return bag.get_dag(dag_id)
+
+
+def _xcom(ti: Any, **kwargs: Any) -> Any:
+    value = ti.xcom_pull(**kwargs)
+    return json.loads(value) if isinstance(value, str) else value
+
+
+@pytest.fixture
+def example_env(batch_emulator_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    emu = batch_emulator_server
+    emu.configure(seconds_per_state=0.1)
+    emu.load_scenarios(SCENARIOS)
+    emu.reset_stats()
+    set_aws_connection(monkeypatch, "emu_examples", emu.region, emu.endpoint_url)
+    monkeypatch.setenv("BATCH_SERVICE_CONN_ID", "emu_examples")
+    monkeypatch.setenv("BATCH_SERVICE_QUEUE", emu.queue_name)
+    monkeypatch.setenv("BATCH_SERVICE_POKE_INTERVAL", "0.1")
+    return emu
+
+
+def test_retry_strategies_example(airflow_home: Any, example_env: Any, capsys: Any) -> None:
+    dag_run = _dag(airflow_home, "example_batch_service_retry_strategies").test()
+    out = capsys.readouterr().out
+    tis = {ti.task_id: ti for ti in dag_run.get_task_instances()}
+
+    # The EXIT-rule failure fails its task for good, with no Airflow retry despite retries=2;
+    # the explain task (all_done) still runs, so the run as a whole succeeds.
+    assert str(tis["stops_on_validation_error"].state).endswith("failed")
+    assert tis["stops_on_validation_error"].try_number == 1
+    assert str(tis["recovers_from_internal_error"].state).endswith("success")
+    assert str(dag_run.state).endswith("success")
+    assert example_env.stats()["SubmitServiceJob"] == 2
+
+    outcomes = _xcom(tis["explain"], task_ids="explain")
+    assert outcomes["recovers_from_internal_error"] == {
+        "status": "SUCCEEDED",
+        "attempts": 2,
+        "cause": None,
+    }
+    assert outcomes["stops_on_validation_error"] == {
+        "status": "FAILED",
+        "attempts": 1,
+        "cause": "exit_rule",
+    }
+    assert (
+        'rule 1 RETRY ("Received status from SageMaker: InternalServerError*") matched; Batch queued attempt 2'
+        in out
+    )
+    assert (
+        'rule 2 EXIT ("Received status from SageMaker: ValidationException*") matched; the job failed for good'
+        in out
+    )
+
+
+def test_sweep_example(
+    airflow_home: Any, example_env: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    example_env.create_queue("sweep-fair", fair_share=True)
+    monkeypatch.setenv("BATCH_SERVICE_FAIR_SHARE_QUEUE", "sweep-fair")
+    dag_run = _dag(airflow_home, "example_batch_service_sweep").test()
+    out = capsys.readouterr().out
+
+    assert str(dag_run.state).endswith("success"), out[-3000:]
+    assert example_env.stats()["SubmitServiceJob"] == 3
+    collect = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "collect_models")
+    models = _xcom(collect, task_ids="collect_models")
+    assert len(models) == 3
+    assert all(uri.startswith("s3://my-bucket/batch-service-example/") for uri in models.values())
+    # The scenario file makes the lr=0.001 job lose capacity once; its task log says so.
+    assert "Batch requeued it without using an attempt" in out
+    batch = example_env.client("batch")
+    shares = {batch.describe_service_job(jobId=job_id)["shareIdentifier"] for job_id in models}
+    assert shares == {"exploration", "baseline"}

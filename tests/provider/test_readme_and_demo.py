@@ -1,0 +1,120 @@
+"""What the README and the demo promise: the README's minimal DAG parses and passes the
+operator's own checks, and the demo's timeline tells a job's story from DescribeServiceJob."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+from airflow_batch_service import demo
+from airflow_batch_service.core import reasons
+
+from .conftest import REPO
+
+RETRY_STRATEGY = {
+    "attempts": 3,
+    "evaluateOnExit": [
+        {"action": "RETRY", "onStatusReason": reasons.SAGEMAKER_PREFIX + "InternalServerError*"},
+        {"action": "EXIT", "onStatusReason": "*"},
+    ],
+}
+
+
+def readme_dag_source() -> str:
+    text = (REPO / "README.md").read_text()
+    section = text.split("## A minimal DAG", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert match, "the README's minimal DAG has no python block"
+    return match.group(1)
+
+
+def test_readme_minimal_dag_is_valid(tmp_path: Any) -> None:
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow < 3.2
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+
+    (tmp_path / "readme_dag.py").write_text(readme_dag_source())
+    bag = DagBag(dag_folder=str(tmp_path))
+    assert not bag.import_errors, bag.import_errors
+    dag = bag.dags["train_on_batch"]  # no metadata DB needed
+    submit = dag.get_task("submit")
+    run_id = "manual__2026-11-24T06:42:30.123456+00:00"
+    submit.render_template_fields(
+        {"run_id": run_id, "params": {}}, jinja_env=dag.get_template_env()
+    )
+    request = submit.build_request()  # raises AirflowFailException on any problem
+    assert request["jobName"] == "train-manual__2026-11-24T06-42-30-123456-00-00"
+    training_name = __import__("json").loads(request["serviceRequestPayload"])["TrainingJobName"]
+    assert len(training_name) <= 23 and training_name.startswith("train-")
+    assert dag.get_task("wait").max_runnable_seconds == 6 * 3600
+
+
+def test_demo_timeline_explains_a_retried_job(batch_emulator: Any) -> None:
+    emu = batch_emulator
+    emu.configure(freeze_clock=True)
+    emu.load_scenarios(
+        {
+            "jobs": [
+                {
+                    "jobName": "timeline-*",
+                    "attempts": [
+                        {
+                            "result": "FAILED",
+                            "statusReason": reasons.sagemaker("InternalServerError: boom"),
+                        },
+                        {"result": "SUCCEEDED"},
+                    ],
+                }
+            ]
+        }
+    )
+    batch = emu.client("batch")
+    job = batch.submit_service_job(
+        jobName="timeline-1",
+        jobQueue=emu.queue_name,
+        serviceJobType="SAGEMAKER_TRAINING",
+        serviceRequestPayload='{"TrainingJobName": "tl", "RoleArn": "arn:aws:iam::123456789012:role/r", "OutputDataConfig": {"S3OutputPath": "s3://b/"}}',
+        retryStrategy=RETRY_STRATEGY,
+    )
+    emu.advance(60)
+    describe = batch.describe_service_job(jobId=job["jobId"])
+    assert describe["status"] == "SUCCEEDED"
+    log = (
+        "2026-11-24T07:03:27Z [info     ] service job timeline-1 went back to RUNNABLE: "
+        "CapacityError; Batch requeued it without using an attempt [airflow.task.operators.x]\n"
+        "2026-11-24T07:03:28Z [info     ] service job other-job went back to RUNNABLE: "
+        "Batch requeued it without using an attempt [airflow.task.operators.x]\n"
+    )
+    out = io.StringIO()
+    demo.print_timeline(describe, log, out=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"  job timeline-1 ({job['jobId']})"
+    assert "SUBMITTED" in lines[1] and lines[1].strip().startswith("+   0.0s")
+    text = out.getvalue()
+    assert "attempt 1 started: training job AWSBatchtl" in text
+    assert "Batch queued attempt 2" in text
+    assert "attempt 2 of 3 succeeded" in text
+    # Only this job's task-log notes, once each.
+    assert text.count("task log:") == 1 and "other-job" not in text
+    assert (
+        lines[-1].startswith("    => Service job timeline-1")
+        and "SUCCEEDED after 2 attempt(s)" in lines[-1]
+    )
+    # Events come out in time order.
+    offsets = [float(m.group(1)) for m in re.finditer(r"\+\s*([\d.]+)s", text)]
+    assert offsets == sorted(offsets)
+
+
+def test_demo_refuses_unknown_dags_and_missing_folders(tmp_path: Any, capsys: Any) -> None:
+    import argparse
+
+    import pytest
+
+    with pytest.raises(SystemExit, match="example DAGs were not found"):
+        demo.find_dags_folder(tmp_path)
+    parser = argparse.ArgumentParser()
+    demo.add_arguments(parser)
+    assert demo.run(parser.parse_args(["--dag", "nope"])) == 2
+    assert "unknown DAG(s) ['nope']" in capsys.readouterr().err

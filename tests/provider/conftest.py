@@ -7,6 +7,7 @@ module imports Airflow. The metadata DB is only migrated for the tests that run 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 _HOME = Path(tempfile.mkdtemp(prefix="abs-airflow-home-"))
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)  # tests leave nothing behind
 (_HOME / "dags").mkdir()
 os.environ["AIRFLOW_HOME"] = str(_HOME)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_HOME / "dags")

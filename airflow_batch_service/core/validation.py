@@ -78,6 +78,23 @@ def _check_str(
         out.append(Problem(path, f"{rule}, got {value!r}"))
 
 
+def _check_int_object(
+    out: list[Problem], request: Mapping[str, Any], field: str, key: str, low: int
+) -> None:
+    """``{key: int >= low}`` objects: preemptionConfiguration, timeoutConfig."""
+    value = request.get(field)
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        out.append(Problem(field, "must be an object"))
+        return
+    extra = set(value) - {key}
+    if extra:
+        out.append(Problem(field, f"unknown key(s) {sorted(extra)}; allowed: {key}"))
+    if key in value:
+        _check_int(out, f"{field}.{key}", value[key], low, None)
+
+
 def retry_strategy_problems(value: Any, path: str = "retryStrategy") -> list[Problem]:
     out: list[Problem] = []
     if not isinstance(value, Mapping):
@@ -222,38 +239,10 @@ def submit_request_problems(request: Mapping[str, Any]) -> list[Problem]:
         )
     if share is not None and quota is not None:
         out.append(Problem("quotaShareName", "cannot be given together with shareIdentifier"))
-    preemption = request.get("preemptionConfiguration")
-    if preemption is not None:
-        if not isinstance(preemption, Mapping):
-            out.append(Problem("preemptionConfiguration", "must be an object"))
-        else:
-            extra = set(preemption) - {"preemptionRetriesBeforeTermination"}
-            if extra:
-                out.append(Problem("preemptionConfiguration", f"unknown key(s) {sorted(extra)}"))
-            if "preemptionRetriesBeforeTermination" in preemption:
-                _check_int(
-                    out,
-                    "preemptionConfiguration.preemptionRetriesBeforeTermination",
-                    preemption["preemptionRetriesBeforeTermination"],
-                    0,
-                    None,
-                )
-    timeout = request.get("timeoutConfig")
-    if timeout is not None:
-        if not isinstance(timeout, Mapping):
-            out.append(Problem("timeoutConfig", "must be an object"))
-        else:
-            extra = set(timeout) - {"attemptDurationSeconds"}
-            if extra:
-                out.append(Problem("timeoutConfig", f"unknown key(s) {sorted(extra)}"))
-            if "attemptDurationSeconds" in timeout:
-                _check_int(
-                    out,
-                    "timeoutConfig.attemptDurationSeconds",
-                    timeout["attemptDurationSeconds"],
-                    1,
-                    None,
-                )
+    _check_int_object(
+        out, request, "preemptionConfiguration", "preemptionRetriesBeforeTermination", 0
+    )
+    _check_int_object(out, request, "timeoutConfig", "attemptDurationSeconds", 1)
     if request.get("tags") is not None:
         out.extend(tags_problems(request["tags"]))
     token = request.get("clientToken")

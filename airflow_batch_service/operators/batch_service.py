@@ -309,9 +309,32 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
                 SAGEMAKER_PREFIX + rule.on_status_reason[len(SAGEMAKER_PREFIX.rstrip()) :],
             )
 
-    def execute(self, context: Context) -> str:
-        from airflow.providers.common.compat.sdk import AirflowException
+    def submit_durably(self, request: Mapping[str, Any], context: Context) -> dict[str, Any]:
+        """Submit, or reattach to the job an earlier try of this task submitted.
 
+        Durable submission (``airflow_batch_service.durable``): the job id is kept in
+        ``context["task_state_store"]`` where Airflow has it (3.3+); otherwise, and as a safety
+        net, a deterministic clientToken plus a ``list_service_jobs`` lookup by job name and
+        token tag. Returns SubmitServiceJob's ``{jobId, jobArn, jobName}`` either way.
+        """
+        from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+        from airflow_batch_service.durable import DurableSubmitError, DurableSubmitter, TaskKey
+
+        ti = context["ti"]
+        submitter = DurableSubmitter(
+            hook=self.hook,
+            key=TaskKey.from_context(context, dag_id=self.dag_id, task_id=self.task_id),
+            log=self.log,
+            store=context.get("task_state_store"),
+            try_number=int(getattr(ti, "try_number", 1) or 1),
+        )
+        try:
+            return submitter.submit(request).response
+        except DurableSubmitError as err:
+            raise (AirflowFailException if err.final else AirflowException)(str(err)) from err
+
+    def execute(self, context: Context) -> str:
         from airflow_batch_service.waiting import SyncJobWait, now_ms
 
         request = self.build_request()
@@ -322,19 +345,8 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
             request["jobName"], request["jobQueue"], request["serviceJobType"],
         )
         submitted_ms = now_ms()
-        try:
-            response = self.hook.submit_service_job(request)
-        except Exception as exc:
-            from botocore.exceptions import BotoCoreError, ClientError
-
-            if isinstance(exc, (BotoCoreError, ClientError)):
-                raise AirflowException(f"SubmitServiceJob failed: {exc}") from exc
-            raise
+        response = self.submit_durably(request, context)
         self.job_id = response["jobId"]
-        self.log.info(
-            "Submitted service job %s: jobId %s, jobArn %s",
-            response.get("jobName"), self.job_id, response.get("jobArn"),
-        )
         ti = context["ti"]
         if self.do_xcom_push:
             ti.xcom_push(key="job_arn", value=response.get("jobArn"))

@@ -1,0 +1,503 @@
+"""Durable submission: an Airflow retry reattaches to its job instead of submitting another.
+
+A service job is a multi-GPU training run. When a worker dies mid-task, or Airflow retries a
+task whose job is still running (or already succeeded), submitting again burns money twice.
+XComs are cleared before every try, so they cannot carry the jobId across. This module decides,
+at the start of every try, whether the task key (``dag_id``, ``task_id``, ``run_id``,
+``map_index``) already owns a job, and what to do about it:
+
+====================================================  =============================================
+previous job of this task key                         action
+====================================================  =============================================
+none found                                            submit, token ``T(key, name, None)``
+in progress (SUBMITTED ... RUNNING, unknown status)   reattach: wait on it / return its jobId
+SUCCEEDED                                             reattach: return it, no new job
+FAILED because an EXIT rule matched                   ``AirflowFailException``: the user said that
+                                                      failure is final, so Airflow must not retry
+FAILED otherwise (attempts exhausted, terminated,     submit a new job, token ``T(key, name, X)``
+timed out, preemption limit)                          where X is the failed job's id
+====================================================  =============================================
+
+Where the previous job comes from, in order:
+
+1. Airflow 3.3+: ``context["task_state_store"]`` (persists across tries of one task instance)
+   holds the jobId this task submitted or reattached to. Cheapest and exact.
+2. Otherwise (Airflow < 3.3, or the store is empty because the try died between submit and
+   ``set``) and only from the second try on: ListServiceJobs with the JOB_NAME filter, then a
+   describe of each candidate, keeping the jobs whose ``airflow-batch-service:client-token`` tag
+   belongs to this task key's token chain (below).
+3. Always: the clientToken is deterministic. If the lookup missed a job (not yet visible to
+   List; eventual consistency), or botocore itself re-sent SubmitServiceJob after a 5xx or a
+   timeout, AWS either rejects the repeated token (documented) or returns the first job (also
+   seen): both resolve to the existing job, found by its token tag.
+
+The token chain: ``T(key, jobName, previous)`` is a hash of the task key, the job name and the
+jobId of the failed job it replaces (``None`` for the first). Every try of one task key
+therefore derives the same token for the same "generation", and a resubmit after a failure
+gets a new one, so AWS does not reject it as a duplicate. The token is stored on the job as a
+tag because DescribeServiceJob does not return the clientToken.
+
+A user-given ``client_token`` is sent as is, never replaced: it *is* the identity of the job.
+A retry reattaches to the job carrying it; after a non-final failure the task fails with
+``AirflowFailException``, because AWS would reject the same token again (template the token
+with something that changes, or leave it unset and let this module derive one).
+
+Everything that reads a describe response goes through :func:`core.verdict.interpret`.
+Nothing heavy is imported at module level.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_batch_service.core.verdict import Verdict
+    from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
+
+#: Tag carrying the task key, for people (console, cost reports) and for auditing.
+TASK_TAG = "airflow-batch-service:task"
+#: Tag carrying the clientToken the job was submitted with: the lookup's proof of ownership.
+TOKEN_TAG = "airflow-batch-service:client-token"
+#: ``task_state_store`` key (Airflow 3.3+). Renaming it breaks in-flight retries.
+STORE_KEY = "airflow_batch_service.service_job"
+#: Token scheme version: part of the hash, so a future scheme never collides with this one.
+TOKEN_SCHEME = "abs1"
+MAX_TOKEN = 64
+MAX_TAGS, MAX_TAG_VALUE = 50, 256
+#: At most this many same-named jobs are described per lookup (newest first). A job name
+#: unique per run (``{{ run_id }}``-derived) keeps the lookup at one or two describes.
+LOOKUP_LIMIT = 50
+#: How long a job returned by List (or a rejected token) may stay invisible before giving up.
+VISIBILITY_WAIT_SECONDS = 30.0
+#: Rounds of decide -> submit -> "token already used" -> decide, before giving up (a loop guard).
+MAX_ROUNDS = 5
+
+_TAG_VALUE_UNSAFE = re.compile(r"[^\w .:/=+\-@]")
+_TOKEN_REJECTION_WORDS = ("clienttoken", "client token", "idempot", "already", "duplicate")
+
+
+@dataclass(frozen=True)
+class TaskKey:
+    """What identifies "the same task" across tries: a retry or a clear keeps all four."""
+
+    dag_id: str
+    task_id: str
+    run_id: str
+    map_index: int = -1
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any], *, dag_id: str, task_id: str) -> TaskKey:
+        """Read the key from the task context (the operator supplies its own ids)."""
+        ti = context.get("ti")
+        run_id = context.get("run_id") or getattr(ti, "run_id", None) or ""
+        map_index = getattr(ti, "map_index", None)
+        if not isinstance(map_index, int):
+            map_index = -1
+        return cls(str(dag_id), str(task_id), str(run_id), map_index)
+
+    def __str__(self) -> str:
+        return f"{self.dag_id}:{self.task_id}:{self.run_id}:{self.map_index}"
+
+    def tag_value(self) -> str:
+        """The key as a tag value: Batch's tag charset and at most 256 characters (a long key
+        keeps its head and gains a hash, so it stays unique)."""
+        text = _TAG_VALUE_UNSAFE.sub("_", str(self))
+        if len(text) <= MAX_TAG_VALUE:
+            return text
+        digest = hashlib.sha256(str(self).encode()).hexdigest()[:16]
+        return f"{text[: MAX_TAG_VALUE - 17]}~{digest}"
+
+
+def derive_token(key: TaskKey, job_name: str, previous_job_id: str | None = None) -> str:
+    """The deterministic clientToken for ``key``'s job named ``job_name`` that replaces
+    ``previous_job_id`` (``None``: the first). 64 characters, ``[a-z0-9-]``."""
+    material = json.dumps(
+        [TOKEN_SCHEME, key.dag_id, key.task_id, key.run_id, key.map_index, job_name,
+         previous_job_id],
+        separators=(",", ":"),
+    )
+    digest = hashlib.sha256(material.encode()).hexdigest()
+    token = f"{TOKEN_SCHEME}-{digest}"[:MAX_TOKEN]
+    return token
+
+
+def with_durable_tags(
+    request: Mapping[str, Any], *, key: TaskKey, token: str, warn: Callable[[str], None]
+) -> dict[str, Any]:
+    """``request`` with ``clientToken`` and the two durable tags merged into the user's tags.
+
+    The user's tags win a key collision (they are unlikely to use ours). Batch allows 50 tags:
+    the token tag (which the lookup needs) is added first, the task tag only if room is left.
+    """
+    out = dict(request)
+    out["clientToken"] = token
+    user_tags = dict(out.get("tags") or {})
+    tags = dict(user_tags)
+    for tag_key, value in ((TOKEN_TAG, token), (TASK_TAG, key.tag_value())):
+        if tag_key in tags:
+            continue
+        if len(tags) >= MAX_TAGS:
+            warn(
+                f"tags: {len(user_tags)} user tags leave no room for {tag_key!r} (Batch allows "
+                f"{MAX_TAGS}); "
+                + ("a retry can only find this job through task_state_store (Airflow 3.3+)"
+                   if tag_key == TOKEN_TAG else "the job is not labelled with its task")
+            )
+            continue
+        tags[tag_key] = value
+    if tags:
+        out["tags"] = tags
+    return out
+
+
+# ------------------------------------------------------------------------------ decision
+
+
+class Action(StrEnum):
+    SUBMIT = "submit"
+    REATTACH = "reattach"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do about the previous job of this task key."""
+
+    action: Action
+    message: str
+    verdict: Verdict | None = None
+
+    @property
+    def job_id(self) -> str | None:
+        return self.verdict.job_id if self.verdict else None
+
+
+def decide(describe: Mapping[str, Any] | None, *, origin: str = "an earlier try") -> Decision:
+    """The decision table (module doc) for one DescribeServiceJob response, or ``None``.
+
+    ``origin`` says who submitted it ("try 1", "an earlier try"), for the log line only.
+    """
+    from airflow_batch_service.core.retry import Cause
+    from airflow_batch_service.core.verdict import interpret
+
+    if describe is None:
+        return Decision(Action.SUBMIT, "no earlier job of this task found: submitting a new one")
+    verdict = interpret(describe)
+    job = verdict.job_id
+    if not verdict.done:
+        return Decision(
+            Action.REATTACH,
+            f"reattaching to job {job} ({verdict.status}) submitted by {origin}",
+            verdict,
+        )
+    if verdict.succeeded:
+        return Decision(
+            Action.REATTACH,
+            f"job {job} submitted by {origin} already SUCCEEDED: returning it, not resubmitting",
+            verdict,
+        )
+    if verdict.cause is Cause.EXIT_RULE:
+        return Decision(
+            Action.FAIL,
+            f"previous job {job} failed for good because an EXIT rule matched: not "
+            f"resubmitting. {verdict.headline()}",
+            verdict,
+        )
+    cause = verdict.cause.value.replace("_", " ") if verdict.cause else "no cause given"
+    return Decision(
+        Action.SUBMIT,
+        f"previous job {job} failed ({cause}): submitting a new one. {verdict.headline()}",
+        verdict,
+    )
+
+
+# ------------------------------------------------------------------------------ the shell
+
+
+class DurableSubmitError(Exception):
+    """Submitting failed; ``final`` means a retry would fail the same way."""
+
+    def __init__(self, message: str, *, final: bool = False) -> None:
+        super().__init__(message)
+        self.final = final
+
+
+@dataclass
+class Submission:
+    """The job this try owns: ``response`` has SubmitServiceJob's shape (jobId, jobArn,
+    jobName) whether it was submitted now or reattached to."""
+
+    response: dict[str, Any]
+    reattached: bool
+    decision: Decision
+    client_token: str
+
+
+def _job_response(describe: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: describe.get(k) for k in ("jobArn", "jobName", "jobId")}
+
+
+def _error_text(exc: BaseException) -> str:
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {}) or {}
+        return f"{error.get('Code')}: {error.get('Message')}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def looks_like_token_rejection(exc: BaseException) -> bool:
+    """The documented "second request is rejected" has no documented error code: a
+    ClientException that mentions the token or a duplicate is taken for one."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):
+        return False
+    text = _error_text(exc).lower()
+    return any(word in text for word in _TOKEN_REJECTION_WORDS)
+
+
+@dataclass
+class DurableSubmitter:
+    """Find this task key's previous job, decide, and submit or reattach.
+
+    ``store`` is ``context["task_state_store"]`` (Airflow 3.3+) or ``None``; ``try_number`` is
+    the task instance's. ``sleep`` and ``visibility_wait`` exist so a caller can bound waits.
+    """
+
+    hook: BatchServiceJobHook
+    key: TaskKey
+    log: Any
+    store: Any = None
+    try_number: int = 1
+    lookup_limit: int = LOOKUP_LIMIT
+    visibility_wait: float = VISIBILITY_WAIT_SECONDS
+    sleep: Callable[[float], None] = field(default=time.sleep)
+
+    # -- public ----------------------------------------------------------------------------
+
+    def submit(self, request: Mapping[str, Any]) -> Submission:
+        """Submit ``request`` (validated, without durable tags) or reattach; see module doc."""
+        job_name = str(request["jobName"])
+        user_token = request.get("clientToken")
+        previous, origin = self._previous_job(job_name, user_token)
+        for _ in range(MAX_ROUNDS):
+            decision = decide(previous, origin=origin)
+            if decision.action is Action.FAIL:
+                self.log.error(decision.message)
+                raise DurableSubmitError(decision.message, final=True)
+            if decision.action is Action.REATTACH:
+                self.log.info(decision.message)
+                token = self._token_of(previous) or ""
+                self._remember(previous, token)
+                return Submission(_job_response(previous or {}), True, decision, token)
+            token = self._next_token(job_name, user_token, previous)
+            if previous is not None:
+                self.log.warning(decision.message)
+            else:
+                self.log.info("%s (clientToken %s)", decision.message, token)
+            response, holder = self._submit_once(request, token)
+            if response is not None:
+                self._remember(response, token)
+                return Submission(response, False, decision, token)
+            # The token is taken: by a job that was not visible to the lookup, or by our own
+            # first request that botocore re-sent. Decide again on that job.
+            previous, origin = holder, "an earlier request with the same clientToken"
+        raise DurableSubmitError(
+            f"gave up after {MAX_ROUNDS} rounds of submit/lookup for job name {job_name!r}"
+        )
+
+    # -- the previous job ------------------------------------------------------------------
+
+    def _previous_job(
+        self, job_name: str, user_token: str | None
+    ) -> tuple[dict[str, Any] | None, str]:
+        stored = self._stored()
+        if stored:
+            job_id = str(stored["job_id"])
+            describe = self._describe_visible(job_id)
+            if describe is not None:
+                return describe, f"try {stored.get('try_number', '?')}"
+            self.log.warning(
+                "task_state_store names job %s but it cannot be described: looking it up",
+                job_id,
+            )
+        if self.try_number <= 1 and not stored:
+            # A first try has no earlier job; the deterministic token still covers a
+            # botocore-level duplicate. (A clear makes try_number 2+, so it looks.)
+            return None, "an earlier try"
+        return self._lookup(job_name, user_token), "an earlier try (found by ListServiceJobs)"
+
+    def _stored(self) -> dict[str, Any] | None:
+        if self.store is None:
+            return None
+        value = self.store.get(STORE_KEY)
+        if isinstance(value, Mapping) and value.get("job_id"):
+            return dict(value)
+        return None
+
+    def _remember(self, describe_or_response: Mapping[str, Any] | None, token: str) -> None:
+        if self.store is None or not describe_or_response:
+            return
+        value = {
+            "job_id": describe_or_response.get("jobId"),
+            "job_arn": describe_or_response.get("jobArn"),
+            "job_name": describe_or_response.get("jobName"),
+            "client_token": token,
+            "try_number": self.try_number,
+        }
+        stored = self._stored()
+        if stored and stored.get("job_id") == value["job_id"]:
+            return  # reattached to what the store already names: keep "submitted by try N"
+        try:
+            self.store.set(STORE_KEY, value)
+        except Exception:  # the lookup still covers a lost write
+            self.log.warning("Could not save job %s to task_state_store", value["job_id"],
+                             exc_info=True)
+
+    def _candidates(self, job_name: str) -> Iterator[dict[str, Any]]:
+        """Describes of the jobs named ``job_name`` (every status: a filter makes
+        ListServiceJobs ignore jobStatus), newest first, at most ``lookup_limit``."""
+        summaries = list(
+            self.hook.list_service_jobs(filters=[{"name": "JOB_NAME", "values": [job_name]}])
+        )
+        summaries.sort(key=lambda s: s.get("createdAt") or 0, reverse=True)
+        if len(summaries) > self.lookup_limit:
+            self.log.warning(
+                "%d jobs are named %r; looking at the newest %d only. A job name unique per "
+                "run (derived from {{ run_id }}) makes this lookup cheap and exact.",
+                len(summaries), job_name, self.lookup_limit,
+            )
+        for summary in summaries[: self.lookup_limit]:
+            if summary.get("jobName") != job_name:  # the filter is case-insensitive
+                continue
+            describe = self._describe_visible(str(summary["jobId"]))
+            if describe is not None:
+                yield describe
+
+    def _by_token(self, job_name: str) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for describe in self._candidates(job_name):
+            token = self._token_of(describe)
+            if token and token not in found:  # newest wins
+                found[token] = describe
+        return found
+
+    def _lookup(self, job_name: str, user_token: str | None) -> dict[str, Any] | None:
+        """The newest job of this task key's token chain (module doc), or ``None``."""
+        from airflow_batch_service.core.retry import Cause
+        from airflow_batch_service.core.verdict import interpret
+
+        jobs = self._by_token(job_name)
+        if user_token:
+            return jobs.get(user_token)
+        token, previous = derive_token(self.key, job_name), None
+        for _ in range(len(jobs) + 1):
+            job = jobs.get(token)
+            if job is None:
+                break
+            previous = job
+            verdict = interpret(job)
+            if not verdict.done or verdict.succeeded or verdict.cause is Cause.EXIT_RULE:
+                break
+            token = derive_token(self.key, job_name, verdict.job_id)
+        return previous
+
+    def _next_token(
+        self, job_name: str, user_token: str | None, previous: Mapping[str, Any] | None
+    ) -> str:
+        if user_token:
+            if previous is not None:
+                message = (
+                    f"previous job {previous.get('jobId')} failed and carries the given "
+                    f"client_token {user_token!r}: AWS would reject a new job with the same "
+                    "token. Give a new client_token (or none: the operator then derives one "
+                    "per job) to submit again."
+                )
+                self.log.error(message)
+                raise DurableSubmitError(message, final=True)
+            return str(user_token)
+        previous_id = str(previous["jobId"]) if previous is not None else None
+        return derive_token(self.key, job_name, previous_id)
+
+    @staticmethod
+    def _token_of(describe: Mapping[str, Any] | None) -> str | None:
+        tags = (describe or {}).get("tags") or {}
+        value = tags.get(TOKEN_TAG)
+        return str(value) if value else None
+
+    def _describe_visible(self, job_id: str) -> dict[str, Any] | None:
+        """Describe, waiting out "not found" right after submit (eventual consistency);
+        ``None`` if the job stays invisible for ``visibility_wait`` seconds."""
+        from airflow_batch_service.core.errors import ErrorKind
+        from airflow_batch_service.waiting import classify_exception
+
+        deadline = time.monotonic() + self.visibility_wait
+        delay = 0.25
+        while True:
+            try:
+                return self.hook.describe_service_job(job_id)
+            except Exception as exc:
+                mapped = classify_exception(exc)
+                if mapped is None or mapped[0] is ErrorKind.FATAL:
+                    raise
+                if time.monotonic() >= deadline:
+                    if mapped[0] is ErrorKind.NOT_FOUND:
+                        return None
+                    raise
+                self.log.info("Describing job %s: %s; trying again", job_id, mapped[1])
+                self.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # -- submit ----------------------------------------------------------------------------
+
+    def _submit_once(
+        self, request: Mapping[str, Any], token: str
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """Submit with ``token``: ``(response, None)``, or ``(None, describe)`` of the job
+        that already holds the token."""
+        full = with_durable_tags(request, key=self.key, token=token, warn=self.log.warning)
+        try:
+            response = self.hook.submit_service_job(full)
+        except Exception as exc:
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            if not isinstance(exc, (BotoCoreError, ClientError)):
+                raise
+            holder = self._holder_of(token, str(request["jobName"]), exc)
+            if holder is None:
+                raise DurableSubmitError(f"SubmitServiceJob failed: {exc}") from exc
+            self.log.warning(
+                "SubmitServiceJob refused clientToken %s (%s): it belongs to job %s (%s)",
+                token, _error_text(exc), holder.get("jobId"), holder.get("status"),
+            )
+            return None, holder
+        self.log.info(
+            "Submitted service job %s: jobId %s, jobArn %s (clientToken %s)",
+            response.get("jobName"), response.get("jobId"), response.get("jobArn"), token,
+        )
+        return response, None
+
+    def _holder_of(
+        self, token: str, job_name: str, exc: BaseException
+    ) -> dict[str, Any] | None:
+        """The job already submitted with ``token``: waited for (up to ``visibility_wait``)
+        when the error reads like a token rejection, looked up once otherwise."""
+        from botocore.exceptions import ClientError
+
+        if not isinstance(exc, ClientError):
+            return None  # a timeout after botocore's retries: the next try looks it up
+        patient = looks_like_token_rejection(exc)
+        deadline = time.monotonic() + (self.visibility_wait if patient else 0)
+        while True:
+            holder = self._by_token(job_name).get(token)
+            if holder is not None or time.monotonic() >= deadline:
+                return holder
+            self.sleep(1.0)

@@ -43,8 +43,12 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_batch_service.sensors.batch_service"],
             }
         ],
-        # "triggers" is added with the deferrable trigger (a later issue): listing a module
-        # that does not exist yet makes `airflow providers triggers` report an import error.
+        "triggers": [
+            {
+                "integration-name": "AWS Batch service jobs",
+                "python-modules": ["airflow_batch_service.triggers.batch_service"],
+            }
+        ],
         "extra-links": [
             "airflow_batch_service.links.batch_service.BatchServiceJobDetailsLink",
             "airflow_batch_service.links.batch_service.SageMakerTrainingJobLink",

@@ -1,15 +1,30 @@
-"""The one synchronous wait on a service job, shared by the sensor and the operator.
+"""The one wait on a service job: one protocol core, a sync shell and an async shell.
 
-It only does I/O: describe through the hook, map an exception to ``core.errors``' kinds, log
-what ``core.watch.WaitLoop`` says, and turn a finished step into a return value or an
-exception. Every decision (what to log, when a job is stuck, what a failure means, how long to
-back off) is the core's, so ``BatchServiceJobSensor`` and
-``BatchSubmitServiceJobOperator(wait_for_completion=True)`` cannot drift apart. A later async
-trigger replaces :meth:`SyncJobWait.poll`'s describe with an awaited one and keeps the rest.
+The httpx model. :class:`JobWait` holds everything that is not I/O: the ``core.watch.WaitLoop``
+(what to log, when a job is stuck, how long to back off), the deadline (the one timeout
+concept, below), mapping an exception to ``core.errors``' kinds, and turning a finished step
+into a :class:`WaitOutcome`. The shells only do the I/O:
+
+- :class:`SyncJobWait` (the sensor's poke/reschedule and the operator's own wait) describes
+  and terminates through the hook, and sleeps with ``time.sleep``;
+- :class:`AsyncJobWait` (``BatchServiceJobTrigger``) awaits the same calls on a client shared
+  by every trigger of the triggerer process (``airflow_batch_service.shared_clients``).
+
+A :class:`WaitOutcome` becomes an event dict (:meth:`WaitOutcome.to_event`) and one function,
+:func:`finish`, turns that dict into the task's result or exception, so the sync wait and a
+deferred task's ``execute_complete`` end a task identically.
+
+**The timeout concept.** A wait has one deadline: wall-clock time since the wait began
+(the sensor: its first poke, Airflow's ``timeout``; the operator: the submit, its
+``wait_timeout``). It is carried as an absolute epoch-ms ``deadline_ms`` into a deferral, so a
+deferred wait ends at the same moment a poking one would. What happens to the job when the
+deadline passes depends only on who owns it, never on the mode: the sensor leaves it running
+(``AirflowSensorTimeout``), the operator terminates it (``AirflowFailException``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -34,6 +49,9 @@ _CONNECTION_ERRORS = (
     "HTTPClientError",
     "ConnectionError",
 )
+
+#: Event statuses (``WaitOutcome.status``).
+SUCCESS, FAILED, ERROR, TIMEOUT = "success", "failed", "error", "timeout"
 
 
 def now_ms() -> int:
@@ -61,24 +79,99 @@ def classify_exception(exc: BaseException) -> tuple[ErrorKind, str] | None:
     return None
 
 
-@dataclass
-class SyncJobWait:
-    """Poll one job with a hook; carry a :class:`WaitLoop` across polls.
+@dataclass(frozen=True)
+class WaitOutcome:
+    """How a wait ended, as data: what a trigger yields and what ``finish`` acts on.
 
-    ``on_verdict`` is called with every fresh verdict (the operator and sensor persist the
-    training-job links from it as soon as an attempt exists).
+    ``terminate_reason`` is set when the shell must terminate the job before reporting
+    (stuck in RUNNABLE, or the operator's wait timed out); ``terminated`` records how that went.
     """
 
-    hook: BatchServiceJobHook
+    status: str
+    job_id: str
+    message: str
+    summary: dict[str, Any] | None = None
+    training_job_arn: str | None = None
+    terminate_reason: str | None = None
+    terminated: str | None = None
+
+    def to_event(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "job_id": self.job_id,
+            "message": self.message,
+            "summary": self.summary,
+            "training_job_arn": self.training_job_arn,
+            "terminated": self.terminated,
+        }
+
+
+def finish(event: Mapping[str, Any], log: Any) -> dict[str, Any]:
+    """Turn a wait's event into the task's result: the summary on success; otherwise raise.
+
+    - ``success``: returns ``Verdict.summary()``.
+    - ``failed``: ``AirflowFailException`` with ``Verdict.explain()`` (an Airflow retry would
+      only re-watch a job Batch has already given up on; also a job terminated because it was
+      stuck in RUNNABLE or the operator's wait timed out).
+    - ``timeout`` (the sensor's): ``AirflowSensorTimeout``; the job keeps running.
+    - ``error`` (a job never visible, a fatal AWS error): ``AirflowException``, which Airflow
+      may retry.
+    """
+    from airflow.providers.common.compat.sdk import (
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+    )
+
+    status = event.get("status")
+    message = str(event.get("message") or "")
+    if status == SUCCESS and event.get("summary") is not None:
+        return dict(event["summary"])
+    log.error(message)
+    if status == FAILED:
+        raise AirflowFailException(message)
+    if status == TIMEOUT:
+        raise AirflowSensorTimeout(message)
+    raise AirflowException(message or f"unexpected wait event {dict(event)!r}")
+
+
+def timeout_message(job_id: str, verdict: Verdict | None, *, terminates: bool, what: str) -> str:
+    """The one wording of a wait timeout, for every mode."""
+    where = (
+        verdict.explain()
+        if verdict is not None
+        else f"service job {job_id} was never seen (no successful describe)"
+    )
+    fate = (
+        "The service job was terminated (this task owns it)."
+        if terminates
+        else "The service job was NOT terminated and keeps running in Batch."
+    )
+    return f"{what} {fate} Its state at the last poll:\n{where}"
+
+
+@dataclass
+class JobWait:
+    """Everything about waiting on one job except the I/O. See the module docstring.
+
+    ``on_verdict`` is called with every fresh verdict (links, log tailing). ``deadline_ms``
+    (epoch ms, or None) is the wait's timeout; ``terminate_on_timeout`` says whether the
+    owner terminates the job when it passes (the operator) or leaves it (the sensor).
+    """
+
     loop: WaitLoop
     log: logging.Logger | Any
     on_verdict: Callable[[Verdict], None] | None = None
     clock: Callable[[], int] = field(default=now_ms)
+    deadline_ms: int | None = None
+    terminate_on_timeout: bool = False
+    timeout_what: str = "The wait timed out."
+    terminate_reason_prefix: str = ""
+    last_verdict: Verdict | None = None
 
     @classmethod
     def create(
         cls,
-        hook: BatchServiceJobHook,
         job_id: str,
         *,
         log: Any,
@@ -87,8 +180,9 @@ class SyncJobWait:
         state: Mapping[str, Any] | None = None,
         started_ms: int | None = None,
         on_verdict: Callable[[Verdict], None] | None = None,
-    ) -> SyncJobWait:
-        """Build a wait, resuming from :meth:`state` when a reschedule-mode poke hands it one."""
+        **kwargs: Any,
+    ) -> Any:
+        """Build a wait, resuming from :meth:`state` (a reschedule poke, a deferral)."""
         state = state or {}
         watcher = JobWatcher(
             max_runnable_seconds=max_runnable_seconds,
@@ -102,7 +196,11 @@ class SyncJobWait:
             started_ms=state.get("started_ms", started_ms),
             consecutive_errors=int(state.get("errors", 0)),
         )
-        return cls(hook=hook, loop=loop, log=log, on_verdict=on_verdict)
+        return cls(loop=loop, log=log, on_verdict=on_verdict, **kwargs)
+
+    @property
+    def job_id(self) -> str:
+        return self.loop.job_id
 
     def state(self) -> dict[str, Any]:
         """JSON-able wait state: what was logged already, when the wait began, error streak."""
@@ -112,73 +210,198 @@ class SyncJobWait:
             "errors": self.loop.consecutive_errors,
         }
 
-    def poll(self) -> Step:
-        """Describe once, feed the loop, log what it says. Never raises for a transient error."""
+    # -- the protocol: feed it what the I/O returned ------------------------------------
+
+    def begin(self) -> None:
         if self.loop.started_ms is None:
             self.loop.started_ms = self.clock()
-        try:
-            describe = self.hook.describe_service_job(self.loop.job_id)
-        except Exception as exc:
-            mapped = classify_exception(exc)
-            if mapped is None:
-                raise
-            step = self.loop.on_error(mapped[0], mapped[1], self.clock())
-            for message in step.messages:
-                self.log.warning(message)
-            return step
+
+    def on_describe(self, describe: Mapping[str, Any]) -> Step:
         step = self.loop.on_response(describe, self.clock())
         for message in step.messages:
             self.log.info(message)
-        if self.on_verdict is not None and step.verdict is not None:
-            self.on_verdict(step.verdict)
+        if step.verdict is not None:
+            self.last_verdict = step.verdict
+            if self.on_verdict is not None:
+                self.on_verdict(step.verdict)
         return step
 
-    def conclude(self, step: Step, *, terminate_reason_prefix: str = "") -> dict[str, Any] | None:
-        """``None`` while in progress; the verdict's summary on success; raises otherwise.
+    def on_exception(self, exc: BaseException) -> Step:
+        """A describe failed: transient errors become a backoff step; a bug re-raises."""
+        mapped = classify_exception(exc)
+        if mapped is None:
+            raise exc
+        step = self.loop.on_error(mapped[0], mapped[1], self.clock())
+        for message in step.messages:
+            self.log.warning(message)
+        return step
 
-        A failed job raises ``AirflowFailException`` (an Airflow retry would only re-watch a
-        job Batch has already given up on). A job stuck in RUNNABLE past
-        ``max_runnable_seconds`` is terminated first. A wait that cannot go on (a job never
-        visible, a fatal AWS error) raises ``AirflowException``, which Airflow may retry.
-        """
-        from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (never negative), or None without one."""
+        if self.deadline_ms is None:
+            return None
+        return max(0.0, (self.deadline_ms - self.clock()) / 1000)
 
+    def sleep_for(self, step: Step) -> float:
+        """The step's sleep, never past the deadline (so the timeout is honoured on time)."""
+        remaining = self.remaining()
+        return step.sleep if remaining is None else min(step.sleep, remaining)
+
+    def outcome(self, step: Step) -> WaitOutcome | None:
+        """None while the wait goes on; otherwise how it ended (termination still to do)."""
+        job_id = self.job_id
+        arn = self.last_verdict.latest_training_job_arn if self.last_verdict else None
         if step.error is not None:
-            self.log.error(step.error)
-            raise AirflowException(step.error)
+            return WaitOutcome(ERROR, job_id, step.error, training_job_arn=arn)
         observation = step.observation
-        if observation is None:
+        if observation is not None:
+            verdict = observation.verdict
+            if observation.terminate_reason and not verdict.done:
+                return WaitOutcome(
+                    FAILED, job_id, f"{observation.terminate_reason}.\n{verdict.explain()}",
+                    training_job_arn=arn, terminate_reason=observation.terminate_reason,
+                )
+            if verdict.done:
+                if verdict.succeeded:
+                    return WaitOutcome(
+                        SUCCESS, job_id, verdict.headline(), summary=verdict.summary(),
+                        training_job_arn=arn,
+                    )
+                return WaitOutcome(FAILED, job_id, verdict.explain(), training_job_arn=arn)
+        if self.deadline_ms is not None and self.clock() >= self.deadline_ms:
+            return self.timed_out()
+        return None
+
+    def timed_out(self) -> WaitOutcome:
+        message = timeout_message(
+            self.job_id, self.last_verdict, terminates=self.terminate_on_timeout,
+            what=self.timeout_what,
+        )
+        arn = self.last_verdict.latest_training_job_arn if self.last_verdict else None
+        if self.terminate_on_timeout:
+            return WaitOutcome(
+                FAILED, self.job_id, message, training_job_arn=arn,
+                terminate_reason=self.timeout_what,
+            )
+        return WaitOutcome(TIMEOUT, self.job_id, message, training_job_arn=arn)
+
+    def batch_reason(self, reason: str) -> str:
+        return f"{self.terminate_reason_prefix}{reason}"[:1000]
+
+    def terminated(self, outcome: WaitOutcome, error: BaseException | None) -> WaitOutcome:
+        """The outcome once the shell tried to terminate the job (``error`` if that failed)."""
+        if error is None:
+            done = "The job was terminated."
+        else:
+            self.log.error("could not terminate service job %s: %s", self.job_id, error)
+            done = f"Terminating the job FAILED ({error}); it may still be queued: terminate it."
+        head, _, rest = outcome.message.partition("\n")
+        if "was terminated (this task owns it)" in head and error is None:
+            message = outcome.message
+        else:
+            message = f"{head} {done}\n{rest}" if rest else f"{head} {done}"
+        return WaitOutcome(
+            outcome.status, outcome.job_id, message, summary=outcome.summary,
+            training_job_arn=outcome.training_job_arn, terminated=done,
+        )
+
+
+@dataclass
+class SyncJobWait(JobWait):
+    """The blocking shell: describe and terminate through a hook, ``time.sleep`` between."""
+
+    hook: BatchServiceJobHook | Any = None
+
+    @classmethod
+    def create(  # type: ignore[override]
+        cls, hook: BatchServiceJobHook, job_id: str, **kwargs: Any
+    ) -> SyncJobWait:
+        return super().create(job_id, hook=hook, **kwargs)  # type: ignore[no-any-return]
+
+    def poll(self) -> Step:
+        """Describe once, feed the core, log what it says. Never raises for a transient error."""
+        self.begin()
+        try:
+            describe = self.hook.describe_service_job(self.job_id)
+        except Exception as exc:
+            return self.on_exception(exc)
+        return self.on_describe(describe)
+
+    def settle(self, outcome: WaitOutcome) -> WaitOutcome:
+        """Terminate the job if the outcome says so (stuck in RUNNABLE, operator timeout)."""
+        if outcome.terminate_reason is None:
+            return outcome
+        self.log.error("%s; terminating service job %s", outcome.terminate_reason, self.job_id)
+        try:
+            self.hook.terminate_service_job(
+                self.job_id, reason=self.batch_reason(outcome.terminate_reason)
+            )
+        except Exception as exc:  # say so loudly: the job may still be queued and billed
+            return self.terminated(outcome, exc)
+        return self.terminated(outcome, None)
+
+    def conclude(self, step: Step, *, terminate_reason_prefix: str | None = None) -> dict[str, Any] | None:
+        """``None`` while in progress; the verdict's summary on success; raises otherwise
+        (see :func:`finish`)."""
+        if terminate_reason_prefix is not None:
+            self.terminate_reason_prefix = terminate_reason_prefix
+        outcome = self.outcome(step)
+        if outcome is None:
             return None
-        verdict = observation.verdict
-        if observation.terminate_reason and not verdict.done:
-            reason = observation.terminate_reason
-            self.log.error("%s; terminating it", reason)
-            batch_reason = f"{terminate_reason_prefix}{reason}"[:1000]
-            try:
-                self.hook.terminate_service_job(self.loop.job_id, reason=batch_reason)
-                done = "The job was terminated."
-            except Exception as exc:  # say so loudly: the job may still be queued and billed
-                self.log.exception("could not terminate service job %s", self.loop.job_id)
-                done = f"Terminating the job FAILED ({exc}); it may still be queued: terminate it."
-            raise AirflowFailException(f"{reason}. {done}\n{verdict.explain()}")
-        if not verdict.done:
-            return None
-        if verdict.succeeded:
-            return verdict.summary()
-        explanation = verdict.explain()
-        self.log.error(explanation)
-        raise AirflowFailException(explanation)
+        return finish(self.settle(outcome).to_event(), self.log)
 
     def run_until_done(
         self,
         *,
         sleep: Callable[[float], None] = time.sleep,
-        terminate_reason_prefix: str = "",
+        terminate_reason_prefix: str | None = None,
+        on_step: Callable[[Step], None] | None = None,
     ) -> dict[str, Any]:
-        """Poll, sleeping as the loop says (jittered interval, backoff after errors)."""
+        """Poll, sleeping as the loop says (jittered interval, backoff after errors), until
+        the job ends or the deadline passes."""
         while True:
             step = self.poll()
+            if on_step is not None:
+                on_step(step)
             result = self.conclude(step, terminate_reason_prefix=terminate_reason_prefix)
             if result is not None:
                 return result
-            sleep(step.sleep)
+            sleep(self.sleep_for(step))
+
+
+@dataclass
+class AsyncJobWait(JobWait):
+    """The asyncio shell: the same calls on a shared boto3 client, offloaded to a thread.
+
+    ``client`` is a botocore Batch client (thread-safe); see ``shared_clients`` for why a
+    shared, thread-offloaded boto3 client and not aiobotocore.
+    """
+
+    client: Any = None
+
+    @classmethod
+    def create(cls, client: Any, job_id: str, **kwargs: Any) -> AsyncJobWait:  # type: ignore[override]
+        return super().create(job_id, client=client, **kwargs)  # type: ignore[no-any-return]
+
+    async def poll(self) -> Step:
+        self.begin()
+        try:
+            response = await asyncio.to_thread(self.client.describe_service_job, jobId=self.job_id)
+        except Exception as exc:
+            return self.on_exception(exc)
+        return self.on_describe({k: v for k, v in response.items() if k != "ResponseMetadata"})
+
+    async def terminate(self, reason: str) -> None:
+        await asyncio.to_thread(
+            self.client.terminate_service_job, jobId=self.job_id, reason=self.batch_reason(reason)
+        )
+
+    async def settle(self, outcome: WaitOutcome) -> WaitOutcome:
+        if outcome.terminate_reason is None:
+            return outcome
+        self.log.error("%s; terminating service job %s", outcome.terminate_reason, self.job_id)
+        try:
+            await self.terminate(outcome.terminate_reason)
+        except Exception as exc:
+            return self.terminated(outcome, exc)
+        return self.terminated(outcome, None)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import conf
 
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 from airflow_batch_service.links.batch_service import (
@@ -193,6 +194,16 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
         throttling and 5xx).
     :param max_runnable_seconds: while waiting, terminate and fail a job that sits in
         RUNNABLE (no capacity) longer than this.
+    :param wait_timeout: while waiting, seconds since the submit (or reattach) after which the
+        wait gives up: the job is TERMINATED (this task owns it) and the task fails with
+        ``AirflowFailException``. The same in the sync and the deferrable wait. Default: no
+        limit (``execution_timeout`` still applies to the sync wait).
+    :param deferrable: with ``wait_for_completion``, wait in the triggerer
+        (``BatchServiceJobTrigger``) instead of a worker slot. Default:
+        ``[operators] default_deferrable``. Killing the deferred task terminates the job on
+        Airflow 3.3+ (``BaseTrigger.on_kill``); on 3.0-3.2 the job keeps running.
+    :param stream_logs: while waiting, copy the latest attempt's training-job log lines into
+        the task log, labelled ``[attempt N algo-1]`` (default True).
     :param aws_conn_id: the ``aws`` connection (``endpoint_url`` in its extra points at an
         emulator). Also ``region_name``, ``verify``, ``botocore_config``.
 
@@ -248,6 +259,9 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
         wait_for_completion: bool = False,
         poll_interval: float = 30,
         max_runnable_seconds: float | None = None,
+        wait_timeout: float | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        stream_logs: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -267,6 +281,9 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
         self.wait_for_completion = wait_for_completion
         self.poll_interval = poll_interval
         self.max_runnable_seconds = max_runnable_seconds
+        self.wait_timeout = wait_timeout
+        self.deferrable = deferrable
+        self.stream_logs = stream_logs
         self.job_id: str | None = None
         self._kill_reason = f"Airflow task {self.dag_id}.{self.task_id} was killed"
 
@@ -335,7 +352,7 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
             raise (AirflowFailException if err.final else AirflowException)(str(err)) from err
 
     def execute(self, context: Context) -> str:
-        from airflow_batch_service.waiting import SyncJobWait, now_ms
+        from airflow_batch_service.waiting import now_ms
 
         request = self.build_request()
         run_id = context.get("run_id")
@@ -357,28 +374,124 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
             job_id=self.job_id,
         )
         if self.wait_for_completion:
-            latest: dict[str, str | None] = {"arn": None}
-
-            def on_verdict(verdict: Verdict) -> None:
-                arn = verdict.latest_training_job_arn
-                if arn and arn != latest["arn"]:
-                    latest["arn"] = arn
-                    persist_training_job_links(
-                        context, self, region_name=region, aws_partition=partition,
-                        training_job_arn=arn,
-                    )
-
-            wait = SyncJobWait.create(
-                self.hook, self.job_id, log=self.log, poll_interval=self.poll_interval,
-                max_runnable_seconds=self.max_runnable_seconds, started_ms=submitted_ms,
-                on_verdict=on_verdict,
-            )
-            summary = wait.run_until_done(
-                terminate_reason_prefix=f"Airflow task {self.dag_id}.{self.task_id}: "
-            )
+            summary = self._wait(context, submitted_ms)  # defers when self.deferrable
             if self.do_xcom_push:
                 ti.xcom_push(key="summary", value=summary)
         return self.job_id
+
+    # -- the wait (sync or deferred; one semantics: airflow_batch_service.waiting) --------
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        return {
+            "aws_conn_id": self.aws_conn_id,
+            "region_name": self.region_name,
+            "verify": self.verify,
+            "botocore_config": self.botocore_config,
+        }
+
+    def _timeout_what(self) -> str:
+        return f"The wait exceeded wait_timeout={self.wait_timeout:g}s."
+
+    def _wait(self, context: Context, started_ms: int) -> dict[str, Any]:
+        from airflow_batch_service.waiting import SyncJobWait
+
+        assert self.job_id is not None
+        region, partition = self.hook.conn_region_name, self.hook.conn_partition
+        deadline_ms = (
+            started_ms + int(self.wait_timeout * 1000) if self.wait_timeout is not None else None
+        )
+        prefix = f"Airflow task {self.dag_id}.{self.task_id}: "
+        if self.deferrable:
+            self._defer(started_ms, deadline_ms, prefix)
+        latest: dict[str, str | None] = {"arn": None}
+        tail = None
+        if self.stream_logs:
+            from airflow_batch_service.core.logtail import LogTail
+
+            tail = LogTail()
+
+        def on_verdict(verdict: Verdict) -> None:
+            if tail is not None:
+                from airflow_batch_service.training_logs import follow_verdict
+
+                follow_verdict(tail, verdict)
+            arn = verdict.latest_training_job_arn
+            if arn and arn != latest["arn"]:
+                latest["arn"] = arn
+                persist_training_job_links(
+                    context, self, region_name=region, aws_partition=partition,
+                    training_job_arn=arn,
+                )
+
+        logs_client: list[Any] = []
+
+        def on_step(step: Any) -> None:
+            if tail is None or step.verdict is None:
+                return
+            from airflow_batch_service.training_logs import fetch_new_lines
+
+            if not logs_client:
+                from airflow_batch_service.shared_clients import build_client
+
+                logs_client.append(build_client("logs", **self._client_kwargs()))
+            for line in fetch_new_lines(logs_client[0], tail):
+                self.log.info("%s", line)
+
+        wait = SyncJobWait.create(
+            self.hook, self.job_id, log=self.log, poll_interval=self.poll_interval,
+            max_runnable_seconds=self.max_runnable_seconds, started_ms=started_ms,
+            on_verdict=on_verdict, deadline_ms=deadline_ms, terminate_on_timeout=True,
+            timeout_what=self._timeout_what() if self.wait_timeout is not None else "",
+        )
+        return wait.run_until_done(terminate_reason_prefix=prefix, on_step=on_step)
+
+    def _defer(self, started_ms: int, deadline_ms: int | None, prefix: str) -> None:
+        """Hand the wait to the triggerer. The job link is already persisted (execute)."""
+        from datetime import timedelta
+
+        from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
+
+        trigger = BatchServiceJobTrigger(
+            job_id=str(self.job_id),
+            **self._client_kwargs(),
+            poll_interval=self.poll_interval,
+            max_runnable_seconds=self.max_runnable_seconds,
+            state={"started_ms": started_ms},
+            deadline_ms=deadline_ms,
+            terminate_on_timeout=True,
+            timeout_what=self._timeout_what() if self.wait_timeout is not None else "",
+            terminate_on_kill=True,
+            kill_reason=self._kill_reason,
+            terminate_reason_prefix=prefix,
+            stream_logs=self.stream_logs,
+        )
+        timeout = None
+        if deadline_ms is not None:
+            # The trigger ends itself at the deadline (terminating the job); Airflow's own
+            # deferral timeout is only a backstop should the trigger never report.
+            from airflow_batch_service.waiting import now_ms
+
+            remaining = max(0.0, (deadline_ms - now_ms()) / 1000)
+            timeout = timedelta(seconds=remaining + max(60.0, 2 * self.poll_interval))
+        self.defer(trigger=trigger, method_name="execute_complete", timeout=timeout)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
+        """The trigger's event -> what the sync wait returns: the jobId, with the summary XCom;
+        or the same ``AirflowFailException`` / ``AirflowException``."""
+        from airflow_batch_service.waiting import finish
+
+        event = event or {}
+        self.job_id = event.get("job_id") or self.job_id
+        arn = event.get("training_job_arn")
+        if arn:
+            persist_training_job_links(
+                context, self, region_name=self.hook.conn_region_name,
+                aws_partition=self.hook.conn_partition, training_job_arn=arn,
+            )
+        summary = finish(event, self.log)
+        if self.do_xcom_push:
+            context["ti"].xcom_push(key="summary", value=summary)
+        return str(self.job_id)
 
     def on_kill(self) -> None:
         """Terminate the job this task submitted: a killed task must not leave a GPU job

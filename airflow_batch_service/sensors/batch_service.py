@@ -15,6 +15,19 @@ Reschedule mode: each poke runs in a fresh process, so what has been logged alre
 carry it: Airflow clears a task's XComs whenever a rescheduled task starts again. Without a
 task state store (Airflow < 3.3) each reschedule poke starts afresh and repeats the current
 state once.
+
+Deferrable mode (``deferrable=True``, default ``[operators] default_deferrable``): the first
+poke runs on the worker (a finished job ends the task at once, and the links are persisted
+before anything is deferred); then the wait moves to ``BatchServiceJobTrigger`` in the
+triggerer, carrying the watch state and the deadline, and ``execute_complete`` turns its event
+into the same XCom value or exception as a poke.
+
+One timeout: ``timeout`` is wall time since the first poke, in every mode (a deferral carries
+it as an absolute deadline). When it passes the sensor fails with ``AirflowSensorTimeout`` (a
+skip with ``soft_fail``) and the job is left running: the sensor does not own it.
+
+Training logs (``stream_logs=True``): each poke also copies the new CloudWatch lines of the
+latest attempt's training job into the task log, labelled ``[attempt N algo-1]``.
 """
 
 from __future__ import annotations
@@ -24,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import AirflowSensorTimeout
+from airflow.providers.common.compat.sdk import AirflowSensorTimeout, conf
 from airflow.sdk import PokeReturnValue
 
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
@@ -38,6 +51,7 @@ from airflow_batch_service.links.batch_service import (
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_batch_service.core.logtail import LogTail
     from airflow_batch_service.core.verdict import Verdict
     from airflow_batch_service.waiting import SyncJobWait
 
@@ -51,11 +65,16 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
     :param max_runnable_seconds: terminate and fail the job when it waits in RUNNABLE (no
         capacity in the queue's service environment) longer than this. Default: wait.
     :param poke_interval: seconds between describes; transient errors back off beyond it.
-    :param timeout: seconds before the sensor gives up (the job keeps running in Batch).
+    :param timeout: seconds since the first poke before the sensor gives up, in every mode
+        (the job keeps running in Batch).
+    :param deferrable: wait in the triggerer (``BatchServiceJobTrigger``) instead of holding a
+        worker slot or rescheduling. Default: ``[operators] default_deferrable``.
+    :param stream_logs: copy the latest attempt's training-job log lines into the task log
+        (default True).
     :param aws_conn_id: the ``aws`` connection; also ``region_name``, ``verify``,
         ``botocore_config``.
 
-    Works in ``poke`` and ``reschedule`` mode. Killing or timing out the sensor never
+    Works in ``poke``, ``reschedule`` and deferrable mode. Killing or timing out the sensor never
     terminates the job: the submitting task owns it (its ``on_kill`` terminates it), and a
     sensor retry simply watches the same job again. Use ``max_runnable_seconds`` to end a job
     that cannot get capacity.
@@ -76,11 +95,17 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
         job_id: str,
         max_runnable_seconds: float | None = None,
         poke_interval: float = 30,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        stream_logs: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
         self.job_id = job_id
         self.max_runnable_seconds = max_runnable_seconds
+        self.deferrable = deferrable
+        self.stream_logs = stream_logs
+        self._tail: LogTail | None = None
+        self._logs_client: Any = None
         self._wait: SyncJobWait | None = None
         self._backoff: float = 0.0
         self._links: dict[str, Any] = {}
@@ -110,8 +135,11 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
         store = self._store(context)
         if store is None:
             return
+        state = wait.state()
+        if self._tail is not None:
+            state["logs"] = self._tail.to_dict()
         try:
-            store.set(self._state_key(context), wait.state())
+            store.set(self._state_key(context), state)
         except Exception:
             self.log.debug("could not save the wait state", exc_info=True)
 
@@ -119,21 +147,52 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
         from airflow_batch_service.waiting import SyncJobWait
 
         if self._wait is None or self._wait.loop.job_id != self.job_id:
+            state = self._load_state(context)
+            if self.stream_logs:
+                from airflow_batch_service.core.logtail import LogTail
+
+                self._tail = LogTail.from_dict((state or {}).get("logs"))
             self._wait = SyncJobWait.create(
                 self.hook,
                 self.job_id,
                 log=self.log,
                 poll_interval=self.poke_interval,
                 max_runnable_seconds=self.max_runnable_seconds,
-                state=self._load_state(context),
+                state=state,
                 on_verdict=lambda verdict: self._on_verdict(context, verdict),
+                terminate_reason_prefix=f"Airflow sensor {self.dag_id}.{self.task_id}: ",
             )
         return self._wait
+
+    def _stream_logs(self) -> None:
+        """Copy the training job's new log lines into the task log (``core.logtail``)."""
+        if self._tail is None:
+            return
+        from airflow_batch_service.training_logs import fetch_new_lines
+
+        if self._logs_client is None:
+            from airflow_batch_service.shared_clients import build_client
+
+            self._logs_client = build_client("logs", **self._client_kwargs())
+        for line in fetch_new_lines(self._logs_client, self._tail):
+            self.log.info("%s", line)
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        return {
+            "aws_conn_id": self.aws_conn_id,
+            "region_name": self.region_name,
+            "verify": self.verify,
+            "botocore_config": self.botocore_config,
+        }
 
     def _on_verdict(self, context: Context, verdict: Verdict) -> None:
         """Persist links as soon as they are known (and again after a reschedule cleared
         them), so the UI has them even while the job is still queued."""
         self._last_verdict = verdict
+        if self._tail is not None:
+            from airflow_batch_service.training_logs import follow_verdict
+
+            follow_verdict(self._tail, verdict)
         region, partition = self.hook.conn_region_name, self.hook.conn_partition
         if self._links.get("job") != verdict.job_id:
             self._links["job"] = verdict.job_id
@@ -160,11 +219,11 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
             )
         wait = self._get_wait(context)
         step = wait.poll()
+        if step.verdict is not None:
+            self._stream_logs()
         self._backoff = step.sleep if wait.loop.consecutive_errors else 0.0
         self._save_state(context, wait)
-        summary = wait.conclude(
-            step, terminate_reason_prefix=f"Airflow sensor {self.dag_id}.{self.task_id}: "
-        )
+        summary = wait.conclude(step)
         if summary is None:
             return False
         return PokeReturnValue(is_done=True, xcom_value=summary)
@@ -179,18 +238,69 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
         return interval
 
     def execute(self, context: Context) -> Any:
+        if self.deferrable:
+            return self._execute_deferrable(context)
         try:
             return super().execute(context)
         except AirflowSensorTimeout as err:
-            verdict = self._last_verdict
-            where = (
-                verdict.explain()
-                if verdict is not None
-                else f"service job {self.job_id} was never seen (no successful describe)"
-            )
-            message = (
-                f"{err} The service job was NOT terminated and keeps running in Batch; "
-                f"its state at the last poke:\n{where}"
+            from airflow_batch_service.waiting import timeout_message
+
+            message = timeout_message(
+                str(self.job_id), self._last_verdict, terminates=False, what=str(err)
             )
             self.log.error(message)
             raise AirflowSensorTimeout(message) from err
+
+    # -- deferrable -----------------------------------------------------------------------
+
+    def _execute_deferrable(self, context: Context) -> Any:
+        """One poke here (links persisted, a finished job ends at once), then defer."""
+        from datetime import timedelta
+
+        from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
+
+        result = self.poke(context)
+        if isinstance(result, PokeReturnValue) and result.is_done:
+            return result.xcom_value
+        wait = self._get_wait(context)
+        started_ms = wait.loop.started_ms or 0
+        deadline_ms = started_ms + int(self.timeout * 1000)
+        trigger = BatchServiceJobTrigger(
+            job_id=self.job_id,
+            **self._client_kwargs(),
+            poll_interval=self.poke_interval,
+            max_runnable_seconds=self.max_runnable_seconds,
+            state=wait.state(),
+            deadline_ms=deadline_ms,
+            terminate_on_timeout=False,
+            timeout_what=f"Sensor has timed out: the job did not finish within timeout={self.timeout:g}s.",
+            terminate_on_kill=False,
+            terminate_reason_prefix=wait.terminate_reason_prefix,
+            stream_logs=self.stream_logs,
+            log_state=self._tail.to_dict() if self._tail is not None else None,
+        )
+        remaining = max(0.0, (deadline_ms - (wait.clock())) / 1000)
+        # The trigger ends itself at the deadline with the full explanation; Airflow's own
+        # deferral timeout is only a backstop should the trigger never report.
+        self.defer(
+            trigger=trigger,
+            method_name="execute_complete",
+            timeout=timedelta(seconds=remaining + max(60.0, 2 * self.poke_interval)),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """The trigger's event -> the poke's result: the summary, or the same exception."""
+        from airflow.providers.common.compat.sdk import AirflowSkipException
+
+        from airflow_batch_service.waiting import TIMEOUT, finish
+
+        event = event or {}
+        arn = event.get("training_job_arn")
+        if arn:
+            persist_training_job_links(
+                context, self, region_name=self.hook.conn_region_name,
+                aws_partition=self.hook.conn_partition, training_job_arn=arn,
+            )
+        if event.get("status") == TIMEOUT and self.soft_fail:
+            raise AirflowSkipException(str(event.get("message")))
+        return finish(event, self.log)

@@ -1,0 +1,119 @@
+"""Which training-log lines are new: the sans-I/O half of log streaming.
+
+SageMaker writes each training job's output to CloudWatch Logs group
+``/aws/sagemaker/TrainingJobs``, one stream per host named
+``<training job name>/algo-<n>-<epoch>``. Each Batch attempt is a new training job, named in
+``latestAttempt.serviceResourceId.value`` (never the payload's name). :class:`LogTail` follows
+the latest attempt's training job, remembers each stream's ``nextForwardToken`` (so a line is
+printed once), drains the previous attempt's streams one last time when a new attempt starts,
+and labels every line ``[attempt N algo-1] ...``.
+
+It does no I/O: ``airflow_batch_service.training_logs`` asks it what to read
+(:meth:`LogTail.to_discover`, :meth:`LogTail.to_read`) and feeds it the answers. The sync wait
+and the trigger use the same fetcher, so "what is new" has one implementation. The state is
+JSON-able (:meth:`LogTail.to_dict`): a reschedule or a deferral carries it on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+_HOST = re.compile(r"^(?P<host>.+?)(?:-\d+)?$")
+
+
+def host_of(stream_name: str) -> str:
+    """``AWSBatchx.../algo-1-1700000000`` -> ``algo-1``."""
+    tail = stream_name.rsplit("/", 1)[-1]
+    match = _HOST.match(tail)
+    return match.group("host") if match else tail
+
+
+@dataclass
+class FollowedJob:
+    attempt: int
+    streams: dict[str, str | None] = field(default_factory=dict)  # stream -> next token
+    closing: bool = False  # a newer attempt started: read once more, then forget
+
+
+@dataclass
+class LogTail:
+    """Progress through the training logs of one service job's attempts."""
+
+    jobs: dict[str, FollowedJob] = field(default_factory=dict)  # training job name -> progress
+    current: str | None = None
+
+    def follow(self, training_job_name: str | None, attempt: int) -> None:
+        """The latest attempt's training job (from the latest verdict)."""
+        if not training_job_name or training_job_name == self.current:
+            return
+        if self.current in self.jobs:
+            self.jobs[self.current].closing = True
+        self.jobs.setdefault(training_job_name, FollowedJob(attempt=max(1, attempt)))
+        self.current = training_job_name
+
+    def to_discover(self) -> list[str]:
+        """Training jobs whose streams are not known yet (or closing: a host may have come late)."""
+        return [name for name, job in self.jobs.items() if not job.streams or job.closing]
+
+    def on_streams(self, training_job_name: str, stream_names: Iterable[str]) -> None:
+        job = self.jobs.get(training_job_name)
+        if job is None:
+            return
+        for stream in stream_names:
+            job.streams.setdefault(stream, None)
+
+    def to_read(self) -> list[tuple[str, str, str | None]]:
+        """``(training job, stream, token)`` for every stream to read now."""
+        return [
+            (name, stream, token)
+            for name, job in self.jobs.items()
+            for stream, token in job.streams.items()
+        ]
+
+    def on_events(
+        self,
+        training_job_name: str,
+        stream: str,
+        events: Iterable[Mapping[str, Any]],
+        next_token: str | None,
+    ) -> list[str]:
+        """Record a GetLogEvents page; return its lines, labelled by attempt and host."""
+        job = self.jobs.get(training_job_name)
+        if job is None:
+            return []
+        if next_token:
+            job.streams[stream] = next_token
+        label = f"[attempt {job.attempt} {host_of(stream)}]"
+        return [f"{label} {str(e.get('message', '')).rstrip()}" for e in events]
+
+    def settle(self) -> None:
+        """After a round of reads: forget the attempts that were drained one last time."""
+        for name in [n for n, job in self.jobs.items() if job.closing]:
+            del self.jobs[name]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "current": self.current,
+            "jobs": {
+                name: {"attempt": job.attempt, "streams": dict(job.streams), "closing": job.closing}
+                for name, job in self.jobs.items()
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any] | None) -> LogTail:
+        if not value:
+            return cls()
+        jobs = {
+            name: FollowedJob(
+                attempt=int(job.get("attempt", 1)),
+                streams=dict(job.get("streams") or {}),
+                closing=bool(job.get("closing")),
+            )
+            for name, job in (value.get("jobs") or {}).items()
+        }
+        return cls(jobs=jobs, current=value.get("current"))

@@ -1,0 +1,63 @@
+"""Fetch new training-log lines: the thin I/O half of log streaming (``core.logtail``).
+
+:func:`fetch_new_lines` reads what :class:`~airflow_batch_service.core.logtail.LogTail` asks
+for with a CloudWatch Logs client and returns the new, labelled lines. The sync wait calls it
+directly; the trigger calls it in a thread (``asyncio.to_thread``) with the triggerer's shared
+logs client. Log trouble (no log group yet, throttling, a lost connection) never affects the
+wait: it is logged at debug level and the next poll tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from airflow_batch_service.core.logtail import TRAINING_LOG_GROUP, LogTail
+from airflow_batch_service.core.verdict import Verdict, training_job_name
+
+#: GetLogEvents pages read per stream per poll: a chatty job catches up over a few polls
+#: instead of one poll taking minutes.
+MAX_PAGES = 10
+
+_log = logging.getLogger(__name__)
+
+
+def follow_verdict(tail: LogTail, verdict: Verdict) -> None:
+    """Point the tail at the latest attempt's training job (``latestAttempt``)."""
+    tail.follow(training_job_name(verdict.latest_training_job_arn), len(verdict.attempts))
+
+
+def fetch_new_lines(client: Any, tail: LogTail) -> list[str]:
+    """One round of reads. Returns the new lines in stream order."""
+    lines: list[str] = []
+    try:
+        for name in tail.to_discover():
+            response = client.describe_log_streams(
+                logGroupName=TRAINING_LOG_GROUP, logStreamNamePrefix=f"{name}/"
+            )
+            tail.on_streams(name, (s["logStreamName"] for s in response.get("logStreams", [])))
+        for name, stream, token in tail.to_read():
+            for _ in range(MAX_PAGES):
+                kwargs: dict[str, Any] = {
+                    "logGroupName": TRAINING_LOG_GROUP,
+                    "logStreamName": stream,
+                    "startFromHead": True,
+                }
+                if token:
+                    kwargs["nextToken"] = token
+                response = client.get_log_events(**kwargs)
+                next_token = response.get("nextForwardToken")
+                lines.extend(tail.on_events(name, stream, response.get("events", []), next_token))
+                if not next_token or next_token == token:
+                    break
+                token = next_token
+        tail.settle()
+    except Exception as exc:  # never let logs end or slow a wait
+        _log.debug("could not read training logs: %s", exc)
+    return lines
+
+
+async def fetch_new_lines_async(client: Any, tail: LogTail) -> list[str]:
+    """:func:`fetch_new_lines` off the event loop (the client is a thread-safe boto3 client)."""
+    return await asyncio.to_thread(fetch_new_lines, client, tail)

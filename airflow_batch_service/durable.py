@@ -320,6 +320,14 @@ class DurableSubmitter:
         self, job_name: str, user_token: str | None
     ) -> tuple[dict[str, Any] | None, str]:
         stored = self._stored()
+        if stored and user_token and stored.get("client_token") != user_token:
+            # A user-given token is the job's identity: a different token asks for a
+            # different job (e.g. one templated per try), so the stored job is not ours.
+            self.log.info(
+                "client_token changed since job %s was submitted: not reattaching to it",
+                stored["job_id"],
+            )
+            return self._lookup(job_name, user_token), "an earlier try (found by ListServiceJobs)"
         if stored:
             job_id = str(stored["job_id"])
             describe = self._describe_visible(job_id)

@@ -6,17 +6,14 @@ XComs are cleared before every try, so they cannot carry the jobId across. This 
 at the start of every try, whether the task key (``dag_id``, ``task_id``, ``run_id``,
 ``map_index``) already owns a job, and what to do about it:
 
-====================================================  =============================================
-previous job of this task key                         action
-====================================================  =============================================
-none found                                            submit, token ``T(key, name, None)``
-in progress (SUBMITTED ... RUNNING, unknown status)   reattach: wait on it / return its jobId
-SUCCEEDED                                             reattach: return it, no new job
-FAILED because an EXIT rule matched                   ``AirflowFailException``: the user said that
-                                                      failure is final, so Airflow must not retry
-FAILED otherwise (attempts exhausted, terminated,     submit a new job, token ``T(key, name, X)``
-timed out, preemption limit)                          where X is the failed job's id
-====================================================  =============================================
+- none found: submit, with token ``T(key, name, None)``;
+- in progress (SUBMITTED ... RUNNING, or a status this version does not know): reattach,
+  i.e. wait on it / return its jobId;
+- SUCCEEDED: reattach: return it, no new job;
+- FAILED because an EXIT rule matched: ``AirflowFailException``, the user said that failure
+  is final, so Airflow must not retry it;
+- FAILED otherwise (attempts exhausted, terminated, timed out, preemption limit): submit a new
+  job with token ``T(key, name, X)``, X being the failed job's id.
 
 Where the previous job comes from, in order:
 
@@ -28,8 +25,8 @@ Where the previous job comes from, in order:
    belongs to this task key's token chain (below).
 3. Always: the clientToken is deterministic. If the lookup missed a job (not yet visible to
    List; eventual consistency), or botocore itself re-sent SubmitServiceJob after a 5xx or a
-   timeout, AWS either rejects the repeated token (documented) or returns the first job (also
-   seen): both resolve to the existing job, found by its token tag.
+   timeout, AWS either rejects the repeated token (documented, with an undocumented error) or
+   returns the first job: both resolve to the existing job, found by its token tag.
 
 The token chain: ``T(key, jobName, previous)`` is a hash of the task key, the job name and the
 jobId of the failed job it replaces (``None`` for the first). Every try of one task key

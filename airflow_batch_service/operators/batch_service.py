@@ -185,7 +185,11 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
     :param preemption_configuration: ``{"preemptionRetriesBeforeTermination": n}``.
     :param timeout_config: ``{"attemptDurationSeconds": n}``, per attempt.
     :param tags: ``tags``: 1-50 string pairs.
-    :param client_token: ``clientToken``: idempotency token, 1-64 characters.
+    :param client_token: ``clientToken``: idempotency token, 1-64 characters. Leave it
+        unset: the operator derives one per task key and job, so a retry or a try after a
+        crashed worker reattaches to the job instead of submitting a second one (see
+        ``airflow_batch_service.durable``). A given token is sent unchanged; a retry reattaches
+        to the job carrying it but cannot resubmit after that job failed.
     :param validate_payload: check the payload against botocore's CreateTrainingJob model
         before submitting (default True). Turn off only for fields newer than your botocore.
     :param wait_for_completion: wait inside this task, with the sensor's semantics

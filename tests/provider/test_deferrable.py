@@ -1,0 +1,451 @@
+"""Deferrable waits, cancellation, one timeout concept and training logs, against the emulator
+(in-process under moto.mock_aws, and the HTTP server through an ``aws`` connection).
+
+Triggers run as the triggerer runs them: ``serialize()``, rebuilt from the kwargs, then the
+``run()`` generator in an event loop. The event goes to the task's ``execute_complete``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import (
+    AirflowFailException,
+    AirflowSensorTimeout,
+    TaskDeferred,
+)
+
+from airflow_batch_service import shared_clients
+from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
+from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
+from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
+
+from .support import PAYLOAD, RETRY_ISE_THEN_EXIT, make_context, set_aws_connection
+
+POKE = 0.05
+STATE_SECONDS = 0.25
+ISE = "Received status from SageMaker: InternalServerError: We encountered an internal error."
+VALIDATION = "Received status from SageMaker: ValidationException: bad hyperparameter"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_clients():
+    """Shared clients are per process: tests switch emulators under one connection id."""
+    shared_clients.clear()
+    yield
+    shared_clients.clear()
+
+
+@pytest.fixture(params=["in_process", "http"])
+def emu(request, monkeypatch):
+    if request.param == "in_process":
+        emulator = request.getfixturevalue("batch_emulator")
+        set_aws_connection(monkeypatch, "emu", emulator.region, None)
+    else:
+        emulator = request.getfixturevalue("batch_emulator_server")
+        set_aws_connection(monkeypatch, "emu", emulator.region, emulator.endpoint_url)
+    emulator.configure(seconds_per_state=STATE_SECONDS)
+    emulator.reset_stats()
+    return emulator
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def submit(emu, name: str, **kwargs) -> str:
+    op = BatchSubmitServiceJobOperator(
+        task_id="submit", aws_conn_id="emu", job_name=name, job_queue=emu.queue_name,
+        service_request_payload=PAYLOAD, poll_interval=POKE, **kwargs,
+    )
+    return op.execute(make_context())
+
+
+def rebuild(trigger: BatchServiceJobTrigger) -> BatchServiceJobTrigger:
+    """What the triggerer does: import the classpath, call it with the kwargs (JSON-able)."""
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_batch_service.triggers.batch_service.BatchServiceJobTrigger"
+    kwargs = json.loads(json.dumps(kwargs))
+    return BatchServiceJobTrigger(**kwargs)
+
+
+def run_trigger(trigger: BatchServiceJobTrigger) -> dict[str, Any]:
+    async def first_event() -> dict[str, Any]:
+        event = await anext(rebuild(trigger).run())
+        return event.payload
+
+    return asyncio.run(first_event())
+
+
+def deferred(task: Any, context: dict[str, Any]) -> BatchServiceJobTrigger:
+    with pytest.raises(TaskDeferred) as exc:
+        task.execute(context)
+    assert exc.value.method_name == "execute_complete"
+    return exc.value.trigger
+
+
+def describe(emu, job_id: str) -> dict[str, Any]:
+    kwargs = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    if getattr(emu, "endpoint_url", None):
+        kwargs["endpoint_url"] = emu.endpoint_url
+    return emu.client("batch", **kwargs).describe_service_job(jobId=job_id)
+
+
+def all_output(capsys, caplog) -> str:
+    captured = capsys.readouterr()
+    return captured.out + captured.err + caplog.text
+
+
+# -- the trigger ----------------------------------------------------------------------------
+
+
+def test_trigger_serializes_every_connection_argument():
+    trigger = BatchServiceJobTrigger(
+        job_id="j-1", aws_conn_id="conn", region_name="eu-west-1", verify="/ca.pem",
+        botocore_config={"retries": {"max_attempts": 7}}, poll_interval=12.5,
+        max_runnable_seconds=60, state={"started_ms": 5}, deadline_ms=99,
+        terminate_on_timeout=True, terminate_on_kill=True, kill_reason="why", stream_logs=False,
+    )
+    _, kwargs = trigger.serialize()
+    assert kwargs["aws_conn_id"] == "conn" and kwargs["region_name"] == "eu-west-1"
+    assert kwargs["verify"] == "/ca.pem"
+    assert kwargs["botocore_config"] == {"retries": {"max_attempts": 7}}
+    again = rebuild(trigger)
+    assert again.serialize() == trigger.serialize()
+
+
+def test_deferrable_sensor_persists_links_then_returns_the_summary(emu, capsys, caplog):
+    caplog.set_level(logging.INFO)
+    name = unique("dsens")
+    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
+        {"result": "FAILED", "statusReason": ISE}, {"result": "SUCCEEDED"}]}]})
+    job_id = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
+    context = make_context()
+    sensor = BatchServiceJobSensor(
+        task_id="wait", aws_conn_id="emu", job_id=job_id, poke_interval=POKE, timeout=120,
+        deferrable=True,
+    )
+    trigger = deferred(sensor, context)
+    assert context["ti"].xcom["batch_service_job_details"]["job_id"] == job_id  # before deferring
+    assert trigger.terminate_on_kill is False  # the sensor does not own the job
+    event = run_trigger(trigger)
+    assert event["status"] == "success"
+    summary = sensor.execute_complete(context, event)
+    assert summary["jobId"] == job_id and summary["status"] == "SUCCEEDED"
+    assert len(summary["attempts"]) == 2
+    assert context["ti"].xcom["batch_service_training_job_logs"]["training_job_name"]
+    out = all_output(capsys, caplog)
+    assert "attempt 1 of 3 failed" in out
+
+
+def test_deferrable_sensor_failure_is_the_poke_failure(emu):
+    name = unique("dfail")
+    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
+        {"result": "FAILED", "statusReason": VALIDATION}]}]})
+    job_id = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
+    sync_sensor = BatchServiceJobSensor(
+        task_id="wait", aws_conn_id="emu", job_id=job_id, poke_interval=POKE, timeout=60,
+    )
+    with pytest.raises(AirflowFailException) as sync_err:
+        sync_sensor.execute(make_context())
+    context = make_context()
+    sensor = BatchServiceJobSensor(
+        task_id="wait", aws_conn_id="emu", job_id=job_id, poke_interval=POKE, timeout=60,
+        deferrable=True,
+    )
+    # The job has ended by now: the first poke, on the worker, ends the task without deferring.
+    with pytest.raises(AirflowFailException) as first_poke:
+        sensor.execute(context)
+    assert str(first_poke.value) == str(sync_err.value)
+    # And the trigger's event, for a job that ends while deferred, gives the same message.
+    event = run_trigger(BatchServiceJobTrigger(job_id=job_id, aws_conn_id="emu", poll_interval=POKE))
+    assert event["status"] == "failed"
+    with pytest.raises(AirflowFailException) as deferred_err:
+        sensor.execute_complete(context, event)
+    assert str(deferred_err.value) == str(sync_err.value)
+    assert "rule 2 EXIT" in str(deferred_err.value)
+
+
+def test_deferrable_operator_waits_in_the_trigger(emu):
+    name = unique("dop")
+    context = make_context()
+    op = BatchSubmitServiceJobOperator(
+        task_id="train", aws_conn_id="emu", job_name=name, job_queue=emu.queue_name,
+        service_request_payload=PAYLOAD, poll_interval=POKE, wait_for_completion=True,
+        deferrable=True, botocore_config={"retries": {"max_attempts": 2}}, verify=False,
+    )
+    trigger = deferred(op, context)
+    assert trigger.terminate_on_kill and "train" in trigger.kill_reason
+    assert trigger.botocore_config == {"retries": {"max_attempts": 2}}
+    assert trigger.verify is False
+    assert "batch_service_job_details" in context["ti"].xcom
+    event = run_trigger(trigger)
+    fresh = BatchSubmitServiceJobOperator(  # execute_complete runs on a new operator object
+        task_id="train", aws_conn_id="emu", job_name=name, job_queue=emu.queue_name,
+        service_request_payload=PAYLOAD, wait_for_completion=True, deferrable=True,
+    )
+    job_id = fresh.execute_complete(context, event)
+    assert job_id == trigger.job_id
+    assert context["ti"].xcom["summary"]["status"] == "SUCCEEDED"
+    assert emu.stats().get("SubmitServiceJob") == 1
+
+
+@pytest.mark.parametrize("setting", ["True", "False"])
+def test_deferrable_default_comes_from_config(setting):
+    """``[operators] default_deferrable`` is read when the classes are defined (as in the amazon
+    provider), so each setting gets a fresh interpreter."""
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import json
+from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator as Op
+from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor as Sensor
+op = Op(task_id="o", job_name="j", job_queue="q", service_request_payload={})
+print(json.dumps([op.deferrable, Sensor(task_id="s", job_id="j").deferrable]))
+"""
+    env = {**os.environ, "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": setting}
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env,
+        timeout=120,
+    ).stdout
+    expected = setting == "True"
+    assert json.loads(out.strip().splitlines()[-1]) == [expected, expected]
+
+
+def test_trigger_rides_out_throttling_and_5xx(emu, capsys, caplog):
+    caplog.set_level(logging.INFO)
+    job_id = submit(emu, unique("dfaulty"))
+    emu.set_faults({"DescribeServiceJob": {"throttleRate": 0.5, "errorRate": 0.3}}, seed=7)
+    event = run_trigger(BatchServiceJobTrigger(
+        job_id=job_id, aws_conn_id="emu", poll_interval=POKE,
+        botocore_config={"retries": {"max_attempts": 1}}, stream_logs=False,
+    ))
+    assert event["status"] == "success", event
+    out = all_output(capsys, caplog)
+    assert "transient AWS error" in out
+    assert "TooManyRequestsException" in out and "ServerException" in out
+
+
+def test_triggers_share_one_client_per_connection(emu):
+    ids = [submit(emu, unique("share")) for _ in range(5)]
+    before = shared_clients.builds()
+
+    async def all_events() -> list[dict[str, Any]]:
+        triggers = [
+            rebuild(BatchServiceJobTrigger(job_id=j, aws_conn_id="emu", poll_interval=POKE,
+                                           stream_logs=False))
+            for j in ids
+        ]
+        events = await asyncio.gather(*(anext(t.run()) for t in triggers))
+        return [e.payload for e in events]
+
+    events = asyncio.run(all_events())
+    assert [e["status"] for e in events] == ["success"] * 5
+    assert shared_clients.builds() - before == 1
+    # Same arguments: the triggers' client. Another region: another client.
+    same = shared_clients.get_shared_client("batch", aws_conn_id="emu")
+    assert shared_clients.builds() - before == 1
+    other = shared_clients.get_shared_client("batch", aws_conn_id="emu", region_name="eu-west-1")
+    assert other is not same and shared_clients.builds() - before == 2
+
+
+# -- cancellation ---------------------------------------------------------------------------
+
+
+def _hanging_job(emu) -> str:
+    name = unique("hang")
+    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [{"result": "HANG"}]}]})
+    return submit(emu, name)
+
+
+def test_trigger_on_kill_terminates_the_operators_job(emu):
+    job_id = _hanging_job(emu)
+    context = make_context()
+    op = BatchSubmitServiceJobOperator(
+        task_id="train", aws_conn_id="emu", job_name="x", job_queue=emu.queue_name,
+        service_request_payload=PAYLOAD, wait_for_completion=True, deferrable=True,
+    )
+    op.job_id = job_id
+    with pytest.raises(TaskDeferred) as exc:
+        op._defer(0, None, "prefix: ")
+    trigger = rebuild(exc.value.trigger)
+    asyncio.run(trigger.on_kill())
+    described = describe(emu, job_id)
+    assert described["status"] == "FAILED" and described.get("isTerminated")
+    assert "train" in described["statusReason"] and "was killed" in described["statusReason"]
+    assert emu.stats().get("TerminateServiceJob") == 1
+    del context
+
+
+def test_sensor_trigger_on_kill_leaves_the_job_running(emu):
+    job_id = _hanging_job(emu)
+    trigger = rebuild(BatchServiceJobTrigger(job_id=job_id, aws_conn_id="emu", poll_interval=POKE))
+    asyncio.run(trigger.on_kill())
+    assert emu.stats().get("TerminateServiceJob", 0) == 0
+    assert describe(emu, job_id)["status"] not in ("FAILED", "SUCCEEDED")
+
+
+def test_cancelled_trigger_never_terminates(emu):
+    """A triggerer restart cancels run() and calls cleanup(): the job must survive it (on
+    Airflow 3.0 that is all a kill does, too: the wait cannot tell the two apart)."""
+    job_id = _hanging_job(emu)
+    trigger = rebuild(BatchServiceJobTrigger(
+        job_id=job_id, aws_conn_id="emu", poll_interval=POKE, terminate_on_kill=True,
+    ))
+
+    async def cancel_after_polls() -> None:
+        task = asyncio.ensure_future(anext(trigger.run()))
+        while emu.stats().get("DescribeServiceJob", 0) < 3:
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await trigger.cleanup()
+
+    asyncio.run(cancel_after_polls())
+    assert emu.stats().get("TerminateServiceJob", 0) == 0
+    assert describe(emu, job_id)["status"] not in ("FAILED", "SUCCEEDED")
+
+
+# -- one timeout ----------------------------------------------------------------------------
+
+
+def test_sensor_timeout_is_the_same_deferred_and_the_job_keeps_running(emu):
+    job_id = _hanging_job(emu)
+    context = make_context()
+    sensor = BatchServiceJobSensor(
+        task_id="wait", aws_conn_id="emu", job_id=job_id, poke_interval=POKE, timeout=1,
+        deferrable=True,
+    )
+    trigger = deferred(sensor, context)
+    assert trigger.deadline_ms is not None and trigger.terminate_on_timeout is False
+    event = run_trigger(trigger)
+    assert event["status"] == "timeout"
+    with pytest.raises(AirflowSensorTimeout) as err:
+        sensor.execute_complete(context, event)
+    assert "NOT terminated" in str(err.value) and job_id in str(err.value)
+    assert emu.stats().get("TerminateServiceJob", 0) == 0
+    assert describe(emu, job_id)["status"] not in ("FAILED", "SUCCEEDED")
+
+
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_operator_wait_timeout_terminates_its_job_in_both_modes(emu, deferrable):
+    name = unique("optimeout")
+    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [{"result": "HANG"}]}]})
+    context = make_context()
+    op = BatchSubmitServiceJobOperator(
+        task_id="train", aws_conn_id="emu", job_name=name, job_queue=emu.queue_name,
+        service_request_payload=PAYLOAD, poll_interval=POKE, wait_for_completion=True,
+        wait_timeout=1, deferrable=deferrable,
+    )
+    with pytest.raises(AirflowFailException) as err:
+        if deferrable:
+            op.execute_complete(context, run_trigger(deferred(op, context)))
+        else:
+            op.execute(context)
+    assert "wait_timeout=1s" in str(err.value) and "terminated" in str(err.value)
+    job_id = context["ti"].xcom["batch_service_job_details"]["job_id"]
+    described = describe(emu, job_id)
+    assert described["status"] == "FAILED" and described.get("isTerminated")
+    assert "wait_timeout=1s" in described["statusReason"]
+
+
+# -- training logs ------------------------------------------------------------------------------
+
+
+def _retried_job(emu) -> str:
+    name = unique("logs")
+    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
+        {"result": "FAILED", "statusReason": ISE}, {"result": "SUCCEEDED"}]}]})
+    return submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
+
+
+def _log_lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if "[attempt " in line and "algo-1]" in line]
+
+
+def test_sensor_streams_each_attempts_training_log_once(emu, capsys, caplog):
+    caplog.set_level(logging.INFO)
+    job_id = _retried_job(emu)
+    sensor = BatchServiceJobSensor(
+        task_id="wait", aws_conn_id="emu", job_id=job_id, poke_interval=POKE, timeout=120,
+    )
+    sensor.execute(make_context())
+    lines = _log_lines(capsys.readouterr().out)
+    first = [line for line in lines if "[attempt 1 algo-1]" in line]
+    second = [line for line in lines if "[attempt 2 algo-1]" in line]
+    assert any("created for service job" in line for line in first)
+    assert any("Completed" in line for line in second)
+    assert any("Failed" in line or "InternalServerError" in line for line in first)
+    # each line once, though the streams were read on every poke
+    for attempt_lines in (first, second):
+        bodies = [line.split("algo-1]", 1)[1] for line in attempt_lines]
+        assert len(bodies) == len(set(bodies))
+
+
+def test_stream_logs_false_streams_nothing(emu, capsys):
+    job_id = submit(emu, unique("quiet"))
+    BatchServiceJobSensor(
+        task_id="wait", aws_conn_id="emu", job_id=job_id, poke_interval=POKE, timeout=60,
+        stream_logs=False,
+    ).execute(make_context())
+    assert _log_lines(capsys.readouterr().out) == []
+
+
+def test_operator_sync_wait_streams_logs(emu, capsys):
+    name = unique("oplogs")
+    submit(emu, name, wait_for_completion=True)
+    lines = _log_lines(capsys.readouterr().out)
+    assert any("[attempt 1 algo-1]" in line and "Completed" in line for line in lines)
+
+
+def test_trigger_streams_logs_labelled_by_attempt(emu, capsys, caplog):
+    caplog.set_level(logging.INFO)
+    job_id = _retried_job(emu)
+    event = run_trigger(BatchServiceJobTrigger(job_id=job_id, aws_conn_id="emu", poll_interval=POKE))
+    assert event["status"] == "success"
+    lines = _log_lines(all_output(capsys, caplog))
+    assert any("[attempt 2 algo-1]" in line and "Completed" in line for line in lines)
+    assert any("[attempt 1 algo-1]" in line for line in lines)
+
+
+# -- packaging ------------------------------------------------------------------------------
+
+
+def test_trigger_is_registered_and_cheap_to_import():
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import json, sys
+import airflow_batch_service.triggers
+from airflow_batch_service.triggers import BatchServiceJobTrigger
+from airflow_batch_service.get_provider_info import get_provider_info
+mods = [m for e in get_provider_info()["triggers"] for m in e["python-modules"]]
+print(json.dumps({
+    "modules": mods,
+    "boto3": "boto3" in sys.modules,
+    "aiobotocore": "aiobotocore" in sys.modules,
+    "waiting": "airflow_batch_service.waiting" in sys.modules,
+    "shared": "airflow_batch_service.shared_clients" in sys.modules,
+    "moto": "moto" in sys.modules,
+}))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=120,
+        env=dict(os.environ),
+    ).stdout
+    loaded = json.loads(out.strip().splitlines()[-1])
+    assert loaded == {
+        "modules": ["airflow_batch_service.triggers.batch_service"], "boto3": False,
+        "aiobotocore": False, "waiting": False, "shared": False, "moto": False,
+    }

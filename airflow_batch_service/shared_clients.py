@@ -13,7 +13,10 @@ aiohttp queues them all). It also needs no event-loop binding (one client serves
 and thread of the process, so it can be created once and kept), is the very client and
 botocore configuration of the sync hook (standard retries, 3 attempts, short timeouts), and is
 intercepted by ``moto.mock_aws``, so triggers run against the in-process emulator in tests.
-botocore clients are thread-safe; calls run through ``asyncio.to_thread``.
+botocore clients are thread-safe; calls run through :func:`run_blocking`, on a thread pool of
+:data:`MAX_WORKERS` threads, as many as a botocore client keeps connections (10 by default): more
+threads would only open and discard connections, and the triggerer's default executor stays
+free for everything else.
 
 A client is kept for :data:`MAX_AGE_SECONDS` (15 min) and then rebuilt on next use, so an edited
 connection reaches running triggers without a triggerer restart, at the cost of one client
@@ -27,11 +30,16 @@ key even when many triggers ask at the same moment.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+#: Threads for AWS calls of every trigger in the process (botocore's max_pool_connections).
+MAX_WORKERS = 10
 
 #: How long a shared client is reused before it is rebuilt (picks up connection edits).
 MAX_AGE_SECONDS = 900.0
@@ -39,6 +47,7 @@ MAX_AGE_SECONDS = 900.0
 _lock = threading.Lock()
 _clients: dict[tuple[str, ...], tuple[float, Any]] = {}
 _builds = 0
+_executor: ThreadPoolExecutor | None = None
 
 
 def client_key(
@@ -120,7 +129,18 @@ async def get_shared_client_async(service: str, **kwargs: Any) -> Any:
     client = _fresh(key)
     if client is not None:
         return client
-    return await asyncio.to_thread(get_shared_client, service, **kwargs)
+    return await run_blocking(get_shared_client, service, **kwargs)
+
+
+async def run_blocking(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """Run a blocking AWS call on the process's AWS thread pool, off the event loop."""
+    global _executor
+    if _executor is None:
+        with _lock:
+            if _executor is None:
+                _executor = ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix="abs-aws")
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_executor, functools.partial(func, *args, **kwargs))
 
 
 def builds() -> int:

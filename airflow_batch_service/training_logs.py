@@ -2,14 +2,13 @@
 
 :func:`fetch_new_lines` reads what :class:`~airflow_batch_service.core.logtail.LogTail` asks
 for with a CloudWatch Logs client and returns the new, labelled lines. The sync wait calls it
-directly; the trigger calls it in a thread (``asyncio.to_thread``) with the triggerer's shared
+directly; the trigger calls it in a thread (``shared_clients.run_blocking``) with the triggerer's shared
 logs client. Log trouble (no log group yet, throttling, a lost connection) never affects the
 wait: it is logged at debug level and the next poll tries again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -60,4 +59,6 @@ def fetch_new_lines(client: Any, tail: LogTail) -> list[str]:
 
 async def fetch_new_lines_async(client: Any, tail: LogTail) -> list[str]:
     """:func:`fetch_new_lines` off the event loop (the client is a thread-safe boto3 client)."""
-    return await asyncio.to_thread(fetch_new_lines, client, tail)
+    from airflow_batch_service.shared_clients import run_blocking
+
+    return await run_blocking(fetch_new_lines, client, tail)

@@ -24,7 +24,6 @@ deadline passes depends only on who owns it, never on the mode: the sensor leave
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -316,7 +315,7 @@ class SyncJobWait(JobWait):
     def create(  # type: ignore[override]
         cls, hook: BatchServiceJobHook, job_id: str, **kwargs: Any
     ) -> SyncJobWait:
-        return super().create(job_id, hook=hook, **kwargs)  # type: ignore[no-any-return]
+        return super().create(job_id, hook=hook, **kwargs)
 
     def poll(self) -> Step:
         """Describe once, feed the core, log what it says. Never raises for a transient error."""
@@ -374,25 +373,30 @@ class AsyncJobWait(JobWait):
     """The asyncio shell: the same calls on a shared boto3 client, offloaded to a thread.
 
     ``client`` is a botocore Batch client (thread-safe); see ``shared_clients`` for why a
-    shared, thread-offloaded boto3 client and not aiobotocore.
+    shared, thread-offloaded boto3 client and not aiobotocore. Calls run on
+    ``shared_clients.run_blocking``'s thread pool.
     """
 
     client: Any = None
 
     @classmethod
     def create(cls, client: Any, job_id: str, **kwargs: Any) -> AsyncJobWait:  # type: ignore[override]
-        return super().create(job_id, client=client, **kwargs)  # type: ignore[no-any-return]
+        return super().create(job_id, client=client, **kwargs)
 
     async def poll(self) -> Step:
+        from airflow_batch_service.shared_clients import run_blocking
+
         self.begin()
         try:
-            response = await asyncio.to_thread(self.client.describe_service_job, jobId=self.job_id)
+            response = await run_blocking(self.client.describe_service_job, jobId=self.job_id)
         except Exception as exc:
             return self.on_exception(exc)
         return self.on_describe({k: v for k, v in response.items() if k != "ResponseMetadata"})
 
     async def terminate(self, reason: str) -> None:
-        await asyncio.to_thread(
+        from airflow_batch_service.shared_clients import run_blocking
+
+        await run_blocking(
             self.client.terminate_service_job, jobId=self.job_id, reason=self.batch_reason(reason)
         )
 

@@ -8,7 +8,7 @@ never end it. Its event is a ``WaitOutcome`` dict that the task's ``execute_comp
 
 Every trigger of a triggerer process with the same ``aws_conn_id`` / ``region_name`` /
 ``verify`` / ``botocore_config`` shares ONE boto3 client (``shared_clients``), called through
-``asyncio.to_thread``.
+``shared_clients.run_blocking`` (a small thread pool).
 
 Cancellation: on Airflow versions whose ``BaseTrigger`` has ``on_kill`` (3.3+), a user's kill,
 clear or mark of the deferred task calls it, and a trigger with ``terminate_on_kill=True`` (the
@@ -167,12 +167,12 @@ class BatchServiceJobTrigger(BaseTrigger):
                 "terminates it)", self.job_id,
             )
             return
-        from airflow_batch_service.shared_clients import get_shared_client_async
+        from airflow_batch_service.shared_clients import get_shared_client_async, run_blocking
 
         try:
             client = await get_shared_client_async("batch", **self._client_kwargs())
             await asyncio.wait_for(
-                asyncio.to_thread(
+                run_blocking(
                     client.terminate_service_job, jobId=self.job_id, reason=self.kill_reason[:1000]
                 ),
                 timeout=30,

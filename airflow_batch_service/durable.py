@@ -277,6 +277,7 @@ class DurableSubmitter:
     lookup_limit: int = LOOKUP_LIMIT
     visibility_wait: float = VISIBILITY_WAIT_SECONDS
     sleep: Callable[[float], None] = field(default=time.sleep)
+    job_queue: str | None = None  # the lookup lists this queue only (set by submit)
 
     # -- public ----------------------------------------------------------------------------
 
@@ -284,6 +285,7 @@ class DurableSubmitter:
         """Submit ``request`` (validated, without durable tags) or reattach; see module doc."""
         job_name = str(request["jobName"])
         user_token = request.get("clientToken")
+        self.job_queue = request.get("jobQueue")
         previous, origin = self._previous_job(job_name, user_token)
         for _ in range(MAX_ROUNDS):
             decision = decide(previous, origin=origin)
@@ -293,7 +295,7 @@ class DurableSubmitter:
             if decision.action is Action.REATTACH:
                 self.log.info(decision.message)
                 token = self._token_of(previous) or ""
-                self._remember(previous, token)
+                self._remember(previous, token, submitted=False)
                 return Submission(_job_response(previous or {}), True, decision, token)
             token = self._next_token(job_name, user_token, previous)
             if previous is not None:
@@ -302,7 +304,7 @@ class DurableSubmitter:
                 self.log.info("%s (clientToken %s)", decision.message, token)
             response, holder = self._submit_once(request, token)
             if response is not None:
-                self._remember(response, token)
+                self._remember(response, token, submitted=True)
                 return Submission(response, False, decision, token)
             # The token is taken: by a job that was not visible to the lookup, or by our own
             # first request that botocore re-sent. Decide again on that job.
@@ -329,7 +331,8 @@ class DurableSubmitter:
             job_id = str(stored["job_id"])
             describe = self._describe_visible(job_id)
             if describe is not None:
-                return describe, f"try {stored.get('try_number', '?')}"
+                number = stored.get("try_number")
+                return describe, f"try {number}" if number else "an earlier try"
             self.log.warning(
                 "task_state_store names job %s but it cannot be described: looking it up",
                 job_id,
@@ -348,7 +351,10 @@ class DurableSubmitter:
             return dict(value)
         return None
 
-    def _remember(self, describe_or_response: Mapping[str, Any] | None, token: str) -> None:
+    def _remember(
+        self, describe_or_response: Mapping[str, Any] | None, token: str, *, submitted: bool
+    ) -> None:
+        """Save the job for the next try; ``try_number`` only if this try submitted it."""
         if self.store is None or not describe_or_response:
             return
         value = {
@@ -356,7 +362,7 @@ class DurableSubmitter:
             "job_arn": describe_or_response.get("jobArn"),
             "job_name": describe_or_response.get("jobName"),
             "client_token": token,
-            "try_number": self.try_number,
+            "try_number": self.try_number if submitted else None,
         }
         stored = self._stored()
         if stored and stored.get("job_id") == value["job_id"]:
@@ -368,10 +374,13 @@ class DurableSubmitter:
                              exc_info=True)
 
     def _candidates(self, job_name: str) -> Iterator[dict[str, Any]]:
-        """Describes of the jobs named ``job_name`` (every status: a filter makes
-        ListServiceJobs ignore jobStatus), newest first, at most ``lookup_limit``."""
+        """Describes of the jobs named ``job_name`` on the request's queue (every status: a
+        filter makes ListServiceJobs ignore jobStatus), newest first, at most
+        ``lookup_limit``."""
         summaries = list(
-            self.hook.list_service_jobs(filters=[{"name": "JOB_NAME", "values": [job_name]}])
+            self.hook.list_service_jobs(
+                job_queue=self.job_queue, filters=[{"name": "JOB_NAME", "values": [job_name]}]
+            )
         )
         summaries.sort(key=lambda s: s.get("createdAt") or 0, reverse=True)
         if len(summaries) > self.lookup_limit:

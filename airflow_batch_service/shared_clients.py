@@ -23,8 +23,9 @@ connection reaches running triggers without a triggerer restart, at the cost of 
 build per connection per quarter hour (credentials of an assumed role refresh themselves in
 between). Workers (the sync wait) build their own clients with :func:`build_client`: one task,
 one client. Building one looks up the Airflow connection, which must not run
-on the triggerer's event loop: :func:`get_shared_client_async` builds it in a thread, once per
-key even when many triggers ask at the same moment.
+on the triggerer's event loop: :func:`get_shared_client_async` builds it in a thread
+(asgiref's ``sync_to_async``, like the amazon provider), once per key even when many triggers
+ask at the same moment.
 """
 
 from __future__ import annotations
@@ -129,7 +130,11 @@ async def get_shared_client_async(service: str, **kwargs: Any) -> Any:
     client = _fresh(key)
     if client is not None:
         return client
-    return await run_blocking(get_shared_client, service, **kwargs)
+    # Through asgiref, as the amazon provider's get_async_conn: on Airflow 3.0 the triggerer's
+    # connection lookup (async_to_sync to the supervisor) only works from its threads.
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(get_shared_client)(service, **kwargs)
 
 
 async def run_blocking(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:

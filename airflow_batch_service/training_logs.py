@@ -30,6 +30,8 @@ def follow_verdict(tail: LogTail, verdict: Verdict) -> None:
 def fetch_new_lines(client: Any, tail: LogTail) -> list[str]:
     """One round of reads. Returns the new lines in stream order."""
     lines: list[str] = []
+    if tail.idle:
+        return lines
     try:
         for name in tail.to_discover():
             response = client.describe_log_streams(

@@ -141,12 +141,9 @@ def timeout_message(job_id: str, verdict: Verdict | None, *, terminates: bool, w
         if verdict is not None
         else f"service job {job_id} was never seen (no successful describe)"
     )
-    fate = (
-        "The service job was terminated (this task owns it)."
-        if terminates
-        else "The service job was NOT terminated and keeps running in Batch."
-    )
-    return f"{what} {fate} Its state at the last poll:\n{where}"
+    # The owner's shell terminates the job and appends how that went to the first line.
+    fate = "" if terminates else " The service job was NOT terminated and keeps running in Batch."
+    return f"{what}{fate}\nIts state at the last poll:\n{where}"
 
 
 @dataclass
@@ -295,10 +292,7 @@ class JobWait:
             self.log.error("could not terminate service job %s: %s", self.job_id, error)
             done = f"Terminating the job FAILED ({error}); it may still be queued: terminate it."
         head, _, rest = outcome.message.partition("\n")
-        if "was terminated (this task owns it)" in head and error is None:
-            message = outcome.message
-        else:
-            message = f"{head} {done}\n{rest}" if rest else f"{head} {done}"
+        message = f"{head} {done}\n{rest}" if rest else f"{head} {done}"
         return WaitOutcome(
             outcome.status, outcome.job_id, message, summary=outcome.summary,
             training_job_arn=outcome.training_job_arn, terminated=done,

@@ -55,6 +55,11 @@ class LogTail:
         self.jobs.setdefault(training_job_name, FollowedJob(attempt=max(1, attempt)))
         self.current = training_job_name
 
+    @property
+    def idle(self) -> bool:
+        """Nothing to read yet (no attempt has a training job): callers skip all I/O."""
+        return not self.jobs
+
     def to_discover(self) -> list[str]:
         """Training jobs whose streams are not known yet (or closing: a host may have come late)."""
         return [name for name, job in self.jobs.items() if not job.streams or job.closing]

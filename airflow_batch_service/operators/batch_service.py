@@ -430,8 +430,8 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
         logs_client: list[Any] = []
 
         def on_step(step: Any) -> None:
-            if tail is None or step.verdict is None:
-                return
+            if tail is None or tail.idle or step.verdict is None:
+                return  # no training job yet: not even a client is built
             from airflow_batch_service.training_logs import fetch_new_lines
 
             if not logs_client:

@@ -166,8 +166,8 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
 
     def _stream_logs(self) -> None:
         """Copy the training job's new log lines into the task log (``core.logtail``)."""
-        if self._tail is None:
-            return
+        if self._tail is None or self._tail.idle:
+            return  # no training job yet: not even a client is built
         from airflow_batch_service.training_logs import fetch_new_lines
 
         if self._logs_client is None:

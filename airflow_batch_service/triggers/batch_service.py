@@ -130,9 +130,7 @@ class BatchServiceJobTrigger(BaseTrigger):
         )
         client = await get_shared_client_async("batch", **self._client_kwargs())
         tail = LogTail.from_dict(self.log_state) if self.stream_logs else None
-        logs_client = (
-            await get_shared_client_async("logs", **self._client_kwargs()) if tail else None
-        )
+        logs_client: Any = None
         wait = AsyncJobWait.create(
             client,
             self.job_id,
@@ -148,7 +146,9 @@ class BatchServiceJobTrigger(BaseTrigger):
         )
         while True:
             step = await wait.poll()
-            if tail is not None and logs_client is not None and step.verdict is not None:
+            if tail is not None and not tail.idle and step.verdict is not None:
+                if logs_client is None:
+                    logs_client = await get_shared_client_async("logs", **self._client_kwargs())
                 for line in await fetch_new_lines_async(logs_client, tail):
                     self.log.info("%s", line)
             outcome = wait.outcome(step)

@@ -100,6 +100,9 @@ def emulator(airflow_stack: AirflowStack, batch_emulator_server: Any) -> Any:
 
 @pytest.fixture
 def stack(airflow_stack: AirflowStack) -> AirflowStack:
-    """The running stack; fails the test early if a component died in an earlier test."""
-    airflow_stack._check_alive()
+    """The running stack. A component an earlier test crashed (that test failed, with the
+    component's log) is restarted first, so the crash is not blamed on every later test."""
+    restarted = airflow_stack.ensure_running()
+    if restarted:
+        print(f"restarted after an earlier crash: {', '.join(restarted)}")
     return airflow_stack

@@ -102,6 +102,8 @@ class AirflowStack:
     home: Path = field(init=False)
     dags_folder: Path = field(init=False)
     procs: dict[str, Component] = field(init=False, default_factory=dict)
+    restarts: list[str] = field(init=False, default_factory=list)
+    _retired: list[Component] = field(init=False, default_factory=list)
     leftovers: list[str] = field(init=False, default_factory=list)
     timings: dict[str, float] = field(init=False, default_factory=dict)
     _marker: str = field(init=False, default="")
@@ -241,6 +243,23 @@ class AirflowStack:
         )
         self.procs[name] = comp
 
+    def ensure_running(self) -> list[str]:
+        """Restart any component that died (an earlier test crashed it); returns their names.
+
+        The test that crashed it has already failed with the component's log; restarting keeps
+        that failure from turning every later test into an error.
+        """
+        dead = [
+            n for n, c in self.procs.items() if c.proc is not None and c.proc.poll() is not None
+        ]
+        for name in dead:
+            self._retired.append(self.procs.pop(name))
+            self._spawn(name)
+        if dead:
+            self.restarts.extend(dead)
+            self._wait_healthy(deadline=time.monotonic() + self.startup_timeout)
+        return dead
+
     def _check_alive(self) -> None:
         for comp in self.procs.values():
             assert comp.proc is not None
@@ -322,7 +341,7 @@ class AirflowStack:
     def stop(self) -> None:
         """Stop every process this stack started, by pid; safe to call twice and after a failure."""
         t0 = time.monotonic()
-        started = [c for c in self.procs.values() if c.proc is not None]
+        started = [c for c in [*self._retired, *self.procs.values()] if c.proc is not None]
         extra = self._descendants()
         for comp in started:
             assert comp.proc is not None

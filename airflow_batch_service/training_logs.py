@@ -22,16 +22,25 @@ MAX_PAGES = 10
 _log = logging.getLogger(__name__)
 
 
-def follow_verdict(tail: LogTail, verdict: Verdict) -> None:
+def follow_verdict(tail: LogTail, verdict: Verdict, now_ms: int | None = None) -> None:
     """Point the tail at the latest attempt's training job (``latestAttempt``)."""
-    tail.follow(training_job_name(verdict.latest_training_job_arn), len(verdict.attempts))
+    from airflow_batch_service.waiting import now_ms as clock
+
+    tail.follow(
+        training_job_name(verdict.latest_training_job_arn),
+        len(verdict.attempts),
+        clock() if now_ms is None else now_ms,
+    )
 
 
-def fetch_new_lines(client: Any, tail: LogTail) -> list[str]:
-    """One round of reads. Returns the new lines in stream order."""
+def fetch_new_lines(client: Any, tail: LogTail, now_ms: int | None = None) -> list[str]:
+    """One round of reads (call when ``tail.due(...)``). Returns the new lines in order."""
+    from airflow_batch_service.waiting import now_ms as clock
+
     lines: list[str] = []
     if tail.idle:
         return lines
+    tail.read_done(clock() if now_ms is None else now_ms)
     try:
         for name in tail.to_discover():
             response = client.describe_log_streams(

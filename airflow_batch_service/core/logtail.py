@@ -8,6 +8,12 @@ the latest attempt's training job, remembers each stream's ``nextForwardToken`` 
 printed once), drains the previous attempt's streams one last time when a new attempt starts,
 and labels every line ``[attempt N algo-1] ...``.
 
+It also says when to read (:meth:`LogTail.due`): at most every :data:`READ_INTERVAL_SECONDS`
+per wait, at once when a new attempt starts (the previous one's last lines) and when the job
+ends. CloudWatch Logs allows GetLogEvents about 25 times a second per account and region; a
+thousand waits reading on every 30-second poll would already pass that, and a wait that polls
+every second must not spend its time reading logs.
+
 It does no I/O: ``airflow_batch_service.training_logs`` asks it what to read
 (:meth:`LogTail.to_discover`, :meth:`LogTail.to_read`) and feeds it the answers. The sync wait
 and the trigger use the same fetcher, so "what is new" has one implementation. The state is
@@ -22,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+#: Least seconds between two reads of one wait's logs (except at an attempt change and the end).
+READ_INTERVAL_SECONDS = 30.0
 _HOST = re.compile(r"^(?P<host>.+?)(?:-\d+)?$")
 
 
@@ -45,15 +53,30 @@ class LogTail:
 
     jobs: dict[str, FollowedJob] = field(default_factory=dict)  # training job name -> progress
     current: str | None = None
+    next_read_ms: int | None = None  # epoch ms of the next read (None: nothing followed yet)
+    interval_seconds: float = READ_INTERVAL_SECONDS
 
-    def follow(self, training_job_name: str | None, attempt: int) -> None:
+    def follow(self, training_job_name: str | None, attempt: int, now_ms: int) -> None:
         """The latest attempt's training job (from the latest verdict)."""
         if not training_job_name or training_job_name == self.current:
             return
         if self.current in self.jobs:
             self.jobs[self.current].closing = True
+            self.next_read_ms = now_ms  # drain the previous attempt now
+        elif self.next_read_ms is None:
+            # A new training job has no log stream for a while: first read after an interval.
+            self.next_read_ms = now_ms + int(self.interval_seconds * 1000)
         self.jobs.setdefault(training_job_name, FollowedJob(attempt=max(1, attempt)))
         self.current = training_job_name
+
+    def due(self, now_ms: int, *, final: bool = False) -> bool:
+        """Whether to read now. ``final``: the job has ended (read its last lines)."""
+        if self.idle:
+            return False
+        return final or self.next_read_ms is None or now_ms >= self.next_read_ms
+
+    def read_done(self, now_ms: int) -> None:
+        self.next_read_ms = now_ms + int(self.interval_seconds * 1000)
 
     @property
     def idle(self) -> bool:
@@ -103,6 +126,8 @@ class LogTail:
     def to_dict(self) -> dict[str, Any]:
         return {
             "current": self.current,
+            "next_read_ms": self.next_read_ms,
+            "interval_seconds": self.interval_seconds,
             "jobs": {
                 name: {"attempt": job.attempt, "streams": dict(job.streams), "closing": job.closing}
                 for name, job in self.jobs.items()
@@ -121,4 +146,9 @@ class LogTail:
             )
             for name, job in (value.get("jobs") or {}).items()
         }
-        return cls(jobs=jobs, current=value.get("current"))
+        return cls(
+            jobs=jobs,
+            current=value.get("current"),
+            next_read_ms=value.get("next_read_ms"),
+            interval_seconds=float(value.get("interval_seconds", READ_INTERVAL_SECONDS)),
+        )

@@ -397,7 +397,7 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
         return f"The wait exceeded wait_timeout={self.wait_timeout:g}s."
 
     def _wait(self, context: Context, started_ms: int) -> dict[str, Any]:
-        from airflow_batch_service.waiting import SyncJobWait
+        from airflow_batch_service.waiting import SyncJobWait, now_ms
 
         assert self.job_id is not None
         region, partition = self.hook.conn_region_name, self.hook.conn_partition
@@ -430,8 +430,8 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
         logs_client: list[Any] = []
 
         def on_step(step: Any) -> None:
-            if tail is None or tail.idle or step.verdict is None:
-                return  # no training job yet: not even a client is built
+            if tail is None or step.verdict is None or not tail.due(now_ms(), final=step.done):
+                return  # nothing to read yet: not even a client is built
             from airflow_batch_service.training_logs import fetch_new_lines
 
             if not logs_client:

@@ -164,10 +164,12 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
             )
         return self._wait
 
-    def _stream_logs(self) -> None:
+    def _stream_logs(self, final: bool) -> None:
         """Copy the training job's new log lines into the task log (``core.logtail``)."""
-        if self._tail is None or self._tail.idle:
-            return  # no training job yet: not even a client is built
+        from airflow_batch_service.waiting import now_ms
+
+        if self._tail is None or not self._tail.due(now_ms(), final=final):
+            return  # nothing to read yet: not even a client is built
         from airflow_batch_service.training_logs import fetch_new_lines
 
         if self._logs_client is None:
@@ -220,7 +222,7 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
         wait = self._get_wait(context)
         step = wait.poll()
         if step.verdict is not None:
-            self._stream_logs()
+            self._stream_logs(final=step.done)
         self._backoff = step.sleep if wait.loop.consecutive_errors else 0.0
         self._save_state(context, wait)
         summary = wait.conclude(step)

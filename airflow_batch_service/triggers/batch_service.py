@@ -146,7 +146,11 @@ class BatchServiceJobTrigger(BaseTrigger):
         )
         while True:
             step = await wait.poll()
-            if tail is not None and not tail.idle and step.verdict is not None:
+            if (
+                tail is not None
+                and step.verdict is not None
+                and tail.due(wait.clock(), final=step.done)
+            ):
                 if logs_client is None:
                     logs_client = await get_shared_client_async("logs", **self._client_kwargs())
                 for line in await fetch_new_lines_async(logs_client, tail):

@@ -449,3 +449,26 @@ print(json.dumps({
         "modules": ["airflow_batch_service.triggers.batch_service"], "boto3": False,
         "aiobotocore": False, "waiting": False, "shared": False, "moto": False,
     }
+
+
+def test_log_tail_reads_on_a_schedule_and_at_attempt_changes():
+    from airflow_batch_service.core.logtail import LogTail
+
+    tail = LogTail()
+    assert tail.idle and not tail.due(0, final=True)  # no training job: nothing to read
+    tail.follow("tj-1", 1, now_ms=1_000)
+    assert not tail.due(1_000) and not tail.due(30_999)
+    assert tail.due(31_000) and tail.due(2_000, final=True)
+    tail.on_streams("tj-1", ["tj-1/algo-1-17"])
+    lines = tail.on_events("tj-1", "tj-1/algo-1-17", [{"message": "hello\n"}], "f/1")
+    assert lines == ["[attempt 1 algo-1] hello"]
+    tail.read_done(31_000)
+    assert not tail.due(40_000)
+    tail.follow("tj-2", 2, now_ms=40_000)  # a new attempt: drain the old one now
+    assert tail.due(40_000)
+    assert tail.to_read() == [("tj-1", "tj-1/algo-1-17", "f/1")]
+    assert tail.to_discover() == ["tj-1", "tj-2"]
+    again = LogTail.from_dict(json.loads(json.dumps(tail.to_dict())))
+    assert again.to_dict() == tail.to_dict()
+    tail.settle()
+    assert list(tail.jobs) == ["tj-2"]

@@ -40,9 +40,6 @@ from typing import Any
 
 COMPONENTS: tuple[str, ...] = ("api-server", "scheduler", "dag-processor", "triggerer")
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
-TERMINAL_TI_STATES = frozenset(
-    {"success", "failed", "skipped", "upstream_failed", "removed", "up_for_retry"}
-)
 
 
 class StackError(RuntimeError):
@@ -490,6 +487,7 @@ class AirflowStack:
         return str(got["dag_run_id"])
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        """The run as the API shows it (on 3.0 it may 404 for a moment right after the trigger)."""
         return dict(self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{_q(run_id)}"))
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_batch_service.core.errors import ErrorKind, classify
+from airflow_batch_service.core.retry import Cause
 from airflow_batch_service.core.verdict import Verdict
 from airflow_batch_service.core.watch import JobWatcher, PollPolicy, Step, WaitLoop, WatchState
 
@@ -93,6 +94,8 @@ class WaitOutcome:
     training_job_arn: str | None = None
     terminate_reason: str | None = None
     terminated: str | None = None
+    #: For a job Batch failed: ``Verdict.cause`` (``core.retry.Cause`` value) or "unknown".
+    cause: str | None = None
 
     def to_event(self) -> dict[str, Any]:
         return {
@@ -102,16 +105,29 @@ class WaitOutcome:
             "summary": self.summary,
             "training_job_arn": self.training_job_arn,
             "terminated": self.terminated,
+            "cause": self.cause,
         }
 
 
-def finish(event: Mapping[str, Any], log: Any) -> dict[str, Any]:
+#: Failures a fresh submission may get past: Batch gave up without the user's say-so.
+RESUBMITTABLE_CAUSES = frozenset(
+    {Cause.ATTEMPTS_EXHAUSTED.value, Cause.TIMED_OUT.value, Cause.PREEMPTION_LIMIT.value, "unknown"}
+)
+
+
+def finish(
+    event: Mapping[str, Any], log: Any, *, resubmit_on_retry: bool = False
+) -> dict[str, Any]:
     """Turn a wait's event into the task's result: the summary on success; otherwise raise.
 
     - ``success``: returns ``Verdict.summary()``.
-    - ``failed``: ``AirflowFailException`` with ``Verdict.explain()`` (an Airflow retry would
-      only re-watch a job Batch has already given up on; also a job terminated because it was
-      stuck in RUNNABLE or the operator's wait timed out).
+    - ``failed``: ``AirflowFailException`` with ``Verdict.explain()``: Airflow must not retry.
+      A sensor's retry would only re-watch a job Batch has already given up on; an EXIT rule is
+      the user saying the failure is final; a terminated job was stopped on purpose (by a
+      person, ``max_runnable_seconds`` or the operator's ``wait_timeout``).
+      Except with ``resubmit_on_retry`` (the operator, whose retry submits a new job, see
+      ``durable``): attempts exhausted, an attempt timeout or the preemption limit raise
+      ``AirflowException`` instead, so the task's own ``retries`` get a fresh job.
     - ``timeout`` (the sensor's): ``AirflowSensorTimeout``; the job keeps running.
     - ``error`` (a job never visible, a fatal AWS error): ``AirflowException``, which Airflow
       may retry.
@@ -128,6 +144,15 @@ def finish(event: Mapping[str, Any], log: Any) -> dict[str, Any]:
         return dict(event["summary"])
     log.error(message)
     if status == FAILED:
+        if (
+            resubmit_on_retry
+            and not event.get("terminated")
+            and event.get("cause") in RESUBMITTABLE_CAUSES
+        ):
+            raise AirflowException(
+                f"{message}\nBatch gave up on this job without an EXIT rule: if the task has "
+                "retries left, Airflow retries it and the retry submits a new job."
+            )
         raise AirflowFailException(message)
     if status == TIMEOUT:
         raise AirflowSensorTimeout(message)
@@ -164,6 +189,8 @@ class JobWait:
     timeout_what: str = "The wait timed out."
     terminate_reason_prefix: str = ""
     last_verdict: Verdict | None = None
+    #: The operator's wait: see :func:`finish`.
+    resubmit_on_retry: bool = False
 
     @classmethod
     def create(
@@ -254,29 +281,46 @@ class JobWait:
             verdict = observation.verdict
             if observation.terminate_reason and not verdict.done:
                 return WaitOutcome(
-                    FAILED, job_id, f"{observation.terminate_reason}.\n{verdict.explain()}",
-                    training_job_arn=arn, terminate_reason=observation.terminate_reason,
+                    FAILED,
+                    job_id,
+                    f"{observation.terminate_reason}.\n{verdict.explain()}",
+                    training_job_arn=arn,
+                    terminate_reason=observation.terminate_reason,
                 )
             if verdict.done:
                 if verdict.succeeded:
                     return WaitOutcome(
-                        SUCCESS, job_id, verdict.headline(), summary=verdict.summary(),
+                        SUCCESS,
+                        job_id,
+                        verdict.headline(),
+                        summary=verdict.summary(),
                         training_job_arn=arn,
                     )
-                return WaitOutcome(FAILED, job_id, verdict.explain(), training_job_arn=arn)
+                return WaitOutcome(
+                    FAILED,
+                    job_id,
+                    verdict.explain(),
+                    training_job_arn=arn,
+                    cause=verdict.cause.value if verdict.cause else "unknown",
+                )
         if self.deadline_ms is not None and self.clock() >= self.deadline_ms:
             return self.timed_out()
         return None
 
     def timed_out(self) -> WaitOutcome:
         message = timeout_message(
-            self.job_id, self.last_verdict, terminates=self.terminate_on_timeout,
+            self.job_id,
+            self.last_verdict,
+            terminates=self.terminate_on_timeout,
             what=self.timeout_what,
         )
         arn = self.last_verdict.latest_training_job_arn if self.last_verdict else None
         if self.terminate_on_timeout:
             return WaitOutcome(
-                FAILED, self.job_id, message, training_job_arn=arn,
+                FAILED,
+                self.job_id,
+                message,
+                training_job_arn=arn,
                 terminate_reason=self.timeout_what,
             )
         return WaitOutcome(TIMEOUT, self.job_id, message, training_job_arn=arn)
@@ -294,8 +338,12 @@ class JobWait:
         head, _, rest = outcome.message.partition("\n")
         message = f"{head} {done}\n{rest}" if rest else f"{head} {done}"
         return WaitOutcome(
-            outcome.status, outcome.job_id, message, summary=outcome.summary,
-            training_job_arn=outcome.training_job_arn, terminated=done,
+            outcome.status,
+            outcome.job_id,
+            message,
+            summary=outcome.summary,
+            training_job_arn=outcome.training_job_arn,
+            terminated=done,
         )
 
 
@@ -333,7 +381,9 @@ class SyncJobWait(JobWait):
             return self.terminated(outcome, exc)
         return self.terminated(outcome, None)
 
-    def conclude(self, step: Step, *, terminate_reason_prefix: str | None = None) -> dict[str, Any] | None:
+    def conclude(
+        self, step: Step, *, terminate_reason_prefix: str | None = None
+    ) -> dict[str, Any] | None:
         """``None`` while in progress; the verdict's summary on success; raises otherwise
         (see :func:`finish`)."""
         if terminate_reason_prefix is not None:
@@ -341,7 +391,9 @@ class SyncJobWait(JobWait):
         outcome = self.outcome(step)
         if outcome is None:
             return None
-        return finish(self.settle(outcome).to_event(), self.log)
+        return finish(
+            self.settle(outcome).to_event(), self.log, resubmit_on_retry=self.resubmit_on_retry
+        )
 
     def run_until_done(
         self,

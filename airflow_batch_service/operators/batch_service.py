@@ -61,10 +61,7 @@ def argument_for(field: str) -> str:
 
 
 def describe_problems(problems: Sequence[Problem]) -> str:
-    lines = [
-        f"  - {argument_for(p.field)} ({p.field}): {p.rule}"
-        for p in problems
-    ]
+    lines = [f"  - {argument_for(p.field)} ({p.field}): {p.rule}" for p in problems]
     return "Invalid arguments; nothing was submitted:\n" + "\n".join(lines)
 
 
@@ -98,7 +95,9 @@ def _payload_json(value: Any, problems: list[Problem]) -> tuple[str | None, dict
         try:
             parsed = json.loads(value)
         except ValueError as err:
-            problems.append(Problem(field, f"must be a dict or a JSON object string; not JSON ({err})"))
+            problems.append(
+                Problem(field, f"must be a dict or a JSON object string; not JSON ({err})")
+            )
             return None, None
         if not isinstance(parsed, dict):
             problems.append(Problem(field, f"must be a JSON object, got {type(parsed).__name__}"))
@@ -106,7 +105,9 @@ def _payload_json(value: Any, problems: list[Problem]) -> tuple[str | None, dict
         return value, parsed
     if value is None:
         return None, None
-    problems.append(Problem(field, f"must be a dict or a JSON object string, got {type(value).__name__}"))
+    problems.append(
+        Problem(field, f"must be a dict or a JSON object string, got {type(value).__name__}")
+    )
     return None, None
 
 
@@ -363,7 +364,9 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
         self._kill_reason = f"Airflow task {self.dag_id}.{self.task_id} (run {run_id}) was killed"
         self.log.info(
             "Submitting service job %s to queue %s (%s)",
-            request["jobName"], request["jobQueue"], request["serviceJobType"],
+            request["jobName"],
+            request["jobQueue"],
+            request["serviceJobType"],
         )
         submitted_ms = now_ms()
         response = self.submit_durably(request, context)
@@ -374,7 +377,10 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
             ti.xcom_push(key="job_name", value=response.get("jobName"))
         region, partition = self.hook.conn_region_name, self.hook.conn_partition
         BatchServiceJobDetailsLink.persist(
-            context=context, operator=self, region_name=region, aws_partition=partition,
+            context=context,
+            operator=self,
+            region_name=region,
+            aws_partition=partition,
             job_id=self.job_id,
         )
         if self.wait_for_completion:
@@ -423,7 +429,10 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
             if arn and arn != latest["arn"]:
                 latest["arn"] = arn
                 persist_training_job_links(
-                    context, self, region_name=region, aws_partition=partition,
+                    context,
+                    self,
+                    region_name=region,
+                    aws_partition=partition,
                     training_job_arn=arn,
                 )
 
@@ -442,9 +451,16 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
                 self.log.info("%s", line)
 
         wait = SyncJobWait.create(
-            self.hook, self.job_id, log=self.log, poll_interval=self.poll_interval,
-            max_runnable_seconds=self.max_runnable_seconds, started_ms=started_ms,
-            on_verdict=on_verdict, deadline_ms=deadline_ms, terminate_on_timeout=True,
+            self.hook,
+            self.job_id,
+            log=self.log,
+            poll_interval=self.poll_interval,
+            max_runnable_seconds=self.max_runnable_seconds,
+            started_ms=started_ms,
+            on_verdict=on_verdict,
+            deadline_ms=deadline_ms,
+            terminate_on_timeout=True,
+            resubmit_on_retry=True,
             timeout_what=self._timeout_what() if self.wait_timeout is not None else "",
         )
         return wait.run_until_done(terminate_reason_prefix=prefix, on_step=on_step)
@@ -489,10 +505,13 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
         arn = event.get("training_job_arn")
         if arn:
             persist_training_job_links(
-                context, self, region_name=self.hook.conn_region_name,
-                aws_partition=self.hook.conn_partition, training_job_arn=arn,
+                context,
+                self,
+                region_name=self.hook.conn_region_name,
+                aws_partition=self.hook.conn_partition,
+                training_job_arn=arn,
             )
-        summary = finish(event, self.log)
+        summary = finish(event, self.log, resubmit_on_retry=True)
         if self.do_xcom_push:
             context["ti"].xcom_push(key="summary", value=summary)
         return str(self.job_id)

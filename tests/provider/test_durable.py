@@ -70,8 +70,15 @@ def store(request) -> FakeStateStore | None:
 class Task:
     """One task key; ``run(try_number)`` is one try of it."""
 
-    def __init__(self, emu: Any, name: str, store: FakeStateStore | None, *,
-                 map_index: int = -1, **op_kwargs: Any) -> None:
+    def __init__(
+        self,
+        emu: Any,
+        name: str,
+        store: FakeStateStore | None,
+        *,
+        map_index: int = -1,
+        **op_kwargs: Any,
+    ) -> None:
         self.emu, self.name, self.store, self.map_index = emu, name, store, map_index
         self.run_id = f"manual__{uuid.uuid4().hex[:8]}"
         self.op_kwargs = op_kwargs
@@ -83,9 +90,13 @@ class Task:
     def operator(self, **overrides: Any) -> BatchSubmitServiceJobOperator:
         kwargs = {**self.op_kwargs, **overrides}
         return BatchSubmitServiceJobOperator(
-            task_id="train", aws_conn_id="emu", job_name=self.name,
-            job_queue=self.emu.queue_name, service_request_payload=PAYLOAD,
-            poll_interval=POKE, **kwargs,
+            task_id="train",
+            aws_conn_id="emu",
+            job_name=self.name,
+            job_queue=self.emu.queue_name,
+            service_request_payload=PAYLOAD,
+            poll_interval=POKE,
+            **kwargs,
         )
 
     def context(self, try_number: int) -> dict[str, Any]:
@@ -203,8 +214,16 @@ def test_a_failed_job_is_resubmitted_with_a_new_token_then_reattached(emu, store
 
 def test_an_exit_rule_failure_is_final(emu, store, capsys):
     task = Task(emu, unique("exit"), store, retry_strategy=RETRY_ISE_THEN_EXIT)
-    emu.load_scenarios({"jobs": [{"jobName": task.name, "attempts": [
-        {"result": "FAILED", "statusReason": VALIDATION}]}]})
+    emu.load_scenarios(
+        {
+            "jobs": [
+                {
+                    "jobName": task.name,
+                    "attempts": [{"result": "FAILED", "statusReason": VALIDATION}],
+                }
+            ]
+        }
+    )
     first, _ = task.run(1)
     until_status(emu, first, {"FAILED"})
     with pytest.raises(AirflowFailException) as err:
@@ -247,8 +266,13 @@ def test_a_user_client_token_is_sent_as_is_and_reattached_to(emu, store):
 
 
 def test_a_user_client_token_cannot_resubmit_after_a_failure(emu, store):
-    task = Task(emu, unique("usertokfail"), store, client_token="my-own-token-2",
-                retry_strategy={"attempts": 1})
+    task = Task(
+        emu,
+        unique("usertokfail"),
+        store,
+        client_token="my-own-token-2",
+        retry_strategy={"attempts": 1},
+    )
     emu.load_scenarios({"jobs": [{"jobName": task.name, "attempts": [{"result": "FAILED"}]}]})
     first, _ = task.run(1)
     until_status(emu, first, {"FAILED"})
@@ -295,12 +319,16 @@ def test_decide_table():
         assert decide(_describe(status)).action is Action.REATTACH
     assert decide(_describe("SUCCEEDED")).action is Action.REATTACH
     exit_rule = _describe(
-        "FAILED", statusReason=VALIDATION, retryStrategy=RETRY_ISE_THEN_EXIT,
+        "FAILED",
+        statusReason=VALIDATION,
+        retryStrategy=RETRY_ISE_THEN_EXIT,
         attempts=[{"statusReason": VALIDATION, "startedAt": 1, "stoppedAt": 2}],
     )
     assert decide(exit_rule).action is Action.FAIL
     exhausted = _describe(
-        "FAILED", statusReason="x", retryStrategy={"attempts": 1},
+        "FAILED",
+        statusReason="x",
+        retryStrategy={"attempts": 1},
         attempts=[{"statusReason": "x", "startedAt": 1, "stoppedAt": 2}],
     )
     decision = decide(exhausted)
@@ -333,3 +361,48 @@ def test_tags_respect_batch_limits():
     assert len(out["tags"]) == 50 and out["tags"][TOKEN_TAG] == "tok"
     assert TASK_TAG not in out["tags"] and warnings
     assert out["clientToken"] == "tok"
+
+
+# -- the operator's own wait decides whether Airflow may retry -------------------------------
+
+
+def test_waiting_operator_lets_airflow_retry_a_non_exit_failure_and_the_retry_resubmits(
+    emu, store, capsys
+):
+    """Attempts exhausted: a retryable AirflowException (not AirflowFailException), so the
+    task's own retries run, and the retry submits a fresh job rather than re-watching."""
+    from airflow.providers.common.compat.sdk import AirflowException
+
+    task = Task(
+        emu, unique("waitexh"), store, retry_strategy={"attempts": 1}, wait_for_completion=True
+    )
+    emu.load_scenarios({"jobs": [{"jobName": task.name, "attempts": [{"result": "FAILED"}]}]})
+    with pytest.raises(AirflowException) as err:
+        task.run(1)
+    assert not isinstance(err.value, AirflowFailException)
+    assert "all 1 attempt(s) were used" in str(err.value)
+    assert "the retry submits a new job" in str(err.value)
+    emu.load_scenarios({"jobs": []})  # the replacement succeeds
+    second, context = task.run(2)
+    assert submits(emu) == 2
+    assert context["ti"].xcom["summary"]["status"] == "SUCCEEDED"
+    assert describe(emu, second)["status"] == "SUCCEEDED"
+
+
+def test_waiting_operator_fails_for_good_on_an_exit_rule(emu, store):
+    task = Task(
+        emu, unique("waitexit"), store, retry_strategy=RETRY_ISE_THEN_EXIT, wait_for_completion=True
+    )
+    emu.load_scenarios(
+        {
+            "jobs": [
+                {
+                    "jobName": task.name,
+                    "attempts": [{"result": "FAILED", "statusReason": VALIDATION}],
+                }
+            ]
+        }
+    )
+    with pytest.raises(AirflowFailException, match="an EXIT rule matched"):
+        task.run(1)
+    assert submits(emu) == 1

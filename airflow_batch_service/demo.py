@@ -38,6 +38,9 @@ DAGS: dict[str, str] = {
         "RETRY on InternalServerError recovers; EXIT on ValidationException fails for good "
         "(that task fails on purpose, without Airflow retries)"
     ),
+    "example_batch_service_deferrable": (
+        "one task submits and waits in the triggerer (deferrable), streaming training logs"
+    ),
     "example_batch_service_sweep": (
         "dynamic task mapping over 3 configs on a fair-share queue; one job meets a capacity "
         "shortage first; then the model artifacts are collected"

@@ -96,3 +96,19 @@ def test_sweep_example(
     batch = example_env.client("batch")
     shares = {batch.describe_service_job(jobId=job_id)["shareIdentifier"] for job_id in models}
     assert shares == {"exploration", "baseline"}
+
+
+def test_deferrable_example(airflow_home: Any, example_env: Any, capsys: Any, caplog: Any) -> None:
+    caplog.set_level("INFO")
+    dag_run = _dag(airflow_home, "example_batch_service_deferrable").test()
+    out = capsys.readouterr().out
+
+    assert str(dag_run.state).endswith("success"), out[-3000:]
+    assert example_env.stats()["SubmitServiceJob"] == 1
+    ti = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "train_deferred")
+    summary = _xcom(ti, task_ids="train_deferred", key="summary")
+    assert summary["status"] == "SUCCEEDED"
+    assert ti.xcom_pull(task_ids="train_deferred") == summary["jobId"]
+    # dag.test() runs the trigger inline: the deferral happened and the training log came through.
+    assert "running trigger in line" in caplog.text
+    assert "[attempt 1 algo-1]" in out

@@ -41,6 +41,7 @@ with DAG(
     tags=["example", "aws", "batch", "sagemaker"],
     user_defined_filters=TEMPLATE_FILTERS,
 ) as dag:
+    # [START howto_operator_batch_submit_service_job]
     submit = BatchSubmitServiceJobOperator(
         task_id="submit_training",
         aws_conn_id=CONN_ID,
@@ -77,7 +78,9 @@ with DAG(
         scheduling_priority=0,
         tags={"airflow-dag": "example_batch_service_basic"},
     )
+    # [END howto_operator_batch_submit_service_job]
 
+    # [START howto_sensor_batch_service_job]
     wait = BatchServiceJobSensor(
         task_id="wait_for_training",
         aws_conn_id=CONN_ID,
@@ -86,5 +89,6 @@ with DAG(
         timeout=6 * 3600,
         mode="reschedule",
     )
+    # [END howto_sensor_batch_service_job]
 
     submit >> wait

@@ -77,6 +77,7 @@ with DAG(
     tags=["example", "aws", "batch", "sagemaker"],
     user_defined_filters=TEMPLATE_FILTERS,
 ) as dag:
+    # [START howto_operator_wait_for_completion]
     recovers = BatchSubmitServiceJobOperator(
         task_id="recovers_from_internal_error",
         aws_conn_id=CONN_ID,
@@ -99,6 +100,7 @@ with DAG(
         poll_interval=POLL_INTERVAL,
         retries=2,  # not used: an EXIT-rule failure raises AirflowFailException
     )
+    # [END howto_operator_wait_for_completion]
 
     @task(trigger_rule="all_done")
     def explain(ti=None) -> dict:

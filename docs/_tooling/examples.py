@@ -380,6 +380,62 @@ def tested_versions() -> str:
     return "\n".join(lines) + "\n"
 
 
+def sensor_summary() -> str:
+    """The sensor's XCom value (``Verdict.summary()``) for the succeeded-after-retry example."""
+    summary = interpret(EXAMPLES["succeeded-after-retry"][1]).summary()
+    return "```json\n" + json.dumps(summary, indent=2) + "\n```\n"
+
+
+def validation_error() -> str:
+    """What ``build_submit_request`` reports for a handful of typical mistakes."""
+    from airflow_batch_service.operators.batch_service import (
+        build_submit_request,
+        describe_problems,
+    )
+
+    call = dict(
+        job_name="train 2026-11-24",  # a space: not allowed
+        job_queue="ml-training",
+        service_request_payload={
+            "TrainingJobName": "resnet50-sweep-learning-rate-0p01",
+            "RoleArn": "arn:aws:iam::123456789012:role/SageMakerTrainingRole",
+            "AlgorithmSpecification": {
+                "TrainingImage": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.5-gpu-py311",
+                "TrainingInputMode": "File",
+            },
+            "HyperParameters": {"epochs": 10},
+            "OutputDataConfig": {"S3OutputPath": "s3://my-bucket/out/"},
+            "ResourceConfig": {"InstanceType": "ml.g5.xlarge", "InstanceCount": 1,
+                               "VolumeSizeInGB": 30},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        },
+        retry_strategy={"attempts": 11, "evaluateOnExit": [{"action": "retry",
+                                                            "onStatusReason": "*"}]},
+        scheduling_priority=10000,
+        share_identifier="exploration",
+        quota_share_name="team-a",
+    )
+    _request, problems = build_submit_request(**call)
+    from pprint import pformat
+
+    args = "\n".join(
+        f"    {k}=" + pformat(v, width=88 - len(k), sort_dicts=False).replace("\n", "\n    ") + ","
+        for k, v in call.items()
+    )
+    return "\n".join([
+        '??? example "The arguments (rendered)"',
+        "",
+        "    ```python",
+        *("    " + line for line in ("build_submit_request(\n" + args + "\n)").splitlines()),
+        "    ```",
+        "",
+        "```text",
+        describe_problems(problems),
+        "```",
+        "",
+    ])
+
+
 GENERATORS: Mapping[str, Callable[[], str]] = {
     "declared-dependencies": declared_dependencies,
     "tested-versions": tested_versions,
@@ -388,4 +444,6 @@ GENERATORS: Mapping[str, Callable[[], str]] = {
     "watcher-timeline": watcher_timeline,
     "runnable-timeout": runnable_timeout,
     "transient-errors": transient_errors,
+    "sensor-summary": sensor_summary,
+    "validation-error": validation_error,
 }

@@ -9,7 +9,10 @@
   editing ``mkdocs.yml``, and a missing one is no broken nav entry.
 - ``on_page_markdown``: replace each ``<!-- generated:NAME -->`` line with the Markdown that
   ``examples.GENERATORS[NAME]`` computes by calling ``airflow_batch_service.core``. An unknown
-  name fails the build.
+  name fails the build. Replace each ``<!-- include:PATH:NAME -->`` line with the code between
+  ``# [START NAME]`` and ``# [END NAME]`` in ``PATH`` (relative to the repository root, e.g. an
+  example DAG), dedented, as a fenced Python block: the how-to pages show the example DAGs'
+  real code, never a copy. A missing file or marker fails the build.
 
 Loaded by path from ``mkdocs.yml``, so the sibling modules are imported by path too.
 """
@@ -30,6 +33,8 @@ from mkdocs.exceptions import PluginError
 log = logging.getLogger("mkdocs.hooks.airflow_batch_service")
 HERE = Path(__file__).resolve().parent
 MARKER = re.compile(r"^<!-- generated:([a-z0-9-]+) -->$", re.MULTILINE)
+INCLUDE = re.compile(r"^<!-- include:([A-Za-z0-9_./-]+\.py):([A-Za-z0-9_]+) -->$", re.MULTILINE)
+ROOT = HERE.parents[1]
 
 
 def _load(name: str) -> ModuleType:
@@ -107,4 +112,24 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
             )
         return generators[name]().rstrip("\n")
 
-    return MARKER.sub(replace, markdown)
+    def include(match: re.Match[str]) -> str:
+        path, name = match.group(1), match.group(2)
+        try:
+            code = extract_example(ROOT / path, name)
+        except (OSError, ValueError) as err:
+            raise PluginError(f"{page.file.src_path}: {err}") from err
+        return f'```python title="{path}"\n{code}\n```'
+
+    return INCLUDE.sub(include, MARKER.sub(replace, markdown))
+
+
+def extract_example(path: Path, name: str) -> str:
+    """The lines between ``# [START name]`` and ``# [END name]`` in ``path``, dedented."""
+    import textwrap
+
+    lines = path.read_text(encoding="utf-8").splitlines()
+    starts = [i for i, line in enumerate(lines) if line.strip() == f"# [START {name}]"]
+    ends = [i for i, line in enumerate(lines) if line.strip() == f"# [END {name}]"]
+    if len(starts) != 1 or len(ends) != 1 or ends[0] <= starts[0]:
+        raise ValueError(f"{path.name}: expected one '# [START {name}]' ... '# [END {name}]' pair")
+    return textwrap.dedent("\n".join(lines[starts[0] + 1 : ends[0]])).strip("\n")

@@ -45,6 +45,15 @@ MAX_WORKERS = 10
 #: How long a shared client is reused before it is rebuilt (picks up connection edits).
 MAX_AGE_SECONDS = 900.0
 
+#: The connection arguments every AWS-facing class of this provider carries and serializes.
+CONNECTION_ARGS = ("aws_conn_id", "region_name", "verify", "botocore_config")
+
+
+def connection_kwargs(owner: Any) -> dict[str, Any]:
+    """``owner``'s connection arguments (operator, sensor or trigger), for a shared client."""
+    return {name: getattr(owner, name) for name in CONNECTION_ARGS}
+
+
 _lock = threading.Lock()
 _clients: dict[tuple[str, ...], tuple[float, Any]] = {}
 _builds = 0
@@ -124,7 +133,10 @@ def _fresh(key: tuple[str, ...]) -> Any:
 async def get_shared_client_async(service: str, **kwargs: Any) -> Any:
     """:func:`get_shared_client` for the event loop: the first call builds it in a thread."""
     key = client_key(
-        service, kwargs.get("aws_conn_id"), kwargs.get("region_name"), kwargs.get("verify"),
+        service,
+        kwargs.get("aws_conn_id"),
+        kwargs.get("region_name"),
+        kwargs.get("verify"),
         kwargs.get("botocore_config"),
     )
     client = _fresh(key)

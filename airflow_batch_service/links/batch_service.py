@@ -32,7 +32,9 @@ class BatchServiceJobDetailsLink(BaseAwsLink):
 
     name = "Batch Service Job Details"
     key = "batch_service_job_details"
-    format_str = BASE_AWS_CONSOLE_LINK + "/batch/home?region={region_name}#service-jobs/detail/{job_id}"
+    format_str = (
+        BASE_AWS_CONSOLE_LINK + "/batch/home?region={region_name}#service-jobs/detail/{job_id}"
+    )
 
 
 class SageMakerTrainingJobLink(BaseAwsLink):
@@ -40,7 +42,9 @@ class SageMakerTrainingJobLink(BaseAwsLink):
 
     name = "SageMaker Training Job"
     key = "batch_service_training_job"
-    format_str = BASE_AWS_CONSOLE_LINK + "/sagemaker/home?region={region_name}#/jobs/{training_job_name}"
+    format_str = (
+        BASE_AWS_CONSOLE_LINK + "/sagemaker/home?region={region_name}#/jobs/{training_job_name}"
+    )
 
 
 class TrainingJobLogsLink(BaseAwsLink):
@@ -78,3 +82,11 @@ def persist_training_job_links(
             aws_partition=aws_partition,
             training_job_name=name,
         )
+
+
+#: The links every task of this provider shows (operator and sensor alike).
+SERVICE_JOB_LINKS = (
+    BatchServiceJobDetailsLink(),
+    SageMakerTrainingJobLink(),
+    TrainingJobLogsLink(),
+)

@@ -24,9 +24,8 @@ from airflow.providers.common.compat.sdk import conf
 
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 from airflow_batch_service.links.batch_service import (
+    SERVICE_JOB_LINKS,
     BatchServiceJobDetailsLink,
-    SageMakerTrainingJobLink,
-    TrainingJobLogsLink,
     persist_training_job_links,
 )
 
@@ -239,11 +238,7 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
         "timeout_config": "json",
         "tags": "json",
     }
-    operator_extra_links = (
-        BatchServiceJobDetailsLink(),
-        SageMakerTrainingJobLink(),
-        TrainingJobLogsLink(),
-    )
+    operator_extra_links = SERVICE_JOB_LINKS
 
     def __init__(
         self,
@@ -392,12 +387,9 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
     # -- the wait (sync or deferred; one semantics: airflow_batch_service.waiting) --------
 
     def _client_kwargs(self) -> dict[str, Any]:
-        return {
-            "aws_conn_id": self.aws_conn_id,
-            "region_name": self.region_name,
-            "verify": self.verify,
-            "botocore_config": self.botocore_config,
-        }
+        from airflow_batch_service.shared_clients import connection_kwargs
+
+        return connection_kwargs(self)
 
     def _timeout_what(self) -> str:
         return f"The wait exceeded wait_timeout={self.wait_timeout:g}s."

@@ -42,9 +42,8 @@ from airflow.sdk import PokeReturnValue
 
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 from airflow_batch_service.links.batch_service import (
+    SERVICE_JOB_LINKS,
     BatchServiceJobDetailsLink,
-    SageMakerTrainingJobLink,
-    TrainingJobLogsLink,
     persist_training_job_links,
 )
 
@@ -83,11 +82,7 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
     aws_hook_class = BatchServiceJobHook
     ui_color = "#c3dae0"
     template_fields: Sequence[str] = aws_template_fields("job_id")
-    operator_extra_links = (
-        BatchServiceJobDetailsLink(),
-        SageMakerTrainingJobLink(),
-        TrainingJobLogsLink(),
-    )
+    operator_extra_links = SERVICE_JOB_LINKS
 
     def __init__(
         self,
@@ -180,12 +175,9 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
             self.log.info("%s", line)
 
     def _client_kwargs(self) -> dict[str, Any]:
-        return {
-            "aws_conn_id": self.aws_conn_id,
-            "region_name": self.region_name,
-            "verify": self.verify,
-            "botocore_config": self.botocore_config,
-        }
+        from airflow_batch_service.shared_clients import connection_kwargs
+
+        return connection_kwargs(self)
 
     def _on_verdict(self, context: Context, verdict: Verdict) -> None:
         """Persist links as soon as they are known (and again after a reschedule cleared

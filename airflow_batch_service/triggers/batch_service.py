@@ -111,12 +111,9 @@ class BatchServiceJobTrigger(BaseTrigger):
         )
 
     def _client_kwargs(self) -> dict[str, Any]:
-        return {
-            "aws_conn_id": self.aws_conn_id,
-            "region_name": self.region_name,
-            "verify": self.verify,
-            "botocore_config": self.botocore_config,
-        }
+        from airflow_batch_service.shared_clients import connection_kwargs
+
+        return connection_kwargs(self)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_batch_service.core.logtail import LogTail

@@ -436,6 +436,49 @@ def validation_error() -> str:
     ])
 
 
+def airflow_outcome() -> str:
+    """What ``waiting.finish`` raises for a failed job, per cause, for the operator's own wait
+    (``resubmit_on_retry=True``) and for the sensor: computed by calling it."""
+    from types import SimpleNamespace
+
+    from airflow_batch_service.core.retry import Cause
+    from airflow_batch_service.waiting import FAILED, finish
+
+    quiet = SimpleNamespace(error=lambda *args, **kwargs: None)
+
+    def raised(cause: str, terminated: bool, resubmit: bool) -> str:
+        event = {"status": FAILED, "job_id": "j", "message": "m", "cause": cause,
+                 "terminated": "yes" if terminated else None}
+        try:
+            finish(event, quiet, resubmit_on_retry=resubmit)
+        except Exception as err:  # the point: which class
+            return type(err).__name__
+        return "(returns)"
+
+    rows = [
+        (Cause.EXIT_RULE.value, False, "an EXIT rule matched"),
+        (Cause.ATTEMPTS_EXHAUSTED.value, False, "no attempts left (a RETRY rule, or no rule, matched)"),
+        (Cause.TIMED_OUT.value, False, "an attempt ran past `attemptDurationSeconds`"),
+        (Cause.PREEMPTION_LIMIT.value, False, "preempted more often than allowed"),
+        ("unknown", False, "FAILED with no attempt-level detail"),
+        (Cause.TERMINATED.value, False, "terminated (a person, a queue time limit)"),
+        (Cause.ATTEMPTS_EXHAUSTED.value, True,
+         "any cause, when the wait itself terminated the job (`max_runnable_seconds`, `wait_timeout`)"),
+    ]
+    lines = [
+        "| cause | when | operator's wait | sensor |",
+        "|---|---|---|---|",
+    ]
+    for cause, terminated, when in rows:
+        op = raised(cause, terminated, True)
+        sensor = raised(cause, terminated, False)
+        op_cell = f"`{op}`" + (": retryable; with `retries` left, the retry submits a new job"
+                               if op == "AirflowException" else ": not retried")
+        shown = "-" if terminated else f"`{cause}`"
+        lines.append(f"| {shown} | {when} | {op_cell} | `{sensor}`: not retried |")
+    return "\n".join(lines) + "\n"
+
+
 GENERATORS: Mapping[str, Callable[[], str]] = {
     "declared-dependencies": declared_dependencies,
     "tested-versions": tested_versions,
@@ -446,4 +489,5 @@ GENERATORS: Mapping[str, Callable[[], str]] = {
     "transient-errors": transient_errors,
     "sensor-summary": sensor_summary,
     "validation-error": validation_error,
+    "airflow-outcome": airflow_outcome,
 }

@@ -87,3 +87,43 @@ def test_optional_pages_join_the_nav_only_when_they_exist(tmp_path) -> None:
     assert present["nav"][1]["Getting started"][-1] == {"Local emulator": "emulator.md"}
     again = hooks.on_config(present)  # already listed: not added twice
     assert again["nav"][1]["Getting started"].count({"Local emulator": "emulator.md"}) == 1
+
+
+def test_validation_error_is_the_operators_message() -> None:
+    text = examples.validation_error()
+    assert "Invalid arguments; nothing was submitted:" in text
+    assert "retry_strategy (retryStrategy.attempts): must be between 1 and 10, got 11" in text
+    assert "serviceRequestPayload.TrainingJobName" in text
+
+
+def test_sensor_summary_is_the_verdicts_summary() -> None:
+    import json
+
+    from airflow_batch_service.core.verdict import interpret
+
+    summary = interpret(examples.EXAMPLES["succeeded-after-retry"][1]).summary()
+    assert json.dumps(summary, indent=2) in examples.sensor_summary()
+
+
+def test_airflow_outcome_follows_finish() -> None:
+    table = examples.airflow_outcome()
+    rows = {line.split(" | ")[0].strip("| `"): line for line in table.splitlines()[2:]}
+    assert "retryable" in rows["attempts_exhausted"] and "retryable" in rows["timed_out"]
+    assert "retryable" in rows["preemption_limit"]
+    assert "retryable" not in rows["exit_rule"] and "retryable" not in rows["terminated"]
+    assert all(row.endswith("| `AirflowFailException`: not retried |") for row in rows.values())
+
+
+def test_example_includes_resolve_to_the_example_dags() -> None:
+    pytest.importorskip("mkdocs", reason="the hooks module imports mkdocs")
+    hooks = load("hooks")
+    used = set()
+    for page in (ROOT / "docs").rglob("*.md"):
+        used |= set(hooks.INCLUDE.findall(page.read_text(encoding="utf-8")))
+    assert ("example_dags/example_batch_service_basic.py",
+            "howto_sensor_batch_service_job") in used
+    for path, name in used:
+        code = hooks.extract_example(ROOT / path, name)
+        assert code and "[START" not in code and not code.startswith(" ")
+    with pytest.raises(ValueError):
+        hooks.extract_example(ROOT / "example_dags/example_batch_service_basic.py", "nope")

@@ -17,10 +17,12 @@ from __future__ import annotations
 import hashlib
 import re
 
+from airflow_batch_service.core.training_job import PAYLOAD_NAME_MAX
+
 #: jobName: 1-128 letters, digits, hyphens, underscores.
 JOB_NAME_MAX = 128
 #: SageMaker's 63 minus Batch's "AWSBatch" prefix and 32-hex suffix.
-TRAINING_JOB_NAME_MAX = 63 - len("AWSBatch") - 32
+TRAINING_JOB_NAME_MAX = PAYLOAD_NAME_MAX
 
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9_-]+")
 

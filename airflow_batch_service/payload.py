@@ -14,18 +14,21 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from airflow_batch_service.core.training_job import (
+    BATCH_NAME_OVERHEAD,
+    PAYLOAD_NAME_MAX,
+    SAGEMAKER_NAME_MAX,
+)
 from airflow_batch_service.core.validation import Problem
-from airflow_batch_service.naming import TRAINING_JOB_NAME_MAX
 
 if TYPE_CHECKING:
     from botocore.model import Shape
 
-#: SageMaker's limit on a training job name.
-SAGEMAKER_NAME_MAX = 63
-#: Batch names each attempt's training job ``AWSBatch<TrainingJobName><32 hex>``: 8 + 32.
-BATCH_NAME_OVERHEAD = len("AWSBatch") + 32
-#: So the payload's TrainingJobName may use at most this many characters (23).
-MAX_TRAINING_JOB_NAME = TRAINING_JOB_NAME_MAX  # == SAGEMAKER_NAME_MAX - BATCH_NAME_OVERHEAD
+__all__ = ["BATCH_NAME_OVERHEAD", "MAX_TRAINING_JOB_NAME", "SAGEMAKER_NAME_MAX"]
+
+#: The payload's TrainingJobName may use at most this many characters (23): see
+#: ``core.training_job``.
+MAX_TRAINING_JOB_NAME = PAYLOAD_NAME_MAX
 TRAINING_JOB_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 

@@ -21,15 +21,17 @@ from typing import Any, Protocol
 from airflow_batch_service.core import reasons
 from airflow_batch_service.core.retry import RetryStrategy, decide, requeue_after_preemption
 from airflow_batch_service.core.status import TERMINAL_STATUSES, ServiceJobStatus
+from airflow_batch_service.core.training_job import (
+    BATCH_NAME_PREFIX,
+    BATCH_NAME_SUFFIX_HEX,
+    PAYLOAD_NAME_MAX,
+)
 from airflow_batch_service.emulator.scenarios import Result, Step
 
 S = ServiceJobStatus
 
 #: How many preempted runs ``preemptionSummary.recentPreemptedAttempts`` keeps (inferred).
 RECENT_PREEMPTIONS = 5
-#: SageMaker's limit on TrainingJobName, and what Batch adds: "AWSBatch" + 32 hex.
-TRAINING_JOB_NAME_MAX = 63
-TRAINING_JOB_NAME_ROOM = TRAINING_JOB_NAME_MAX - len("AWSBatch") - 32
 
 
 class AttemptEnd(StrEnum):
@@ -71,8 +73,12 @@ class AttemptSink(Protocol):
     """Where an attempt's outside effects go (SageMaker training job, CloudWatch logs)."""
 
     def attempt_created(self, job: ServiceJob, attempt: Attempt) -> None: ...
-    def attempt_progressed(self, job: ServiceJob, attempt: Attempt, status: ServiceJobStatus) -> None: ...
-    def attempt_ended(self, job: ServiceJob, attempt: Attempt, end: AttemptEnd, reason: str) -> None: ...
+    def attempt_progressed(
+        self, job: ServiceJob, attempt: Attempt, status: ServiceJobStatus
+    ) -> None: ...
+    def attempt_ended(
+        self, job: ServiceJob, attempt: Attempt, end: AttemptEnd, reason: str
+    ) -> None: ...
 
 
 class QueueView(Protocol):
@@ -107,7 +113,7 @@ def training_job_base_name(payload: Mapping[str, Any], job_name: str) -> str:
     if not isinstance(base, str) or not base:
         base = job_name
     base = "".join(c for c in base if c.isalnum() or c == "-").strip("-") or "job"
-    return base[:TRAINING_JOB_NAME_ROOM].rstrip("-")
+    return base[:PAYLOAD_NAME_MAX].rstrip("-")
 
 
 @dataclass
@@ -160,13 +166,20 @@ class ServiceJob:
         out["serviceRequestPayload"] = self.request["serviceRequestPayload"]
         out["tags"] = dict(self.tags)
         out["isTerminated"] = self.is_terminated
-        for key in ("retryStrategy", "schedulingPriority", "preemptionConfiguration", "timeoutConfig"):
+        for key in (
+            "retryStrategy",
+            "schedulingPriority",
+            "preemptionConfiguration",
+            "timeoutConfig",
+        ):
             if self.request.get(key) is not None:
                 out[key] = self.request[key]
         if self.preempted_count:
             out["preemptionSummary"] = {
                 "preemptedAttemptCount": self.preempted_count,
-                "recentPreemptedAttempts": [a.to_api() for a in self.preempted[-RECENT_PREEMPTIONS:]],
+                "recentPreemptedAttempts": [
+                    a.to_api() for a in self.preempted[-RECENT_PREEMPTIONS:]
+                ],
             }
         return out
 
@@ -196,7 +209,9 @@ class ServiceJob:
             if value is not None:
                 out[key] = value
         if self.attempts:
-            out["latestAttempt"] = {"serviceResourceId": self.attempts[-1].to_api()["serviceResourceId"]}
+            out["latestAttempt"] = {
+                "serviceResourceId": self.attempts[-1].to_api()["serviceResourceId"]
+            }
         usage = capacity_usage(self.payload)
         if usage:
             out["capacityUsage"] = usage
@@ -242,7 +257,11 @@ class ServiceJob:
                 run = self.step.seconds if self.step.seconds is not None else sps
                 candidates.append((self.entered + run, self._finish_run))
             timeout = (self.request.get("timeoutConfig") or {}).get("attemptDurationSeconds")
-            if timeout is not None and self.current is not None and self.current.run_started is not None:
+            if (
+                timeout is not None
+                and self.current is not None
+                and self.current.run_started is not None
+            ):
                 candidates.append((self.current.run_started + float(timeout), self._time_out))
             return min(candidates, key=lambda c: c[0]) if candidates else None
         return None
@@ -273,7 +292,7 @@ class ServiceJob:
         self._enter(S.SCHEDULED, at)
         if self.step.result is Result.CAPACITY:
             return  # SageMaker never got capacity: no training job, no attempt used
-        name = f"AWSBatch{training_job_base_name(self.payload, self.job_name)}{secrets.token_hex(16)}"
+        name = f"{BATCH_NAME_PREFIX}{training_job_base_name(self.payload, self.job_name)}{secrets.token_hex(BATCH_NAME_SUFFIX_HEX // 2)}"
         arn = f"arn:aws:sagemaker:{self.region}:{self.account_id}:training-job/{name}"
         attempt = Attempt(name, arn, created=at)
         self.attempts.append(attempt)
@@ -339,7 +358,9 @@ class ServiceJob:
             self.attempts.remove(attempt)
             self.preempted.append(attempt)
         self.preempted_count += 1
-        if requeue_after_preemption(self.request.get("preemptionConfiguration"), self.preempted_count):
+        if requeue_after_preemption(
+            self.request.get("preemptionConfiguration"), self.preempted_count
+        ):
             self._requeue(at, reasons.PREEMPTION)
         else:
             self._fail(at, reasons.PREEMPTION_LIMIT)
@@ -350,7 +371,9 @@ class ServiceJob:
         self.is_terminated = True
         self._fail(at, reason)
 
-    def terminate(self, now: float, reason: str, queue: QueueView | None, sink: AttemptSink) -> None:
+    def terminate(
+        self, now: float, reason: str, queue: QueueView | None, sink: AttemptSink
+    ) -> None:
         """TerminateServiceJob: FAILED now, isTerminated, the given reason; never retried.
         A job that already ended is left as it is (Batch answers success either way)."""
         self.advance(now, queue, sink)

@@ -16,9 +16,8 @@ from moto.logs.models import logs_backends
 from moto.sagemaker.models import sagemaker_backends
 
 from airflow_batch_service.core.status import ServiceJobStatus
+from airflow_batch_service.core.training_job import LOG_GROUP
 from airflow_batch_service.emulator.jobs import Attempt, AttemptEnd, ServiceJob
-
-LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 
 #: TrainingJobStatus / SecondaryStatus while the job is in each Batch state.
 _PROGRESS = {
@@ -66,7 +65,8 @@ class SageMakerBridge:
             logs.create_log_group(LOG_GROUP, {})
         logs.ensure_log_stream(LOG_GROUP, log_stream_name(attempt))
         self._log(
-            job, attempt,
+            job,
+            attempt,
             f"[emulator] training job {attempt.training_job_name} created for service job "
             f"{job.job_name} ({job.job_id})",
             "[emulator] Starting - Preparing the instances for training",
@@ -74,7 +74,10 @@ class SageMakerBridge:
 
     def _create_training_job(self, job: ServiceJob, attempt: Attempt) -> None:
         payload = job.payload
-        output = {"S3OutputPath": "s3://airflow-batch-service-emulator/output", **(payload.get("OutputDataConfig") or {})}
+        output = {
+            "S3OutputPath": "s3://airflow-batch-service-emulator/output",
+            **(payload.get("OutputDataConfig") or {}),
+        }
         created = self._sagemaker(job).create_training_job(
             training_job_name=attempt.training_job_name,
             hyper_parameters=payload.get("HyperParameters") or {},
@@ -102,7 +105,9 @@ class SageMakerBridge:
         created.training_start_time = created.training_end_time = None
         self._set_status(created, "InProgress", "Starting")
 
-    def attempt_progressed(self, job: ServiceJob, attempt: Attempt, status: ServiceJobStatus) -> None:
+    def attempt_progressed(
+        self, job: ServiceJob, attempt: Attempt, status: ServiceJobStatus
+    ) -> None:
         tj = self._training_job(job, attempt)
         if tj is not None and status in _PROGRESS:
             self._set_status(tj, *_PROGRESS[status])
@@ -115,7 +120,9 @@ class SageMakerBridge:
         if status in lines:
             self._log(job, attempt, lines[status])
 
-    def attempt_ended(self, job: ServiceJob, attempt: Attempt, end: AttemptEnd, reason: str) -> None:
+    def attempt_ended(
+        self, job: ServiceJob, attempt: Attempt, end: AttemptEnd, reason: str
+    ) -> None:
         tj = self._training_job(job, attempt)
         if tj is not None:
             self._set_status(tj, end.value, end.value)

@@ -16,9 +16,10 @@ from urllib.parse import quote
 
 from airflow.providers.amazon.aws.links.base_aws import BASE_AWS_CONSOLE_LINK, BaseAwsLink
 
+from airflow_batch_service.core.training_job import LOG_GROUP as TRAINING_LOG_GROUP
+
 #: CloudWatch group SageMaker writes training logs to (one stream per host, named
 #: ``<training job name>/algo-<n>-<epoch>``).
-TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 
 
 def _cloudwatch_escape(value: str) -> str:

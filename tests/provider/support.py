@@ -25,8 +25,14 @@ PAYLOAD: dict[str, Any] = {
 RETRY_ISE_THEN_EXIT = {
     "attempts": 3,
     "evaluateOnExit": [
-        {"action": "RETRY", "onStatusReason": "Received status from SageMaker: InternalServerError*"},
-        {"action": "EXIT", "onStatusReason": "Received status from SageMaker: ValidationException*"},
+        {
+            "action": "RETRY",
+            "onStatusReason": "Received status from SageMaker: InternalServerError*",
+        },
+        {
+            "action": "EXIT",
+            "onStatusReason": "Received status from SageMaker: ValidationException*",
+        },
     ],
 }
 
@@ -87,3 +93,24 @@ def set_aws_connection(monkeypatch, conn_id: str, region: str, endpoint_url: str
     value = {"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra}
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(value))
     assert os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"]
+
+
+def connect_emulator(request: Any, monkeypatch: Any, where: str, seconds_per_state: float) -> Any:
+    """The in-process (``batch_emulator``) or HTTP (``batch_emulator_server``) emulator, with
+    an ``aws`` connection ``emu`` pointing at it, fresh stats and the given pace."""
+    if where == "in_process":
+        emulator = request.getfixturevalue("batch_emulator")
+        set_aws_connection(monkeypatch, "emu", emulator.region, None)
+    else:
+        emulator = request.getfixturevalue("batch_emulator_server")
+        set_aws_connection(monkeypatch, "emu", emulator.region, emulator.endpoint_url)
+    emulator.configure(seconds_per_state=seconds_per_state)
+    emulator.reset_stats()
+    return emulator
+
+
+def unique(prefix: str) -> str:
+    """A job name no other test uses."""
+    import uuid
+
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import uuid
 from typing import Any
 
 import pytest
@@ -26,7 +25,13 @@ from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobO
 from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
 from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
 
-from .support import PAYLOAD, RETRY_ISE_THEN_EXIT, make_context, set_aws_connection
+from .support import (
+    PAYLOAD,
+    RETRY_ISE_THEN_EXIT,
+    connect_emulator,
+    make_context,
+    unique,
+)
 
 POKE = 0.05
 STATE_SECONDS = 0.25
@@ -44,25 +49,18 @@ def _fresh_clients():
 
 @pytest.fixture(params=["in_process", "http"])
 def emu(request, monkeypatch):
-    if request.param == "in_process":
-        emulator = request.getfixturevalue("batch_emulator")
-        set_aws_connection(monkeypatch, "emu", emulator.region, None)
-    else:
-        emulator = request.getfixturevalue("batch_emulator_server")
-        set_aws_connection(monkeypatch, "emu", emulator.region, emulator.endpoint_url)
-    emulator.configure(seconds_per_state=STATE_SECONDS)
-    emulator.reset_stats()
-    return emulator
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+    return connect_emulator(request, monkeypatch, request.param, STATE_SECONDS)
 
 
 def submit(emu, name: str, **kwargs) -> str:
     op = BatchSubmitServiceJobOperator(
-        task_id="submit", aws_conn_id="emu", job_name=name, job_queue=emu.queue_name,
-        service_request_payload=PAYLOAD, poll_interval=POKE, **kwargs,
+        task_id="submit",
+        aws_conn_id="emu",
+        job_name=name,
+        job_queue=emu.queue_name,
+        service_request_payload=PAYLOAD,
+        poll_interval=POKE,
+        **kwargs,
     )
     return op.execute(make_context())
 
@@ -107,10 +105,19 @@ def all_output(capsys, caplog) -> str:
 
 def test_trigger_serializes_every_connection_argument():
     trigger = BatchServiceJobTrigger(
-        job_id="j-1", aws_conn_id="conn", region_name="eu-west-1", verify="/ca.pem",
-        botocore_config={"retries": {"max_attempts": 7}}, poll_interval=12.5,
-        max_runnable_seconds=60, state={"started_ms": 5}, deadline_ms=99,
-        terminate_on_timeout=True, terminate_on_kill=True, kill_reason="why", stream_logs=False,
+        job_id="j-1",
+        aws_conn_id="conn",
+        region_name="eu-west-1",
+        verify="/ca.pem",
+        botocore_config={"retries": {"max_attempts": 7}},
+        poll_interval=12.5,
+        max_runnable_seconds=60,
+        state={"started_ms": 5},
+        deadline_ms=99,
+        terminate_on_timeout=True,
+        terminate_on_kill=True,
+        kill_reason="why",
+        stream_logs=False,
     )
     _, kwargs = trigger.serialize()
     assert kwargs["aws_conn_id"] == "conn" and kwargs["region_name"] == "eu-west-1"
@@ -123,12 +130,27 @@ def test_trigger_serializes_every_connection_argument():
 def test_deferrable_sensor_persists_links_then_returns_the_summary(emu, capsys, caplog):
     caplog.set_level(logging.INFO)
     name = unique("dsens")
-    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
-        {"result": "FAILED", "statusReason": ISE}, {"result": "SUCCEEDED"}]}]})
+    emu.load_scenarios(
+        {
+            "jobs": [
+                {
+                    "jobName": name,
+                    "attempts": [
+                        {"result": "FAILED", "statusReason": ISE},
+                        {"result": "SUCCEEDED"},
+                    ],
+                }
+            ]
+        }
+    )
     job_id = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
     context = make_context()
     sensor = BatchServiceJobSensor(
-        task_id="wait", aws_conn_id="emu", job_id=job_id, poke_interval=POKE, timeout=120,
+        task_id="wait",
+        aws_conn_id="emu",
+        job_id=job_id,
+        poke_interval=POKE,
+        timeout=120,
         deferrable=True,
     )
     trigger = deferred(sensor, context)
@@ -146,17 +168,30 @@ def test_deferrable_sensor_persists_links_then_returns_the_summary(emu, capsys, 
 
 def test_deferrable_sensor_failure_is_the_poke_failure(emu):
     name = unique("dfail")
-    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
-        {"result": "FAILED", "statusReason": VALIDATION}]}]})
+    emu.load_scenarios(
+        {
+            "jobs": [
+                {"jobName": name, "attempts": [{"result": "FAILED", "statusReason": VALIDATION}]}
+            ]
+        }
+    )
     job_id = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
     sync_sensor = BatchServiceJobSensor(
-        task_id="wait", aws_conn_id="emu", job_id=job_id, poke_interval=POKE, timeout=60,
+        task_id="wait",
+        aws_conn_id="emu",
+        job_id=job_id,
+        poke_interval=POKE,
+        timeout=60,
     )
     with pytest.raises(AirflowFailException) as sync_err:
         sync_sensor.execute(make_context())
     context = make_context()
     sensor = BatchServiceJobSensor(
-        task_id="wait", aws_conn_id="emu", job_id=job_id, poke_interval=POKE, timeout=60,
+        task_id="wait",
+        aws_conn_id="emu",
+        job_id=job_id,
+        poke_interval=POKE,
+        timeout=60,
         deferrable=True,
     )
     # The job has ended by now: the first poke, on the worker, ends the task without deferring.
@@ -164,7 +199,9 @@ def test_deferrable_sensor_failure_is_the_poke_failure(emu):
         sensor.execute(context)
     assert str(first_poke.value) == str(sync_err.value)
     # And the trigger's event, for a job that ends while deferred, gives the same message.
-    event = run_trigger(BatchServiceJobTrigger(job_id=job_id, aws_conn_id="emu", poll_interval=POKE))
+    event = run_trigger(
+        BatchServiceJobTrigger(job_id=job_id, aws_conn_id="emu", poll_interval=POKE)
+    )
     assert event["status"] == "failed"
     with pytest.raises(AirflowFailException) as deferred_err:
         sensor.execute_complete(context, event)
@@ -176,9 +213,16 @@ def test_deferrable_operator_waits_in_the_trigger(emu):
     name = unique("dop")
     context = make_context()
     op = BatchSubmitServiceJobOperator(
-        task_id="train", aws_conn_id="emu", job_name=name, job_queue=emu.queue_name,
-        service_request_payload=PAYLOAD, poll_interval=POKE, wait_for_completion=True,
-        deferrable=True, botocore_config={"retries": {"max_attempts": 2}}, verify=False,
+        task_id="train",
+        aws_conn_id="emu",
+        job_name=name,
+        job_queue=emu.queue_name,
+        service_request_payload=PAYLOAD,
+        poll_interval=POKE,
+        wait_for_completion=True,
+        deferrable=True,
+        botocore_config={"retries": {"max_attempts": 2}},
+        verify=False,
     )
     trigger = deferred(op, context)
     assert trigger.terminate_on_kill and "train" in trigger.kill_reason
@@ -187,8 +231,13 @@ def test_deferrable_operator_waits_in_the_trigger(emu):
     assert "batch_service_job_details" in context["ti"].xcom
     event = run_trigger(trigger)
     fresh = BatchSubmitServiceJobOperator(  # execute_complete runs on a new operator object
-        task_id="train", aws_conn_id="emu", job_name=name, job_queue=emu.queue_name,
-        service_request_payload=PAYLOAD, wait_for_completion=True, deferrable=True,
+        task_id="train",
+        aws_conn_id="emu",
+        job_name=name,
+        job_queue=emu.queue_name,
+        service_request_payload=PAYLOAD,
+        wait_for_completion=True,
+        deferrable=True,
     )
     job_id = fresh.execute_complete(context, event)
     assert job_id == trigger.job_id
@@ -213,7 +262,11 @@ print(json.dumps([op.deferrable, Sensor(task_id="s", job_id="j").deferrable]))
 """
     env = {**os.environ, "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": setting}
     out = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env,
+        [sys.executable, "-c", code],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
         timeout=120,
     ).stdout
     expected = setting == "True"
@@ -224,10 +277,15 @@ def test_trigger_rides_out_throttling_and_5xx(emu, capsys, caplog):
     caplog.set_level(logging.INFO)
     job_id = submit(emu, unique("dfaulty"))
     emu.set_faults({"DescribeServiceJob": {"throttleRate": 0.5, "errorRate": 0.3}}, seed=7)
-    event = run_trigger(BatchServiceJobTrigger(
-        job_id=job_id, aws_conn_id="emu", poll_interval=POKE,
-        botocore_config={"retries": {"max_attempts": 1}}, stream_logs=False,
-    ))
+    event = run_trigger(
+        BatchServiceJobTrigger(
+            job_id=job_id,
+            aws_conn_id="emu",
+            poll_interval=POKE,
+            botocore_config={"retries": {"max_attempts": 1}},
+            stream_logs=False,
+        )
+    )
     assert event["status"] == "success", event
     out = all_output(capsys, caplog)
     assert "transient AWS error" in out
@@ -240,8 +298,11 @@ def test_triggers_share_one_client_per_connection(emu):
 
     async def all_events() -> list[dict[str, Any]]:
         triggers = [
-            rebuild(BatchServiceJobTrigger(job_id=j, aws_conn_id="emu", poll_interval=POKE,
-                                           stream_logs=False))
+            rebuild(
+                BatchServiceJobTrigger(
+                    job_id=j, aws_conn_id="emu", poll_interval=POKE, stream_logs=False
+                )
+            )
             for j in ids
         ]
         events = await asyncio.gather(*(anext(t.run()) for t in triggers))
@@ -270,8 +331,13 @@ def test_trigger_on_kill_terminates_the_operators_job(emu):
     job_id = _hanging_job(emu)
     context = make_context()
     op = BatchSubmitServiceJobOperator(
-        task_id="train", aws_conn_id="emu", job_name="x", job_queue=emu.queue_name,
-        service_request_payload=PAYLOAD, wait_for_completion=True, deferrable=True,
+        task_id="train",
+        aws_conn_id="emu",
+        job_name="x",
+        job_queue=emu.queue_name,
+        service_request_payload=PAYLOAD,
+        wait_for_completion=True,
+        deferrable=True,
     )
     op.job_id = job_id
     with pytest.raises(TaskDeferred) as exc:
@@ -297,9 +363,14 @@ def test_cancelled_trigger_never_terminates(emu):
     """A triggerer restart cancels run() and calls cleanup(): the job must survive it (on
     Airflow 3.0 that is all a kill does, too: the wait cannot tell the two apart)."""
     job_id = _hanging_job(emu)
-    trigger = rebuild(BatchServiceJobTrigger(
-        job_id=job_id, aws_conn_id="emu", poll_interval=POKE, terminate_on_kill=True,
-    ))
+    trigger = rebuild(
+        BatchServiceJobTrigger(
+            job_id=job_id,
+            aws_conn_id="emu",
+            poll_interval=POKE,
+            terminate_on_kill=True,
+        )
+    )
 
     async def cancel_after_polls() -> None:
         task = asyncio.ensure_future(anext(trigger.run()))
@@ -322,7 +393,11 @@ def test_sensor_timeout_is_the_same_deferred_and_the_job_keeps_running(emu):
     job_id = _hanging_job(emu)
     context = make_context()
     sensor = BatchServiceJobSensor(
-        task_id="wait", aws_conn_id="emu", job_id=job_id, poke_interval=POKE, timeout=1,
+        task_id="wait",
+        aws_conn_id="emu",
+        job_id=job_id,
+        poke_interval=POKE,
+        timeout=1,
         deferrable=True,
     )
     trigger = deferred(sensor, context)
@@ -342,9 +417,15 @@ def test_operator_wait_timeout_terminates_its_job_in_both_modes(emu, deferrable)
     emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [{"result": "HANG"}]}]})
     context = make_context()
     op = BatchSubmitServiceJobOperator(
-        task_id="train", aws_conn_id="emu", job_name=name, job_queue=emu.queue_name,
-        service_request_payload=PAYLOAD, poll_interval=POKE, wait_for_completion=True,
-        wait_timeout=1, deferrable=deferrable,
+        task_id="train",
+        aws_conn_id="emu",
+        job_name=name,
+        job_queue=emu.queue_name,
+        service_request_payload=PAYLOAD,
+        poll_interval=POKE,
+        wait_for_completion=True,
+        wait_timeout=1,
+        deferrable=deferrable,
     )
     with pytest.raises(AirflowFailException) as err:
         if deferrable:
@@ -363,8 +444,19 @@ def test_operator_wait_timeout_terminates_its_job_in_both_modes(emu, deferrable)
 
 def _retried_job(emu) -> str:
     name = unique("logs")
-    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
-        {"result": "FAILED", "statusReason": ISE}, {"result": "SUCCEEDED"}]}]})
+    emu.load_scenarios(
+        {
+            "jobs": [
+                {
+                    "jobName": name,
+                    "attempts": [
+                        {"result": "FAILED", "statusReason": ISE},
+                        {"result": "SUCCEEDED"},
+                    ],
+                }
+            ]
+        }
+    )
     return submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
 
 
@@ -376,7 +468,11 @@ def test_sensor_streams_each_attempts_training_log_once(emu, capsys, caplog):
     caplog.set_level(logging.INFO)
     job_id = _retried_job(emu)
     sensor = BatchServiceJobSensor(
-        task_id="wait", aws_conn_id="emu", job_id=job_id, poke_interval=POKE, timeout=120,
+        task_id="wait",
+        aws_conn_id="emu",
+        job_id=job_id,
+        poke_interval=POKE,
+        timeout=120,
     )
     sensor.execute(make_context())
     lines = _log_lines(capsys.readouterr().out)
@@ -394,7 +490,11 @@ def test_sensor_streams_each_attempts_training_log_once(emu, capsys, caplog):
 def test_stream_logs_false_streams_nothing(emu, capsys):
     job_id = submit(emu, unique("quiet"))
     BatchServiceJobSensor(
-        task_id="wait", aws_conn_id="emu", job_id=job_id, poke_interval=POKE, timeout=60,
+        task_id="wait",
+        aws_conn_id="emu",
+        job_id=job_id,
+        poke_interval=POKE,
+        timeout=60,
         stream_logs=False,
     ).execute(make_context())
     assert _log_lines(capsys.readouterr().out) == []
@@ -410,7 +510,9 @@ def test_operator_sync_wait_streams_logs(emu, capsys):
 def test_trigger_streams_logs_labelled_by_attempt(emu, capsys, caplog):
     caplog.set_level(logging.INFO)
     job_id = _retried_job(emu)
-    event = run_trigger(BatchServiceJobTrigger(job_id=job_id, aws_conn_id="emu", poll_interval=POKE))
+    event = run_trigger(
+        BatchServiceJobTrigger(job_id=job_id, aws_conn_id="emu", poll_interval=POKE)
+    )
     assert event["status"] == "success"
     lines = _log_lines(all_output(capsys, caplog))
     assert any("[attempt 2 algo-1]" in line and "Completed" in line for line in lines)
@@ -441,13 +543,21 @@ print(json.dumps({
 }))
 """
     out = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", code],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env=dict(os.environ),
     ).stdout
     loaded = json.loads(out.strip().splitlines()[-1])
     assert loaded == {
-        "modules": ["airflow_batch_service.triggers.batch_service"], "boto3": False,
-        "aiobotocore": False, "waiting": False, "shared": False, "moto": False,
+        "modules": ["airflow_batch_service.triggers.batch_service"],
+        "boto3": False,
+        "aiobotocore": False,
+        "waiting": False,
+        "shared": False,
+        "moto": False,
     }
 
 

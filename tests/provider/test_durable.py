@@ -28,7 +28,14 @@ from airflow_batch_service.durable import (
 )
 from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
 
-from .support import PAYLOAD, RETRY_ISE_THEN_EXIT, FakeStateStore, make_context, set_aws_connection
+from .support import (
+    PAYLOAD,
+    RETRY_ISE_THEN_EXIT,
+    FakeStateStore,
+    connect_emulator,
+    make_context,
+    unique,
+)
 
 POKE = 0.05
 VALIDATION = "Received status from SageMaker: ValidationException: bad hyperparameter"
@@ -47,14 +54,8 @@ DAG_ID = "adhoc_airflow"  # an operator outside a DAG
 def emu(request, monkeypatch):
     """The emulator in one clientToken mode, with an ``aws`` connection ``emu`` to it."""
     where, mode = request.param
-    if where == "in_process":
-        emulator = request.getfixturevalue("batch_emulator")
-        set_aws_connection(monkeypatch, "emu", emulator.region, None)
-    else:
-        emulator = request.getfixturevalue("batch_emulator_server")
-        set_aws_connection(monkeypatch, "emu", emulator.region, emulator.endpoint_url)
-    emulator.configure(seconds_per_state=0.05, client_token_mode=mode)
-    emulator.reset_stats()
+    emulator = connect_emulator(request, monkeypatch, where, 0.05)
+    emulator.configure(client_token_mode=mode)
     emulator.mode = mode
     yield emulator
     emulator.clear_faults()
@@ -111,10 +112,6 @@ class Task:
     def run(self, try_number: int, **overrides: Any) -> tuple[str, dict[str, Any]]:
         context = self.context(try_number)
         return self.operator(**overrides).execute(context), context
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def submits(emu: Any) -> int:

@@ -9,7 +9,6 @@ exception or the XCom value.
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSensorTimeout
@@ -21,9 +20,10 @@ from .support import (
     PAYLOAD,
     RETRY_ISE_THEN_EXIT,
     FakeStateStore,
+    connect_emulator,
     make_context,
     run_rescheduled,
-    set_aws_connection,
+    unique,
 )
 
 POKE = 0.05
@@ -36,26 +36,19 @@ VALIDATION = "Received status from SageMaker: ValidationException: bad hyperpara
 @pytest.fixture(params=["in_process", "http"])
 def emu(request, monkeypatch):
     """The emulator, with an ``aws`` connection ``emu`` pointing at it."""
-    if request.param == "in_process":
-        emulator = request.getfixturevalue("batch_emulator")
-        set_aws_connection(monkeypatch, "emu", emulator.region, None)
-    else:
-        emulator = request.getfixturevalue("batch_emulator_server")
-        set_aws_connection(monkeypatch, "emu", emulator.region, emulator.endpoint_url)
-    emulator.configure(seconds_per_state=STATE_SECONDS)
-    emulator.reset_stats()
-    return emulator
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+    return connect_emulator(request, monkeypatch, request.param, STATE_SECONDS)
 
 
 def submit(emu, name: str, **kwargs) -> tuple[str, dict]:
     context = make_context()
     op = BatchSubmitServiceJobOperator(
-        task_id="submit", aws_conn_id="emu", job_name=name, job_queue=emu.queue_name,
-        service_request_payload=PAYLOAD, poll_interval=POKE, **kwargs,
+        task_id="submit",
+        aws_conn_id="emu",
+        job_name=name,
+        job_queue=emu.queue_name,
+        service_request_payload=PAYLOAD,
+        poll_interval=POKE,
+        **kwargs,
     )
     job_id = op.execute(context)
     return job_id, context
@@ -95,8 +88,19 @@ def test_success_returns_summary_and_logs_each_state_once(emu, capsys):
 
 def test_retry_then_success_explains_the_rule(emu, capsys):
     name = unique("flaky")
-    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
-        {"result": "FAILED", "statusReason": ISE}, {"result": "SUCCEEDED"}]}]})
+    emu.load_scenarios(
+        {
+            "jobs": [
+                {
+                    "jobName": name,
+                    "attempts": [
+                        {"result": "FAILED", "statusReason": ISE},
+                        {"result": "SUCCEEDED"},
+                    ],
+                }
+            ]
+        }
+    )
     job_id, _ = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
     summary, _ = watch(job_id)
     assert summary["status"] == "SUCCEEDED"
@@ -110,8 +114,13 @@ def test_retry_then_success_explains_the_rule(emu, capsys):
 
 def test_exit_rule_fails_for_good(emu, capsys):
     name = unique("bad")
-    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
-        {"result": "FAILED", "statusReason": VALIDATION}]}]})
+    emu.load_scenarios(
+        {
+            "jobs": [
+                {"jobName": name, "attempts": [{"result": "FAILED", "statusReason": VALIDATION}]}
+            ]
+        }
+    )
     job_id, _ = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
     with pytest.raises(AirflowFailException) as err:
         watch(job_id)
@@ -123,8 +132,9 @@ def test_exit_rule_fails_for_good(emu, capsys):
 
 def test_attempts_exhausted_with_no_rule_matching(emu, capsys):
     name = unique("exhaust")
-    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
-        {"result": "FAILED"}, {"result": "FAILED"}]}]})
+    emu.load_scenarios(
+        {"jobs": [{"jobName": name, "attempts": [{"result": "FAILED"}, {"result": "FAILED"}]}]}
+    )
     job_id, _ = submit(emu, name, retry_strategy={"attempts": 2})
     with pytest.raises(AirflowFailException) as err:
         watch(job_id)
@@ -136,8 +146,20 @@ def test_attempts_exhausted_with_no_rule_matching(emu, capsys):
 
 def test_capacity_retries_use_no_attempt(emu, capsys):
     name = unique("cap")
-    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
-        {"result": "CAPACITY"}, {"result": "CAPACITY"}, {"result": "SUCCEEDED"}]}]})
+    emu.load_scenarios(
+        {
+            "jobs": [
+                {
+                    "jobName": name,
+                    "attempts": [
+                        {"result": "CAPACITY"},
+                        {"result": "CAPACITY"},
+                        {"result": "SUCCEEDED"},
+                    ],
+                }
+            ]
+        }
+    )
     job_id, _ = submit(emu, name, retry_strategy={"attempts": 1})
     summary, _ = watch(job_id)
     assert summary["status"] == "SUCCEEDED"
@@ -172,7 +194,10 @@ def test_on_kill_terminates_with_a_reason_naming_the_task(emu, capsys):
     name = unique("kill")
     emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [{"result": "HANG"}]}]})
     op = BatchSubmitServiceJobOperator(
-        task_id="train", aws_conn_id="emu", job_name=name, job_queue=emu.queue_name,
+        task_id="train",
+        aws_conn_id="emu",
+        job_name=name,
+        job_queue=emu.queue_name,
         service_request_payload=PAYLOAD,
     )
     job_id = op.execute(make_context())
@@ -187,8 +212,13 @@ def test_on_kill_terminates_with_a_reason_naming_the_task(emu, capsys):
 
 def test_stuck_runnable_is_terminated_and_explained(emu, capsys):
     name = unique("stuck")
-    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
-        {"result": "SUCCEEDED", "runnableSeconds": 3600}]}]})
+    emu.load_scenarios(
+        {
+            "jobs": [
+                {"jobName": name, "attempts": [{"result": "SUCCEEDED", "runnableSeconds": 3600}]}
+            ]
+        }
+    )
     job_id, _ = submit(emu, name)
     with pytest.raises(AirflowFailException) as err:
         watch(job_id, max_runnable_seconds=0.3)
@@ -211,8 +241,19 @@ def _client_kwargs(emu) -> dict:
 
 def test_operator_wait_for_completion_matches_the_sensor(emu, capsys):
     name = unique("opwait")
-    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
-        {"result": "FAILED", "statusReason": ISE}, {"result": "SUCCEEDED"}]}]})
+    emu.load_scenarios(
+        {
+            "jobs": [
+                {
+                    "jobName": name,
+                    "attempts": [
+                        {"result": "FAILED", "statusReason": ISE},
+                        {"result": "SUCCEEDED"},
+                    ],
+                }
+            ]
+        }
+    )
     job_id, ctx = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT, wait_for_completion=True)
     summary = ctx["ti"].xcom["summary"]
     assert summary["jobId"] == job_id and summary["status"] == "SUCCEEDED"
@@ -220,8 +261,13 @@ def test_operator_wait_for_completion_matches_the_sensor(emu, capsys):
     assert ctx["ti"].xcom["batch_service_training_job_logs"]["training_job_name"]
 
     name = unique("opfail")
-    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
-        {"result": "FAILED", "statusReason": VALIDATION}]}]})
+    emu.load_scenarios(
+        {
+            "jobs": [
+                {"jobName": name, "attempts": [{"result": "FAILED", "statusReason": VALIDATION}]}
+            ]
+        }
+    )
     with pytest.raises(AirflowFailException) as err:
         submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT, wait_for_completion=True)
     assert "rule 2 EXIT" in str(err.value)
@@ -253,8 +299,19 @@ def test_job_not_yet_visible_is_waited_for(emu, capsys):
 
 def test_reschedule_mode_carries_watch_state_between_pokes(emu, capsys):
     name = unique("resched")
-    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [
-        {"result": "FAILED", "statusReason": ISE}, {"result": "SUCCEEDED"}]}]})
+    emu.load_scenarios(
+        {
+            "jobs": [
+                {
+                    "jobName": name,
+                    "attempts": [
+                        {"result": "FAILED", "statusReason": ISE},
+                        {"result": "SUCCEEDED"},
+                    ],
+                }
+            ]
+        }
+    )
     job_id, _ = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
     store = FakeStateStore()
     context = make_context(task_state_store=store)
@@ -267,5 +324,3 @@ def test_reschedule_mode_carries_watch_state_between_pokes(emu, capsys):
     assert states and all(new != old for new, old in states)  # changes only, never per poke
     assert [new for new, _ in states].count("SUCCEEDED") == 1
     assert out.count(f"({job_id}) is ") == 1  # the first sighting, logged once
-
-

@@ -1,8 +1,9 @@
 """Service-job state for one account and region, in a moto ``BackendDict`` (so resets work).
 
 Every handler in ``responses.py`` ends up here. Validation uses ``core.validation``; the
-lifecycle is ``jobs.ServiceJob``; listing is ``listing``; environments, queues and quota
-shares are the ``catalog`` mixin.
+lifecycle is ``jobs.ServiceJob``, advanced for all jobs together (capacity, order,
+preemption) by ``world.World``; listing is ``listing``; environments, queues and quota shares
+are the ``catalog`` mixin.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from airflow_batch_service.emulator.paging import page
 from airflow_batch_service.emulator.resources import QuotaShare, ServiceEnvironment, ServiceQueue
 from airflow_batch_service.emulator.sagemaker_bridge import SageMakerBridge
 from airflow_batch_service.emulator.settings import STARTUP, ClientTokenMode, settings
+from airflow_batch_service.emulator.world import World
 
 
 def _fingerprint(request: Mapping[str, Any]) -> str:
@@ -46,13 +48,16 @@ class ServiceJobBackend(Catalog, BaseBackend):
         self.quota_policies: dict[str, dict[str, Any]] = {}  # policy ARN -> quotaSharePolicy
         self.client_tokens: dict[str, tuple[str, str]] = {}  # token -> (fingerprint, job id)
         self.sink = SageMakerBridge()
+        self.world = World(self)
         self._seq = 0
         if region_name == STARTUP.region and STARTUP.queues:
             from moto.core import DEFAULT_ACCOUNT_ID
 
             if account_id == DEFAULT_ACCOUNT_ID:
                 for spec in STARTUP.queues:
-                    self.create_ready_queue(spec.name, spec.fair_share, spec.quota_share, spec.max_capacity)
+                    self.create_ready_queue(
+                        spec.name, spec.fair_share, spec.quota_share, spec.max_capacity
+                    )
 
     # -------------------------------------------------------------- service jobs
     def _share_problems(self, queue: ServiceQueue, request: Mapping[str, Any]) -> list[Problem]:
@@ -60,19 +65,48 @@ class ServiceJobBackend(Catalog, BaseBackend):
         share, quota = request.get("shareIdentifier"), request.get("quotaShareName")
         out = []
         if kind == "fairshare" and share is None:
-            out.append(Problem("shareIdentifier", f"is required: job queue {queue.name} has a fair-share scheduling policy"))
+            out.append(
+                Problem(
+                    "shareIdentifier",
+                    f"is required: job queue {queue.name} has a fair-share scheduling policy",
+                )
+            )
         if kind != "fairshare" and share is not None:
-            out.append(Problem("shareIdentifier", f"must not be given: job queue {queue.name} has no fair-share scheduling policy"))
+            out.append(
+                Problem(
+                    "shareIdentifier",
+                    f"must not be given: job queue {queue.name} has no fair-share scheduling policy",
+                )
+            )
         if kind == "quotashare" and quota is None:
-            out.append(Problem("quotaShareName", f"is required: job queue {queue.name} has a quota-share scheduling policy"))
+            out.append(
+                Problem(
+                    "quotaShareName",
+                    f"is required: job queue {queue.name} has a quota-share scheduling policy",
+                )
+            )
         if kind != "quotashare" and quota is not None:
-            out.append(Problem("quotaShareName", f"must not be given: job queue {queue.name} has no quota-share scheduling policy"))
+            out.append(
+                Problem(
+                    "quotaShareName",
+                    f"must not be given: job queue {queue.name} has no quota-share scheduling policy",
+                )
+            )
         if kind == "quotashare" and isinstance(quota, str):
             target = self.quota_shares.get(self._arn("quota-share", f"{queue.name}/{quota}"))
             if target is None:
-                out.append(Problem("quotaShareName", f"quota share {quota!r} does not exist on job queue {queue.name}"))
+                out.append(
+                    Problem(
+                        "quotaShareName",
+                        f"quota share {quota!r} does not exist on job queue {queue.name}",
+                    )
+                )
             elif target.state != "ENABLED":
-                out.append(Problem("quotaShareName", f"quota share {quota!r} is DISABLED and accepts no jobs"))
+                out.append(
+                    Problem(
+                        "quotaShareName", f"quota share {quota!r} is DISABLED and accepts no jobs"
+                    )
+                )
         return out
 
     def submit(self, request: dict[str, Any]) -> tuple[ServiceJob, bool]:
@@ -86,7 +120,9 @@ class ServiceJobBackend(Catalog, BaseBackend):
         if problems:
             raise invalid("SubmitServiceJob", problems)
         if queue.state != "ENABLED":
-            raise ClientException(f"SubmitServiceJob: jobQueue: job queue {queue.name} is DISABLED and accepts no jobs")
+            raise ClientException(
+                f"SubmitServiceJob: jobQueue: job queue {queue.name} is DISABLED and accepts no jobs"
+            )
         token = request.get("clientToken")
         if token is not None and token in self.client_tokens:
             fingerprint, job_id = self.client_tokens[token]
@@ -118,20 +154,21 @@ class ServiceJobBackend(Catalog, BaseBackend):
             tags=dict(request.get("tags") or {}),
             seq=self._seq,
         )
+        self.advance_all()  # the world reaches the submit time before the job joins it
         self.jobs[job_id] = job
+        self.world.add(job)
         if token is not None:
             self.client_tokens[token] = (_fingerprint(request), job_id)
         return job, True
 
     def advance(self, job: ServiceJob, now: float | None = None) -> ServiceJob:
-        job.advance(self._now() if now is None else now, self.queues.get(job.queue_arn), self.sink)
+        """Bring the whole world (every job of this account and region) up to ``now``: one
+        job's progress depends on the capacity others free."""
+        self.world.advance(self._now() if now is None else now)
         return job
 
     def advance_all(self) -> None:
-        now = self._now()
-        for job in self.jobs.values():
-            if not job.terminal:
-                self.advance(job, now)
+        self.world.advance(self._now())
 
     def find_job(self, identifier: str) -> ServiceJob | None:
         job = self.jobs.get(identifier)
@@ -154,16 +191,24 @@ class ServiceJobBackend(Catalog, BaseBackend):
         if body.get("jobQueue"):
             queue_arn = self.get_queue(body["jobQueue"], "ListServiceJobs").arn
             jobs = [j for j in jobs if j.queue_arn == queue_arn]
-        now = self._now()
-        selected = query.select([self.advance(j, now) for j in jobs])
-        items, token = page("ListServiceJobs", selected, body.get("maxResults"), body.get("nextToken"))
+        self.advance_all()
+        selected = query.select(jobs)
+        items, token = page(
+            "ListServiceJobs", selected, body.get("maxResults"), body.get("nextToken")
+        )
         return [j.summary() for j in items], token
 
-    def terminate(self, identifier: Any, reason: Any, operation: str = "TerminateServiceJob", not_found_for_ms: float = 0) -> ServiceJob:
+    def terminate(
+        self,
+        identifier: Any,
+        reason: Any,
+        operation: str = "TerminateServiceJob",
+        not_found_for_ms: float = 0,
+    ) -> ServiceJob:
         if not isinstance(reason, str) or not reason:
             raise invalid(operation, [Problem("reason", "is required")])
         job = self.get_job(identifier, operation, not_found_for_ms)
-        job.terminate(self._now(), reason, self.queues.get(job.queue_arn), self.sink)
+        self.world.terminate(job, self._now(), reason)
         return job
 
     def terminate_many(self, ids: Any, reason: Any) -> tuple[list[str], list[dict[str, str]]]:
@@ -171,7 +216,9 @@ class ServiceJobBackend(Catalog, BaseBackend):
         if not isinstance(ids, list) or not ids:
             problems.append(Problem("jobs", "is required (a list of job ids)"))
         elif len(ids) > MAX_TERMINATE_BATCH:
-            problems.append(Problem("jobs", f"at most {MAX_TERMINATE_BATCH} jobs per call, got {len(ids)}"))
+            problems.append(
+                Problem("jobs", f"at most {MAX_TERMINATE_BATCH} jobs per call, got {len(ids)}")
+            )
         if not isinstance(reason, str) or not reason:
             problems.append(Problem("reason", "is required"))
         if problems:
@@ -179,23 +226,42 @@ class ServiceJobBackend(Catalog, BaseBackend):
         successful, errors = [], []
         for job_id in ids:
             if not isinstance(job_id, str) or not job_id:
-                errors.append({"job": str(job_id), "code": "ClientException", "message": "jobs: a job id must be a non-empty string"})
+                errors.append(
+                    {
+                        "job": str(job_id),
+                        "code": "ClientException",
+                        "message": "jobs: a job id must be a non-empty string",
+                    }
+                )
                 continue
             job = self.find_job(job_id)
             if job is not None:  # unknown ids count as successful (documented)
-                job.terminate(self._now(), reason, self.queues.get(job.queue_arn), self.sink)
+                self.world.terminate(job, self._now(), reason)
             successful.append(job_id)
         return successful, errors
 
     def update_job(self, identifier: Any, priority: Any, not_found_for_ms: float = 0) -> ServiceJob:
-        problems = priority_problems(priority) if priority is not None else [Problem("schedulingPriority", "is required")]
+        problems = (
+            priority_problems(priority)
+            if priority is not None
+            else [Problem("schedulingPriority", "is required")]
+        )
         if problems:
             raise invalid("UpdateServiceJob", problems)
         job = self.get_job(identifier, "UpdateServiceJob", not_found_for_ms)
         if job.terminal:
-            raise ClientException(f"UpdateServiceJob: jobId: service job {job.job_id} already {job.status.value}")
-        job.request["schedulingPriority"] = priority
+            raise ClientException(
+                f"UpdateServiceJob: jobId: service job {job.job_id} already {job.status.value}"
+            )
+        self.world.reprioritize(job, priority, self._now())
         return job
+
+    def snapshot(self, identifier: Any) -> dict[str, Any]:
+        """GetJobQueueSnapshot of a SAGEMAKER_TRAINING queue."""
+        if not isinstance(identifier, str) or not identifier:
+            raise invalid("GetJobQueueSnapshot", [Problem("jobQueue", "is required")])
+        queue = self.get_queue(identifier, "GetJobQueueSnapshot")
+        return self.world.snapshot(queue, self._now())
 
     # --------------------------------------------------------------------- tags
     def job_for_arn(self, arn: str) -> ServiceJob:

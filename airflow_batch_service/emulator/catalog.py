@@ -8,18 +8,22 @@ the scheduling policies themselves and the tags of these resources.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.batch.models import BatchBackend, batch_backends
 from moto.utilities.utils import get_partition
 
 from airflow_batch_service.core.validation import Problem, tags_problems
 from airflow_batch_service.emulator import resources as res
+from airflow_batch_service.emulator import scheduler as rules
 from airflow_batch_service.emulator.errors import ClientException, invalid
 from airflow_batch_service.emulator.jobs import AttemptSink, ServiceJob
 from airflow_batch_service.emulator.paging import page
 from airflow_batch_service.emulator.resources import QuotaShare, ServiceEnvironment, ServiceQueue
 from airflow_batch_service.emulator.settings import settings
+
+if TYPE_CHECKING:
+    from airflow_batch_service.emulator.world import World
 
 
 class Catalog:
@@ -33,9 +37,15 @@ class Catalog:
     quota_policies: dict[str, dict[str, Any]]  # scheduling policy ARN -> quotaSharePolicy
     jobs: dict[str, ServiceJob]
     sink: AttemptSink
+    world: World
 
     def advance_all(self) -> None:
         raise NotImplementedError
+
+    def _changed(self) -> None:
+        """A setting the scheduler reads changed: re-time the jobs, schedule again now (a
+        lowered limit applies to the next decision; a raised one lets jobs start now)."""
+        self.world.refresh(self._now())
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -78,7 +88,10 @@ class Catalog:
         problems = res.name_problems(name, "serviceEnvironmentName")
         if body.get("serviceEnvironmentType") != res.SAGEMAKER_TRAINING:
             problems.append(
-                Problem("serviceEnvironmentType", f"must be SAGEMAKER_TRAINING, got {body.get('serviceEnvironmentType')!r}")
+                Problem(
+                    "serviceEnvironmentType",
+                    f"must be SAGEMAKER_TRAINING, got {body.get('serviceEnvironmentType')!r}",
+                )
             )
         problems += res.state_problems(body.get("state"))
         problems += res.capacity_limits_problems(body.get("capacityLimits"))
@@ -87,7 +100,9 @@ class Catalog:
         if problems:
             raise invalid("CreateServiceEnvironment", problems)
         if self.find_environment(str(name)) is not None:
-            raise ClientException(f"CreateServiceEnvironment: service environment {name} already exists")
+            raise ClientException(
+                f"CreateServiceEnvironment: service environment {name} already exists"
+            )
         env = ServiceEnvironment(
             name=str(name),
             arn=self._arn("service-environment", str(name)),
@@ -101,15 +116,21 @@ class Catalog:
     def get_environment(self, identifier: str, operation: str) -> ServiceEnvironment:
         env = self.find_environment(identifier)
         if env is None:
-            raise ClientException(f"{operation}: service environment {identifier} does not exist (not found)")
+            raise ClientException(
+                f"{operation}: service environment {identifier} does not exist (not found)"
+            )
         return env
 
-    def describe_environments(self, body: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+    def describe_environments(
+        self, body: Mapping[str, Any]
+    ) -> tuple[list[dict[str, Any]], str | None]:
         wanted = body.get("serviceEnvironments")
         envs = list(self.environments.values())
         if wanted:
             envs = [e for e in envs if e.arn in wanted or e.name in wanted]
-        items, token = page("DescribeServiceEnvironments", envs, body.get("maxResults"), body.get("nextToken"))
+        items, token = page(
+            "DescribeServiceEnvironments", envs, body.get("maxResults"), body.get("nextToken")
+        )
         return [e.describe(self._tags(e.arn)) for e in items], token
 
     def update_environment(self, body: Mapping[str, Any]) -> ServiceEnvironment:
@@ -123,6 +144,7 @@ class Catalog:
             env.state = body["state"]
         if body.get("capacityLimits"):
             env.capacity_limits = list(body["capacityLimits"])
+        self._changed()
         return env
 
     def delete_environment(self, identifier: str) -> None:
@@ -156,11 +178,18 @@ class Catalog:
                 f"{operation}: {field}: job queue {identifier} is not of type SAGEMAKER_TRAINING "
                 "(service jobs need a SAGEMAKER_TRAINING queue)"
             )
-        raise ClientException(f"{operation}: {field}: job queue {identifier} does not exist (not found)")
+        raise ClientException(
+            f"{operation}: {field}: job queue {identifier} does not exist (not found)"
+        )
 
     def _env_order_problems(self, order: Any) -> list[Problem]:
         if not isinstance(order, list) or not order:
-            return [Problem("serviceEnvironmentOrder", "must be a non-empty list of {order, serviceEnvironment}")]
+            return [
+                Problem(
+                    "serviceEnvironmentOrder",
+                    "must be a non-empty list of {order, serviceEnvironment}",
+                )
+            ]
         out = []
         for i, item in enumerate(order, start=1):
             path = f"serviceEnvironmentOrder[{i}]"
@@ -169,7 +198,12 @@ class Catalog:
                 continue
             env_id = item.get("serviceEnvironment")
             if not isinstance(env_id, str) or self.find_environment(env_id) is None:
-                out.append(Problem(f"{path}.serviceEnvironment", f"service environment {env_id!r} does not exist"))
+                out.append(
+                    Problem(
+                        f"{path}.serviceEnvironment",
+                        f"service environment {env_id!r} does not exist",
+                    )
+                )
         return out
 
     def _policy_problems(self, arn: Any) -> list[Problem]:
@@ -184,11 +218,16 @@ class Catalog:
         problems = res.name_problems(name, "jobQueueName")
         if body.get("computeEnvironmentOrder"):
             problems.append(
-                Problem("computeEnvironmentOrder", "cannot be given together with serviceEnvironmentOrder")
+                Problem(
+                    "computeEnvironmentOrder",
+                    "cannot be given together with serviceEnvironmentOrder",
+                )
             )
         priority = body.get("priority")
         if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 1000:
-            problems.append(Problem("priority", f"is required, between 0 and 1000, got {priority!r}"))
+            problems.append(
+                Problem("priority", f"is required, between 0 and 1000, got {priority!r}")
+            )
         problems += res.state_problems(body.get("state"))
         problems += self._env_order_problems(body.get("serviceEnvironmentOrder"))
         problems += self._policy_problems(body.get("schedulingPolicyArn"))
@@ -197,7 +236,10 @@ class Catalog:
             problems += tags_problems(body["tags"])
         if problems:
             raise invalid("CreateJobQueue", problems)
-        if self.find_queue(str(name)) is not None or self.batch.get_job_queue_by_name(str(name)) is not None:
+        if (
+            self.find_queue(str(name)) is not None
+            or self.batch.get_job_queue_by_name(str(name)) is not None
+        ):
             raise ClientException(f"CreateJobQueue: job queue {name} already exists")
         queue = ServiceQueue(
             name=str(name),
@@ -216,13 +258,17 @@ class Catalog:
     def update_queue(self, queue: ServiceQueue, body: Mapping[str, Any]) -> ServiceQueue:
         problems = res.state_problems(body.get("state"))
         if body.get("computeEnvironmentOrder"):
-            problems.append(Problem("computeEnvironmentOrder", "cannot be set on a SAGEMAKER_TRAINING queue"))
+            problems.append(
+                Problem("computeEnvironmentOrder", "cannot be set on a SAGEMAKER_TRAINING queue")
+            )
         if body.get("serviceEnvironmentOrder") is not None:
             problems += self._env_order_problems(body["serviceEnvironmentOrder"])
         problems += self._policy_problems(body.get("schedulingPolicyArn"))
         problems += res.time_limit_actions_problems(body.get("jobStateTimeLimitActions"))
         priority = body.get("priority")
-        if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 1000):
+        if priority is not None and (
+            isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 1000
+        ):
             problems.append(Problem("priority", f"must be between 0 and 1000, got {priority!r}"))
         if problems:
             raise invalid("UpdateJobQueue", problems)
@@ -237,25 +283,37 @@ class Catalog:
             queue.scheduling_policy_arn = body["schedulingPolicyArn"]
         if body.get("jobStateTimeLimitActions") is not None:
             queue.time_limit_actions = list(body["jobStateTimeLimitActions"])
+        self._changed()
         return queue
 
     def delete_queue(self, queue: ServiceQueue) -> None:
         if queue.state != "DISABLED":
-            raise ClientException(f"DeleteJobQueue: state: job queue {queue.name} must be DISABLED before it is deleted")
+            raise ClientException(
+                f"DeleteJobQueue: state: job queue {queue.name} must be DISABLED before it is deleted"
+            )
         self.advance_all()
         now = self._now()
-        for job in self.jobs.values():
+        for job in list(self.jobs.values()):
             if job.queue_arn == queue.arn:
-                job.terminate(now, "Job queue deleted", queue, self.sink)
+                self.world.terminate(job, now, "Job queue deleted")
         del self.queues[queue.arn]
 
     def policy_kind(self, arn: str | None) -> str | None:
-        """"fairshare", "quotashare" or None for a queue's scheduling policy."""
+        """ "fairshare", "quotashare" or None for a queue's scheduling policy."""
         if not arn or arn not in self.batch._scheduling_policies:
             return None
         return "quotashare" if arn in self.quota_policies else "fairshare"
 
-    def create_ready_queue(self, name: str, fair_share: bool = False, quota_share: bool = False, max_capacity: int = 10) -> ServiceQueue:
+    def share_distribution(self, arn: str | None) -> list[dict[str, Any]]:
+        """A fair-share policy's shareDistribution (weightFactor per shareIdentifier)."""
+        policy = self.batch._scheduling_policies.get(arn) if arn else None
+        if policy is None:
+            return []
+        return list(getattr(policy, "fairshare_policy", {}).get("shareDistribution") or [])
+
+    def create_ready_queue(
+        self, name: str, fair_share: bool = False, quota_share: bool = False, max_capacity: int = 10
+    ) -> ServiceQueue:
         """A service environment, a queue (and a policy and a "default" quota share when asked)
         in one call: what ``--queue`` and ``Emulator.create_queue`` give users."""
         env = self.find_environment(f"{name}-env") or self.create_environment(
@@ -284,8 +342,13 @@ class Catalog:
                 {
                     "quotaShareName": "default",
                     "jobQueue": queue.arn,
-                    "capacityLimits": [{"maxCapacity": max_capacity, "capacityUnit": "NUM_INSTANCES"}],
-                    "resourceSharingConfiguration": {"strategy": "LEND_AND_BORROW", "borrowLimit": 100},
+                    "capacityLimits": [
+                        {"maxCapacity": max_capacity, "capacityUnit": "NUM_INSTANCES"}
+                    ],
+                    "resourceSharingConfiguration": {
+                        "strategy": "LEND_AND_BORROW",
+                        "borrowLimit": 100,
+                    },
                     "preemptionConfiguration": {"inSharePreemption": "DISABLED"},
                 }
             )
@@ -298,11 +361,15 @@ class Catalog:
         problems += res.capacity_limits_problems(body.get("capacityLimits"))
         problems += res.state_problems(body.get("state"))
         sharing = body.get("resourceSharingConfiguration")
-        if not isinstance(sharing, Mapping) or sharing.get("strategy") not in ("RESERVE", "LEND", "LEND_AND_BORROW"):
-            problems.append(Problem("resourceSharingConfiguration.strategy", "must be RESERVE, LEND or LEND_AND_BORROW"))
+        problems += rules.sharing_problems(sharing)
         preemption = body.get("preemptionConfiguration")
-        if not isinstance(preemption, Mapping) or preemption.get("inSharePreemption") not in res.STATES:
-            problems.append(Problem("preemptionConfiguration.inSharePreemption", "must be ENABLED or DISABLED"))
+        if (
+            not isinstance(preemption, Mapping)
+            or preemption.get("inSharePreemption") not in res.STATES
+        ):
+            problems.append(
+                Problem("preemptionConfiguration.inSharePreemption", "must be ENABLED or DISABLED")
+            )
         if problems:
             raise invalid("CreateQuotaShare", problems)
         queue = self.get_queue(body.get("jobQueue"), "CreateQuotaShare")
@@ -312,30 +379,49 @@ class Catalog:
             )
         arn = self._arn("quota-share", f"{queue.name}/{name}")
         if arn in self.quota_shares:
-            raise ClientException(f"CreateQuotaShare: quota share {name} already exists on {queue.name}")
+            raise ClientException(
+                f"CreateQuotaShare: quota share {name} already exists on {queue.name}"
+            )
         share = QuotaShare(
-            name=str(name), arn=arn, queue_arn=queue.arn,
+            name=str(name),
+            arn=arn,
+            queue_arn=queue.arn,
             capacity_limits=list(body["capacityLimits"]),
             resource_sharing=dict(sharing),  # type: ignore[arg-type]
             preemption=dict(preemption),  # type: ignore[arg-type]
             state=body.get("state") or "ENABLED",
         )
+        self.advance_all()
         self.quota_shares[arn] = share
         self._set_tags(arn, body.get("tags"))
+        self._changed()
         return share
 
     def get_quota_share(self, arn: Any, operation: str) -> QuotaShare:
         share = self.quota_shares.get(str(arn))
         if share is None:
-            raise ClientException(f"{operation}: quotaShareArn: quota share {arn} does not exist (not found)")
+            raise ClientException(
+                f"{operation}: quotaShareArn: quota share {arn} does not exist (not found)"
+            )
         return share
 
     def update_quota_share(self, body: Mapping[str, Any]) -> QuotaShare:
         share = self.get_quota_share(body.get("quotaShareArn"), "UpdateQuotaShare")
         problems = res.state_problems(body.get("state"))
         problems += res.capacity_limits_problems(body.get("capacityLimits"), required=False)
+        if body.get("resourceSharingConfiguration") is not None:
+            problems += rules.sharing_problems(body["resourceSharingConfiguration"])
+        preemption = body.get("preemptionConfiguration")
+        if preemption is not None and (
+            not isinstance(preemption, Mapping)
+            or preemption.get("inSharePreemption") not in res.STATES
+        ):
+            problems.append(
+                Problem("preemptionConfiguration.inSharePreemption", "must be ENABLED or DISABLED")
+            )
         if problems:
             raise invalid("UpdateQuotaShare", problems)
+        self.advance_all()  # history up to now was made under the old settings
         if body.get("state"):
             share.state = body["state"]
         if body.get("capacityLimits"):
@@ -344,17 +430,21 @@ class Catalog:
             share.resource_sharing = dict(body["resourceSharingConfiguration"])
         if body.get("preemptionConfiguration"):
             share.preemption = dict(body["preemptionConfiguration"])
+        self._changed()
         return share
 
     def delete_quota_share(self, arn: Any) -> None:
         share = self.get_quota_share(arn, "DeleteQuotaShare")
         if share.state != "DISABLED":
-            raise ClientException(f"DeleteQuotaShare: state: quota share {share.name} must be DISABLED before it is deleted")
+            raise ClientException(
+                f"DeleteQuotaShare: state: quota share {share.name} must be DISABLED before it is deleted"
+            )
         del self.quota_shares[share.arn]
 
     def list_quota_shares(self, body: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
         queue = self.get_queue(body.get("jobQueue"), "ListQuotaShares")
         shares = [s for s in self.quota_shares.values() if s.queue_arn == queue.arn]
-        items, token = page("ListQuotaShares", shares, body.get("maxResults"), body.get("nextToken"))
+        items, token = page(
+            "ListQuotaShares", shares, body.get("maxResults"), body.get("nextToken")
+        )
         return [s.describe() for s in items], token
-

@@ -1,8 +1,11 @@
 """One service job and its lifecycle, advanced lazily from elapsed time.
 
-Nothing runs in the background: every read calls :meth:`ServiceJob.advance` with "now", which
-replays each transition whose time has come, stamping it with the time it *should* have
-happened. So a job read once after an hour shows the same history as one polled every second.
+Nothing runs in the background: on every read the backend's :class:`~.world.World` replays,
+in time order over all jobs, each transition whose time has come (:meth:`ServiceJob.next_due`
+says which and when), stamping it with the time it *should* have happened. So a job read once
+after an hour shows the same history as one polled every second. The one transition a job
+cannot decide alone, RUNNABLE -> SCHEDULED, is the scheduler's (:meth:`ServiceJob.start`):
+it depends on capacity, which other jobs free.
 
 The decisions (retry or not, requeue after preemption or not, which reason) come from
 ``airflow_batch_service.core``; this module only sequences them.
@@ -27,6 +30,7 @@ from airflow_batch_service.core.training_job import (
     PAYLOAD_NAME_MAX,
 )
 from airflow_batch_service.emulator.scenarios import Result, Step
+from airflow_batch_service.emulator.scheduler import demand_of
 
 S = ServiceJobStatus
 
@@ -85,7 +89,12 @@ class QueueView(Protocol):
     """What a job needs to know about its queue, read live at each transition."""
 
     def runnable_time_limits(self) -> Sequence[Mapping[str, Any]]: ...
-    def has_capacity(self) -> bool: ...
+
+
+#: Statuses that hold service-environment capacity.
+ACTIVE_STATUSES = frozenset(
+    {ServiceJobStatus.SCHEDULED, ServiceJobStatus.STARTING, ServiceJobStatus.RUNNING}
+)
 
 
 def capacity_usage(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -143,11 +152,19 @@ class ServiceJob:
     step: Step = field(default_factory=Step)
     current: Attempt | None = None  # the attempt whose training job is live
     seq: int = 0  # submit order, to break createdAt ties when listing
+    # Scheduler bookkeeping (owned by world.World):
+    eligible: bool = False  # RUNNABLE long enough (runnableSeconds) to be dispatched
+    env_arn: str | None = None  # the service environment whose capacity the job holds
+    dispatched: float = 0.0  # seconds; when it last got capacity (victim choice)
+    version: int = 0  # bumped on every change, to drop stale timer entries
 
     def __post_init__(self) -> None:
         self.entered = self.created
         self.payload: dict[str, Any] = json.loads(self.request["serviceRequestPayload"])
         self.strategy = RetryStrategy.from_api(self.request.get("retryStrategy"))
+        self.usage = capacity_usage(self.payload)
+        self.demand = demand_of(self.usage)
+        self.size = sum(self.demand.values())
 
     # ----------------------------------------------------------------- reading
     @property
@@ -157,6 +174,27 @@ class ServiceJob:
     @property
     def scheduling_priority(self) -> int | None:
         return self.request.get("schedulingPriority")
+
+    @property
+    def priority(self) -> int:
+        """schedulingPriority for ordering; unset counts as 0 (the lowest)."""
+        return int(self.request.get("schedulingPriority") or 0)
+
+    @property
+    def active(self) -> bool:
+        """SCHEDULED, STARTING or RUNNING: holding capacity."""
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def eligible_at(self) -> float:
+        """When a RUNNABLE job may first be dispatched: one state (or the try's
+        runnableSeconds) after it became RUNNABLE."""
+        wait = (
+            self.step.runnable_seconds
+            if self.step.runnable_seconds is not None
+            else self.seconds_per_state
+        )
+        return self.entered + wait
 
     def describe(self) -> dict[str, Any]:
         """The DescribeServiceJob response (botocore's DescribeServiceJobResponse members)."""
@@ -212,23 +250,18 @@ class ServiceJob:
             out["latestAttempt"] = {
                 "serviceResourceId": self.attempts[-1].to_api()["serviceResourceId"]
             }
-        usage = capacity_usage(self.payload)
-        if usage:
-            out["capacityUsage"] = usage
+        if self.usage:
+            out["capacityUsage"] = [dict(u) for u in self.usage]
         for key in ("shareIdentifier", "quotaShareName"):
             if self.request.get(key) is not None:
                 out[key] = self.request[key]
         return out
 
     # ------------------------------------------------------------- advancing
-    def advance(self, now: float, queue: QueueView | None, sink: AttemptSink) -> None:
-        """Apply every transition due by ``now``, each at its own time."""
-        for _ in range(10_000):  # a bound, not a limit anyone should reach
-            due = self._next(queue)
-            if due is None or due[0] > now:
-                return
-            at, action = due
-            action(at, queue, sink)
+    def next_due(self, queue: QueueView | None) -> tuple[float, Any] | None:
+        """The job's own next transition, ``(time, action)``; call ``action(time, queue, sink)``.
+        RUNNABLE -> SCHEDULED is not among them: the scheduler calls :meth:`start`."""
+        return self._next(queue)
 
     def _next(self, queue: QueueView | None) -> tuple[float, Any] | None:
         sps = self.seconds_per_state
@@ -237,9 +270,8 @@ class ServiceJob:
             return self.entered + sps, self._to_runnable_first
         if st is S.RUNNABLE:
             candidates: list[tuple[float, Any]] = []
-            if queue is None or queue.has_capacity():
-                wait = self.step.runnable_seconds if self.step.runnable_seconds is not None else sps
-                candidates.append((self.entered + wait, self._schedule))
+            if not self.eligible:
+                candidates.append((self.eligible_at, self._become_eligible))
             for action in queue.runnable_time_limits() if queue is not None else ():
                 limit = float(action.get("maxTimeSeconds", math.inf))
                 reason = str(action.get("reason", "RUNNABLE time limit reached"))
@@ -269,6 +301,7 @@ class ServiceJob:
     def _enter(self, status: ServiceJobStatus, at: float, reason: str | None = None) -> None:
         self.status = status
         self.entered = at
+        self.eligible = False
         if reason is not None:
             self.status_reason = reason
 
@@ -283,9 +316,23 @@ class ServiceJob:
         self._next_step()
         self._enter(S.RUNNABLE, at)
 
-    def _requeue(self, at: float, reason: str) -> None:
-        self._next_step()
+    def _requeue(self, at: float, reason: str, keep_step: bool = False) -> None:
+        if not keep_step:
+            self._next_step()
         self._enter(S.RUNNABLE, at, reason)
+
+    def _become_eligible(self, at: float, queue: QueueView | None, sink: AttemptSink) -> None:
+        self.eligible = True
+
+    def start(self, at: float, sink: AttemptSink) -> None:
+        """The scheduler gave this RUNNABLE job capacity: it is SCHEDULED now."""
+        self._schedule(at, None, sink)
+
+    def preempt(self, at: float, sink: AttemptSink, reason: str) -> None:
+        """The scheduler takes this job's capacity back (cross-share or in-share preemption).
+        The same path as a scripted PREEMPTED try; the scripted try is not used up by it (the
+        requeued job runs the same scripted try again)."""
+        self._preempt(at, sink, reason, keep_step=True)
 
     def _schedule(self, at: float, queue: QueueView | None, sink: AttemptSink) -> None:
         self.scheduled_at = ms(at)
@@ -334,7 +381,7 @@ class ServiceJob:
             self._enter(S.SUCCEEDED, at, reasons.TRAINING_COMPLETED)
             self.stopped_at = ms(at)
         elif result is Result.PREEMPTED:
-            self._preempt(at, sink)
+            self._preempt(at, sink, reasons.PREEMPTION)
         else:
             reason = self.step.failure_reason()
             self._close(at, reason, AttemptEnd.FAILED, sink)
@@ -351,8 +398,8 @@ class ServiceJob:
         self._close(at, reasons.ATTEMPT_TIMEOUT, AttemptEnd.STOPPED, sink)
         self._after_failure(at, reasons.ATTEMPT_TIMEOUT)
 
-    def _preempt(self, at: float, sink: AttemptSink) -> None:
-        attempt = self._close(at, reasons.PREEMPTION, AttemptEnd.STOPPED, sink)
+    def _preempt(self, at: float, sink: AttemptSink, reason: str, keep_step: bool = False) -> None:
+        attempt = self._close(at, reason, AttemptEnd.STOPPED, sink)
         if attempt is not None:
             # A preempted run does not use an attempt: it moves to preemptionSummary.
             self.attempts.remove(attempt)
@@ -361,7 +408,7 @@ class ServiceJob:
         if requeue_after_preemption(
             self.request.get("preemptionConfiguration"), self.preempted_count
         ):
-            self._requeue(at, reasons.PREEMPTION)
+            self._requeue(at, reason, keep_step)
         else:
             self._fail(at, reasons.PREEMPTION_LIMIT)
 
@@ -371,11 +418,9 @@ class ServiceJob:
         self.is_terminated = True
         self._fail(at, reason)
 
-    def terminate(
-        self, now: float, reason: str, queue: QueueView | None, sink: AttemptSink
-    ) -> None:
+    def terminate(self, now: float, reason: str, sink: AttemptSink) -> None:
         """TerminateServiceJob: FAILED now, isTerminated, the given reason; never retried.
-        A job that already ended is left as it is (Batch answers success either way)."""
-        self.advance(now, queue, sink)
+        A job that already ended is left as it is (Batch answers success either way). The
+        caller has brought the world up to ``now`` first."""
         if not self.terminal:
             self._terminate_at(now, reason, sink)

@@ -36,7 +36,9 @@ def state_problems(value: Any, path: str = "state") -> list[Problem]:
     return []
 
 
-def capacity_limits_problems(value: Any, path: str = "capacityLimits", required: bool = True) -> list[Problem]:
+def capacity_limits_problems(
+    value: Any, path: str = "capacityLimits", required: bool = True
+) -> list[Problem]:
     if value is None:
         return [Problem(path, "is required")] if required else []
     if not isinstance(value, list) or not value:
@@ -56,7 +58,9 @@ def capacity_limits_problems(value: Any, path: str = "capacityLimits", required:
     return out
 
 
-def time_limit_actions_problems(value: Any, path: str = "jobStateTimeLimitActions") -> list[Problem]:
+def time_limit_actions_problems(
+    value: Any, path: str = "jobStateTimeLimitActions"
+) -> list[Problem]:
     if value is None:
         return []
     if not isinstance(value, list):
@@ -72,13 +76,23 @@ def time_limit_actions_problems(value: Any, path: str = "jobStateTimeLimitAction
         if item.get("state") != "RUNNABLE":
             out.append(Problem(f"{ipath}.state", f"must be RUNNABLE, got {item.get('state')!r}"))
         limit = item.get("maxTimeSeconds")
-        if isinstance(limit, bool) or not isinstance(limit, int) or not MIN_TIME_LIMIT <= limit <= MAX_TIME_LIMIT:
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not MIN_TIME_LIMIT <= limit <= MAX_TIME_LIMIT
+        ):
             out.append(
-                Problem(f"{ipath}.maxTimeSeconds", f"must be between {MIN_TIME_LIMIT} and {MAX_TIME_LIMIT}, got {limit!r}")
+                Problem(
+                    f"{ipath}.maxTimeSeconds",
+                    f"must be between {MIN_TIME_LIMIT} and {MAX_TIME_LIMIT}, got {limit!r}",
+                )
             )
         if item.get("action") != "TERMINATE":
             out.append(
-                Problem(f"{ipath}.action", f"must be TERMINATE on a SAGEMAKER_TRAINING queue, got {item.get('action')!r}")
+                Problem(
+                    f"{ipath}.action",
+                    f"must be TERMINATE on a SAGEMAKER_TRAINING queue, got {item.get('action')!r}",
+                )
             )
     return out
 
@@ -105,7 +119,8 @@ class ServiceEnvironment:
 
 @dataclass
 class ServiceQueue:
-    """A SAGEMAKER_TRAINING job queue. Implements ``jobs.QueueView`` for its jobs."""
+    """A SAGEMAKER_TRAINING job queue. Implements ``jobs.QueueView`` for its jobs; its
+    capacity and order are the ``world`` scheduler's."""
 
     name: str
     arn: str
@@ -138,7 +153,8 @@ class ServiceQueue:
         return [a for a in self.time_limit_actions if a.get("state") == "RUNNABLE"]
 
     def has_capacity(self) -> bool:
-        """Jobs leave RUNNABLE only while an ENABLED service environment serves the queue."""
+        """Whether an ENABLED service environment serves the queue (the scheduler dispatches
+        only into ENABLED environments, and only what fits their capacityLimits)."""
         for item in self.env_order:
             env = self.backend.find_environment(str(item.get("serviceEnvironment")))
             if env is not None and env.state == "ENABLED":

@@ -246,6 +246,10 @@ class ServiceJobResponse(BatchResponse):
         job = self.services.update_job(body.get("jobId"), body.get("schedulingPriority"), self._not_found_for_ms())
         return json.dumps({"jobArn": job.job_arn, "jobName": job.job_name, "jobId": job.job_id})
 
+    def getjobqueuesnapshot(self) -> str:
+        """moto has no route for it; the catch-all brings it here. Service queues only."""
+        return json.dumps(self.services.snapshot(self._body().get("jobQueue")))
+
     # --------------------------------------------------------------------- tags
     def tags(self) -> str:
         arn = unquote(urlsplit(self.uri).path).split("/v1/tags/", 1)[-1].rstrip("/")

@@ -30,18 +30,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--faults", type=Path, metavar="FILE", help='fault plan (JSON: {"faults": {OPERATION: {...}}, "seed": N})')
     parser.add_argument("--fault-seed", type=int, metavar="N", help="seed for fault draws (deterministic faults)")
     parser.add_argument("--freeze-clock", action="store_true", help="stop the clock: jobs move only via POST /_emulator/clock")
+    parser.add_argument(
+        "--api-quotas", choices=("aws", "off"), default="aws",
+        help="AWS's API rate quotas: 'aws' (default: SubmitServiceJob 5/s, other Batch calls 50/s, "
+        "HTTP 429 beyond) or 'off'",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
 
 
 def run(args: argparse.Namespace) -> int:
     from airflow_batch_service.emulator import scenarios as scenario_format
     from airflow_batch_service.emulator.faults import FaultError, FaultPlan
+    from airflow_batch_service.emulator.quotas import QuotaMode
     from airflow_batch_service.emulator.server import READY_PREFIX, serve
     from airflow_batch_service.emulator.settings import STARTUP, ClientTokenMode, QueueSpec
 
     STARTUP.region = args.region
     STARTUP.queues = [QueueSpec(name) for name in args.queue]
     STARTUP.freeze_clock = args.freeze_clock
+    STARTUP.api_quotas = QuotaMode.parse(args.api_quotas)
     try:
         if args.scenarios is not None:
             STARTUP.scenarios = scenario_format.parse(args.scenarios)

@@ -17,6 +17,7 @@ from airflow_batch_service.emulator import scenarios as scenario_format
 from airflow_batch_service.emulator.clock import Clock
 from airflow_batch_service.emulator.faults import FaultPlan
 from airflow_batch_service.emulator.install import install
+from airflow_batch_service.emulator.quotas import QuotaMode
 from airflow_batch_service.emulator.responses import STATE_LOCK
 from airflow_batch_service.emulator.settings import ClientTokenMode, settings
 
@@ -26,12 +27,17 @@ def configure(
     client_token_mode: str | None = None,
     freeze_clock: bool | None = None,
     clock: Callable[[], float] | None = None,
+    api_quotas: str | None = None,
 ) -> dict[str, Any]:
-    """Change timing, clientToken mode or the clock. ``None`` leaves a setting alone.
+    """Change timing, clientToken mode, the clock or the API quotas. ``None`` leaves a
+    setting alone.
 
     ``seconds_per_state`` applies to jobs submitted afterwards (a job keeps the timing it was
-    submitted with, so its history never changes retroactively).
+    submitted with, so its history never changes retroactively). ``api_quotas`` is ``"aws"``
+    (SubmitServiceJob 5/s, other Batch calls 50/s; see ``quotas.py``) or ``"off"``; switching
+    it on starts with full buckets.
     """
+    mode = QuotaMode.parse(api_quotas) if api_quotas is not None else None
     with STATE_LOCK:
         cfg = settings()
         if seconds_per_state is not None:
@@ -50,6 +56,8 @@ def configure(
             cfg.clock.freeze()
         elif freeze_clock is False:
             cfg.clock.unfreeze()
+        if mode is not None:
+            cfg.quotas.set_mode(mode)
         return cfg.describe()
 
 
@@ -72,14 +80,16 @@ def set_faults(faults: Mapping[str, Any] | None, seed: int | None = None) -> dic
         return plan.to_dict()
 
 
-def stats() -> dict[str, int]:
+def stats() -> dict[str, Any]:
+    """``{operation: calls}``; plus ``"throttled": {operation: calls}`` once the API quotas
+    throttled a call."""
     with STATE_LOCK:
-        return dict(settings().stats)
+        return settings().stats_document()
 
 
 def reset_stats() -> None:
     with STATE_LOCK:
-        settings().stats.clear()
+        settings().reset_stats()
 
 
 def advance(seconds: float) -> float:

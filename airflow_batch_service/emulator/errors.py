@@ -33,6 +33,27 @@ class TooManyRequestsException(JsonRESTError):
         super().__init__("TooManyRequestsException", message)
 
 
+#: What Batch says when an API rate quota is exceeded (the message real clients log).
+QUOTA_THROTTLE_MESSAGE = "Too Many Requests."
+
+#: The error code and HTTP status CloudWatch Logs / SageMaker answer for a throttled call
+#: and for a server-side failure (botocore's models; both services speak JSON 1.1).
+JSON_SERVICE_ERRORS = {
+    "logs": {"throttle": ("ThrottlingException", 400, "Rate exceeded"),
+             "error": ("ServiceUnavailableException", 500, "The service cannot complete the request (emulator fault injection)")},
+    "sagemaker": {"throttle": ("ThrottlingException", 400, "Rate exceeded"),
+                  "error": ("InternalFailure", 500, "An internal error occurred (emulator fault injection)")},
+}
+
+
+class JsonServiceError(JsonRESTError):
+    """A CloudWatch Logs or SageMaker error, ``kind`` "throttle" or "error"."""
+
+    def __init__(self, service: str, kind: str) -> None:
+        error_type, self.code, message = JSON_SERVICE_ERRORS[service][kind]
+        super().__init__(error_type, message)
+
+
 def invalid(operation: str, problems: list[Problem]) -> ClientException:
     """One ClientException naming every broken field and its rule."""
     return ClientException(f"{operation}: " + "; ".join(p.message for p in problems))

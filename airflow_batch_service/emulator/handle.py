@@ -40,8 +40,11 @@ class Emulator:
         client_token_mode: str | None = None,
         freeze_clock: bool | None = None,
         clock: Callable[[], float] | None = None,
+        api_quotas: str | None = None,
     ) -> dict[str, Any]:
-        return control.configure(seconds_per_state, client_token_mode, freeze_clock, clock)
+        """See :func:`control.configure`; ``api_quotas="aws"`` turns AWS's rate quotas on
+        (they are off in-process unless asked)."""
+        return control.configure(seconds_per_state, client_token_mode, freeze_clock, clock, api_quotas)
 
     def load_scenarios(self, document: Mapping[str, Any] | str | Path) -> dict[str, Any]:
         return control.load_scenarios(document)
@@ -52,7 +55,7 @@ class Emulator:
     def clear_faults(self) -> None:
         control.set_faults({})
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, Any]:
         return control.stats()
 
     def reset_stats(self) -> None:

@@ -9,7 +9,7 @@ DELETE   /_emulator/stats             reset them (also POST /_emulator/stats/res
 POST     /_emulator/scenarios         load a scenario document (the file format)
 POST     /_emulator/faults            ``{"faults": {<operation>: {...}}, "seed": 1}``
 GET      /_emulator/faults            the plan in force
-POST     /_emulator/configure         ``{"secondsPerState", "clientTokenMode", "freezeClock"}``
+POST     /_emulator/configure         ``{"secondsPerState", "clientTokenMode", "freezeClock", "apiQuotas"}``
 POST     /_emulator/clock             ``{"advance": seconds}`` -> ``{"now": epoch seconds}``
 POST     /_emulator/queues            ``{"name", "region", "fairShare", "quotaShare", "maxCapacity"}``
 GET      /_emulator/settings          everything above in one document
@@ -42,6 +42,7 @@ def _configure(body: dict[str, Any]) -> Any:
         seconds_per_state=body.get("secondsPerState"),
         client_token_mode=body.get("clientTokenMode"),
         freeze_clock=body.get("freezeClock"),
+        api_quotas=body.get("apiQuotas"),
     )
 
 

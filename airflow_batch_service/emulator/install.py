@@ -1,9 +1,13 @@
-"""Plug the emulator into moto: Batch routes, the SageMaker status hook.
+"""Plug the emulator into moto: Batch routes, SageMaker / CloudWatch Logs / IAM hooks.
 
-moto looks its Batch routes up in ``moto.batch.urls.url_paths`` (in-process on every request;
-in server mode when the Flask app for Batch is first built), so we point every Batch path at
-:class:`ServiceJobResponse`, add the service-job paths, and add a catch-all so unknown
-operations get a clear 400 instead of moto's 404 "Not yet implemented". Idempotent.
+moto looks its routes up in ``moto.<service>.urls.url_paths`` (in-process on every request;
+in server mode when the Flask app for the service is first built), so we point every Batch
+path at :class:`ServiceJobResponse`, add the service-job paths, a tags path for ARNs with two
+slashes (quota shares; the served app decodes ``%2F`` before routing, so moto's one- and
+two-part tag routes miss them and Flask answered an HTML 404), and a catch-all so unknown
+operations get a clear 400 instead of moto's 404 "Not yet implemented". SageMaker and Logs
+paths get the fault plan (``side_services``), IAM gets ``SimulatePrincipalPolicy``.
+Idempotent.
 """
 
 from __future__ import annotations
@@ -33,20 +37,27 @@ NEW_OPERATIONS = (
     "deletequotashare",
 )
 CATCH_ALL = "{0}/v1/(?P<operation>[a-z]+)/?$"
+#: ``/v1/tags/arn:aws:batch:REGION:ACCOUNT:quota-share/QUEUE/SHARE`` once decoded.
+TAGS_THREE_PARTS = "{0}/v1/tags/(?P<arn_part_1>[^/]+)/(?P<arn_part_2>[^/]+)/(?P<arn_part_3>[^/]+)/?$"
 
 
 def sagemaker_dispatch(request: Any, full_url: str, headers: Any) -> Any:
-    """SageMaker requests first bring every service job up to date, so DescribeTrainingJob
-    reports the status of the attempt behind the training job."""
+    """SageMaker requests pass the fault plan, then bring every service job up to date, so
+    DescribeTrainingJob reports the status of the attempt behind the training job."""
     from moto.sagemaker.responses import SageMakerResponse
 
-    from airflow_batch_service.emulator.backend import service_job_backends
-    from airflow_batch_service.emulator.responses import STATE_LOCK
+    from airflow_batch_service.emulator.side_services import advance_service_jobs, with_faults
 
-    with STATE_LOCK:
-        for _, _, backend in list(service_job_backends.iter_backends()):
-            backend.advance_all()  # type: ignore[attr-defined]
-    return SageMakerResponse.dispatch(request, full_url, headers)
+    return with_faults("sagemaker", SageMakerResponse.dispatch, before=advance_service_jobs)(request, full_url, headers)
+
+
+def logs_dispatch(request: Any, full_url: str, headers: Any) -> Any:
+    """CloudWatch Logs requests pass the fault plan."""
+    from moto.logs.responses import LogsResponse
+
+    from airflow_batch_service.emulator.side_services import with_faults
+
+    return with_faults("logs", LogsResponse.dispatch)(request, full_url, headers)
 
 
 def install() -> None:
@@ -56,16 +67,24 @@ def install() -> None:
         if _installed:
             return
         from moto.batch import urls as batch_urls
+        from moto.iam import urls as iam_urls
+        from moto.logs import urls as logs_urls
         from moto.sagemaker import urls as sagemaker_urls
 
         from airflow_batch_service.emulator.responses import ServiceJobResponse
+        from airflow_batch_service.emulator.side_services import EmulatorIamResponse
 
         dispatch = ServiceJobResponse.dispatch
         for path in list(batch_urls.url_paths):
             batch_urls.url_paths[path] = dispatch
         for segment in NEW_OPERATIONS:
             batch_urls.url_paths[f"{{0}}/v1/{segment}$"] = dispatch
+        batch_urls.url_paths[TAGS_THREE_PARTS] = dispatch
         batch_urls.url_paths[CATCH_ALL] = dispatch
         for path in list(sagemaker_urls.url_paths):
             sagemaker_urls.url_paths[path] = sagemaker_dispatch
+        for path in list(logs_urls.url_paths):
+            logs_urls.url_paths[path] = logs_dispatch
+        for path in list(iam_urls.url_paths):
+            iam_urls.url_paths[path] = EmulatorIamResponse.dispatch
         _installed = True

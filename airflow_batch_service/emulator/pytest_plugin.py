@@ -8,6 +8,9 @@ Enable with ``-p airflow_batch_service.emulator.pytest_plugin`` or
   ``.region``.
 - ``batch_emulator_server``: a real HTTP server on 127.0.0.1 (one per session, reset before
   each test); yields its handle with the same methods plus ``.endpoint_url``.
+
+Both keep AWS's API rate quotas **off** (the console script turns them on); a test that
+wants them calls ``configure(api_quotas="aws")`` (a server reset turns them off again).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """HTTP handlers: moto's ``BatchResponse`` extended with the service-job operations.
 
 Every Batch request passes :meth:`ServiceJobResponse.call_action`, which counts it, applies
-the fault plan, serialises access to emulator state and answers operations nobody implements
-with a 400 at once (a 404/500 would be retried by boto3 or read as "not found").
+the API quotas and the fault plan, serialises access to emulator state, answers operations
+nobody implements with a 400 at once (a 404/500 would be retried by boto3 or read as "not
+found"), and makes every answer ``Content-Type: application/json``.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from moto.batch.responses import BatchResponse
 from moto.core.common_types import TYPE_RESPONSE
 
 from airflow_batch_service.emulator import resources as res
+from airflow_batch_service.emulator import settings as settings_module
 from airflow_batch_service.emulator.backend import ServiceJobBackend, service_job_backends
 from airflow_batch_service.emulator.errors import (
+    QUOTA_THROTTLE_MESSAGE,
     ClientException,
     ServerException,
     TooManyRequestsException,
 )
-from airflow_batch_service.emulator.faults import Injected
+from airflow_batch_service.emulator.faults import FaultSpec, Injected, LostResponseMode
 from airflow_batch_service.emulator.operations import operation_name
 from airflow_batch_service.emulator.settings import settings
 
@@ -38,6 +41,37 @@ def _error(err: Any) -> TYPE_RESPONSE:
     return err.code, headers, err.get_body()
 
 
+def _json(answer: TYPE_RESPONSE) -> TYPE_RESPONSE:
+    """Batch answers JSON, errors included (moto leaves some answers without a type)."""
+    status, headers, body = answer
+    headers = {k: v for k, v in dict(headers).items() if k.lower() != "content-type"}
+    headers["Content-Type"] = "application/json"
+    return status, headers, body
+
+
+def lost_response(spec: FaultSpec, what: str, url: str, error: Any) -> TYPE_RESPONSE:
+    """The request took effect; the client never sees its answer.
+
+    ``error`` mode answers ``error`` (a 5xx). ``timeout`` mode: a served emulator holds the
+    answer ``lostResponseHoldMs`` (a client whose read timeout is shorter gives up) and then
+    answers ``error``; in-process there is no socket, so botocore's own ``ReadTimeoutError``
+    is raised from the mocked send, which botocore treats exactly like a real read timeout.
+    """
+    if spec.lost_response_mode is LostResponseMode.TIMEOUT:
+        if not settings_module.SERVING:
+            from botocore.exceptions import ReadTimeoutError
+
+            raise ReadTimeoutError(endpoint_url=url, error=f"{what}: response lost (emulator fault injection)")
+        time.sleep(spec.lost_response_hold_ms / 1000)
+    return _error(error)
+
+
+def _lost_error(operation: str) -> ServerException:
+    return ServerException(
+        f"{operation}: internal error (emulator fault injection: the request took effect, its response was lost)"
+    )
+
+
 class ServiceJobResponse(BatchResponse):
     def _operation(self) -> str:
         return operation_name(self._get_action(), self.method)
@@ -49,6 +83,9 @@ class ServiceJobResponse(BatchResponse):
         spec = cfg.faults.spec(operation)
         if spec is not None and spec.latency_ms:
             time.sleep(spec.latency_ms / 1000)
+        if not cfg.quotas.admit(self.current_account, self.region, operation, cfg.clock.now()):
+            cfg.count_throttled(operation)
+            return _error(TooManyRequestsException(QUOTA_THROTTLE_MESSAGE))
         fault = cfg.faults.draw(operation)
         if fault is Injected.THROTTLE:
             return _error(TooManyRequestsException())
@@ -56,14 +93,18 @@ class ServiceJobResponse(BatchResponse):
             return _error(ServerException())
         action = self._get_action()
         if action == "_emulator_unimplemented" or not callable(getattr(type(self), action, None)):
-            return _error(
+            answer = _error(
                 ClientException(
                     f"{operation} is not implemented by the airflow-batch-service emulator "
                     "(see docs/emulator.md for the operations it implements)"
                 )
             )
-        with STATE_LOCK:
-            return super().call_action()
+        else:
+            with STATE_LOCK:
+                answer = _json(super().call_action())
+        if fault is Injected.LOST and spec is not None:
+            return lost_response(spec, operation, self.uri, _lost_error(operation))
+        return answer
 
     # ------------------------------------------------------------------ helpers
     @property

@@ -35,9 +35,11 @@ def serve(host: str = LOOPBACK, port: int = 4566, on_ready: Callable[[str], None
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
+    from airflow_batch_service.emulator import settings as settings_module
     from airflow_batch_service.emulator.http_control import ControlMiddleware
     from airflow_batch_service.emulator.install import install
 
+    settings_module.SERVING = True
     install()
     BackendDict.reset()  # so the startup settings are what the first request sees
     app = ControlMiddleware(DomainDispatcherApplication(create_backend_app))
@@ -87,8 +89,14 @@ class RemoteEmulator:
         seconds_per_state: float | None = None,
         client_token_mode: str | None = None,
         freeze_clock: bool | None = None,
+        api_quotas: str | None = None,
     ) -> dict[str, Any]:
-        body = {"secondsPerState": seconds_per_state, "clientTokenMode": client_token_mode, "freezeClock": freeze_clock}
+        body = {
+            "secondsPerState": seconds_per_state,
+            "clientTokenMode": client_token_mode,
+            "freezeClock": freeze_clock,
+            "apiQuotas": api_quotas,
+        }
         return dict(self._call("POST", "configure", body))
 
     def load_scenarios(self, document: Mapping[str, Any] | str | Path) -> dict[str, Any]:
@@ -105,7 +113,7 @@ class RemoteEmulator:
     def clear_faults(self) -> None:
         self.set_faults({})
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, Any]:
         return dict(self._call("GET", "stats"))
 
     def reset_stats(self) -> None:
@@ -136,6 +144,9 @@ class RemoteEmulator:
 class EmulatorServer:
     """A real HTTP emulator on loopback (a child process). ``port=0`` picks a free port.
 
+    Unlike the console script, it starts with the API quotas **off** (``api_quotas="aws"``
+    turns them on): it serves tests, benchmarks and demos that pace themselves.
+
     >>> with EmulatorServer(queues=["q"]) as server:
     ...     batch = server.emulator.client()
     """
@@ -153,6 +164,7 @@ class EmulatorServer:
         faults: Mapping[str, Any] | None = None,
         fault_seed: int | None = None,
         freeze_clock: bool = False,
+        api_quotas: str = "off",
         startup_timeout: float = 60.0,
     ) -> None:
         self.host, self.port, self.region = host, port, region
@@ -163,6 +175,7 @@ class EmulatorServer:
         self.faults = faults
         self.fault_seed = fault_seed
         self.freeze_clock = freeze_clock
+        self.api_quotas = api_quotas
         self.startup_timeout = startup_timeout
         self._process: subprocess.Popen[str] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -171,7 +184,7 @@ class EmulatorServer:
 
     def _command(self) -> list[str]:
         cmd = [sys.executable, "-m", "airflow_batch_service.cli", "emulator", "--host", self.host,
-               "--port", str(self.port), "--region", self.region, "--quiet"]
+               "--port", str(self.port), "--region", self.region, "--api-quotas", self.api_quotas, "--quiet"]
         for queue in self.queues:
             cmd += ["--queue", queue]
         if self.seconds_per_state is not None:

@@ -1,4 +1,4 @@
-"""Emulator-wide settings (timing, clientToken mode, scenarios, faults, counters).
+"""Emulator-wide settings (timing, clientToken mode, scenarios, faults, API quotas, counters).
 
 They live in a moto ``BackendDict`` so that ``mock_aws`` and ``POST /moto-api/reset`` reset
 them like any moto state. A reset brings back the *startup* settings (what the CLI or
@@ -19,6 +19,7 @@ from moto.core.base_backend import BackendDict, BaseBackend
 
 from airflow_batch_service.emulator.clock import Clock
 from airflow_batch_service.emulator.faults import FaultPlan
+from airflow_batch_service.emulator.quotas import ApiQuotas, QuotaMode
 from airflow_batch_service.emulator.scenarios import Scenarios
 
 DEFAULT_SECONDS_PER_STATE = 2.0
@@ -51,9 +52,14 @@ class Startup:
     fault_seed: int | None = None
     queues: list[QueueSpec] = field(default_factory=list)
     freeze_clock: bool = False
+    api_quotas: QuotaMode = QuotaMode.OFF  # the CLI sets AWS unless told --api-quotas off
 
 
 STARTUP = Startup()
+
+#: True in the process that serves HTTP (``server.serve``); False under ``mock_aws``. Decides
+#: how a "timeout" lost response looks (a held answer vs. botocore's ReadTimeoutError).
+SERVING = False
 
 
 class SettingsBackend(BaseBackend):
@@ -71,17 +77,39 @@ class SettingsBackend(BaseBackend):
         if STARTUP.scenarios.seconds_per_state is not None:
             self.seconds_per_state = STARTUP.scenarios.seconds_per_state
         self.faults = FaultPlan.parse(STARTUP.faults, STARTUP.fault_seed)
+        self.quotas = ApiQuotas(STARTUP.api_quotas)
         self.stats: Counter[str] = Counter()
+        self.throttled: Counter[str] = Counter()  # calls the API quotas answered 429
 
     def count(self, operation: str) -> None:
         with self.lock:
             self.stats[operation] += 1
+
+    def count_throttled(self, operation: str) -> None:
+        with self.lock:
+            self.throttled[operation] += 1
+
+    def stats_document(self) -> dict[str, Any]:
+        """``{operation: calls}``, plus ``"throttled": {operation: calls}`` once the API
+        quotas have throttled anything (absent before, so existing readers see no change)."""
+        with self.lock:
+            out: dict[str, Any] = dict(self.stats)
+            if self.throttled:
+                out["throttled"] = dict(self.throttled)
+            return out
+
+    def reset_stats(self) -> None:
+        with self.lock:
+            self.stats.clear()
+            self.throttled.clear()
 
     def describe(self) -> dict[str, Any]:
         return {
             "secondsPerState": self.seconds_per_state,
             "clientTokenMode": self.client_token_mode.value,
             "clockFrozen": self.clock.frozen,
+            "apiQuotas": self.quotas.mode.value,
+            "apiQuotaLimits": self.quotas.describe(),
             "now": self.clock.now(),
             "scenarios": self.scenarios.to_dict(),
             **self.faults.to_dict(),

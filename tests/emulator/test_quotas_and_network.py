@@ -1,0 +1,477 @@
+"""API quotas (token buckets on the emulator clock), lost responses, faults on the CloudWatch
+Logs and SageMaker calls, and the wire details real clients rely on (Content-Type, tags on
+quota-share ARNs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError, ReadTimeoutError
+
+from airflow_batch_service.core.errors import ErrorKind, classify
+from airflow_batch_service.emulator.server import READY_PREFIX
+
+from .helpers import all_jobs, error_of, submit_args
+
+NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+BIN = Path(sys.executable).parent
+CLI_ENV = {
+    **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def outcome(call) -> str:
+    try:
+        call()
+        return "ok"
+    except ClientError as err:
+        return err.response["Error"]["Code"]
+
+
+def submits(batch, queue: str, n: int, prefix: str) -> list[str]:
+    return [
+        outcome(lambda i=i: batch.submit_service_job(**submit_args(queue, f"{prefix}-{i}")))
+        for i in range(n)
+    ]
+
+
+def lists(batch, queue: str, n: int) -> list[str]:
+    return [outcome(lambda: batch.list_service_jobs(jobQueue=queue)) for _ in range(n)]
+
+
+# ------------------------------------------------------------------------- API quotas
+def test_quotas_are_off_unless_asked(emu):
+    batch = emu.client(config=NO_RETRIES)
+    assert emu.settings()["apiQuotas"] == "off"
+    assert set(submits(batch, emu.queue_name, 8, "free")) == {"ok"}
+    assert set(lists(batch, emu.queue_name, 60)) == {"ok"}  # the clock is frozen: no refill
+    assert "throttled" not in emu.stats()
+
+
+def test_submit_quota_is_5_per_second_with_a_burst_of_5(emu):
+    emu.configure(api_quotas="aws")
+    emu.reset_stats()
+    batch = emu.client(config=NO_RETRIES)
+    assert submits(batch, emu.queue_name, 6, "a") == ["ok"] * 5 + ["TooManyRequestsException"]
+    emu.advance(0.2)  # one token back
+    assert submits(batch, emu.queue_name, 2, "b") == ["ok", "TooManyRequestsException"]
+    emu.advance(0.1)  # half a token: not enough
+    assert submits(batch, emu.queue_name, 1, "c") == ["TooManyRequestsException"]
+    emu.advance(10)  # refills to the burst, not beyond
+    assert submits(batch, emu.queue_name, 6, "d") == ["ok"] * 5 + ["TooManyRequestsException"]
+    stats = emu.stats()
+    assert stats["SubmitServiceJob"] == 15  # every call is counted, throttled or not
+    assert stats["throttled"] == {"SubmitServiceJob": 4}
+    assert len(all_jobs(batch, emu.queue_name)) == 11  # a throttled submit creates nothing
+
+
+def test_other_batch_calls_share_50_per_second_and_not_the_submit_bucket(emu):
+    emu.configure(api_quotas="aws")
+    emu.reset_stats()
+    batch = emu.client(config=NO_RETRIES)
+    job = batch.submit_service_job(**submit_args(emu.queue_name, "shared"))
+    calls = lists(batch, emu.queue_name, 30) + [
+        outcome(lambda: batch.describe_service_job(jobId=job["jobId"])) for _ in range(20)
+    ]
+    assert calls == ["ok"] * 50
+    assert (
+        outcome(lambda: batch.describe_service_job(jobId=job["jobId"]))
+        == "TooManyRequestsException"
+    )
+    assert outcome(lambda: batch.describe_job_queues()) == "TooManyRequestsException"
+    assert submits(batch, emu.queue_name, 1, "own-bucket") == ["ok"]  # SubmitServiceJob has its own
+    emu.advance(0.1)  # 5 tokens
+    assert lists(batch, emu.queue_name, 6) == ["ok"] * 5 + ["TooManyRequestsException"]
+    assert emu.stats()["throttled"] == {
+        "DescribeServiceJob": 1,
+        "DescribeJobQueues": 1,
+        "ListServiceJobs": 1,
+    }
+
+
+def test_throttle_has_batchs_wire_shape(emu):
+    emu.configure(api_quotas="aws")
+    batch = emu.client(config=NO_RETRIES)
+    seen: dict = {}
+    batch.meta.events.register(
+        "before-parse.batch.SubmitServiceJob", lambda response_dict, **_: seen.update(response_dict)
+    )
+    submits(batch, emu.queue_name, 5, "w")
+    with pytest.raises(ClientError) as err:
+        batch.submit_service_job(**submit_args(emu.queue_name, "w-6"))
+    code, status, message = error_of(err)
+    assert (code, status, message) == ("TooManyRequestsException", 429, "Too Many Requests.")
+    assert classify(code, status, message) is ErrorKind.TRANSIENT
+    headers = {k.lower(): v for k, v in seen["headers"].items()}
+    assert headers["content-type"] == "application/json"
+    assert headers["x-amzn-errortype"] == "TooManyRequestsException"
+    assert json.loads(seen["body"]) == {
+        "__type": "TooManyRequestsException",
+        "message": "Too Many Requests.",
+    }
+
+
+def test_boto3_standard_mode_retries_the_429(emu):
+    """botocore classifies the answer as throttling and retries it; the retry passes once a
+    token is back (the clock moves between attempts, deterministically)."""
+    emu.configure(api_quotas="aws")
+    batch = emu.client(config=Config(retries={"total_max_attempts": 3, "mode": "standard"}))
+    submits(emu.client(config=NO_RETRIES), emu.queue_name, 5, "fill")
+    emu.reset_stats()
+    with pytest.raises(ClientError) as err:  # clock frozen: every attempt is throttled
+        batch.submit_service_job(**submit_args(emu.queue_name, "gives-up"))
+    assert err.value.response["Error"]["Code"] == "TooManyRequestsException"
+    assert err.value.response["ResponseMetadata"]["RetryAttempts"] == 2
+    assert emu.stats() == {"SubmitServiceJob": 3, "throttled": {"SubmitServiceJob": 3}}
+
+    attempts = []
+
+    def before_attempt(**_):
+        attempts.append(1)
+        if len(attempts) == 2:
+            emu.advance(0.2)  # a token comes back before the first retry
+
+    batch.meta.events.register("request-created.batch.SubmitServiceJob", before_attempt)
+    emu.reset_stats()
+    job = batch.submit_service_job(**submit_args(emu.queue_name, "retried"))
+    assert job["ResponseMetadata"]["RetryAttempts"] == 1
+    assert emu.stats() == {"SubmitServiceJob": 2, "throttled": {"SubmitServiceJob": 1}}
+
+
+def test_buckets_are_per_region(emu):
+    emu.configure(api_quotas="aws")
+    east = emu.client(config=NO_RETRIES)
+    west = emu.client(config=NO_RETRIES, region_name="us-west-2")
+    assert lists(east, emu.queue_name, 51)[-1] == "TooManyRequestsException"
+    assert outcome(lambda: west.describe_service_environments()) == "ok"
+    assert outcome(lambda: east.describe_service_environments()) == "TooManyRequestsException"
+
+
+def test_turning_quotas_off_and_on_again_starts_full(emu):
+    emu.configure(api_quotas="aws")
+    batch = emu.client(config=NO_RETRIES)
+    assert submits(batch, emu.queue_name, 6, "x")[-1] == "TooManyRequestsException"
+    emu.configure(api_quotas="off")
+    assert set(submits(batch, emu.queue_name, 6, "y")) == {"ok"}
+    emu.configure(api_quotas="aws")
+    assert submits(batch, emu.queue_name, 6, "z") == ["ok"] * 5 + ["TooManyRequestsException"]
+    with pytest.raises(ValueError, match="api_quotas must be one of aws, off"):
+        emu.configure(api_quotas="on")
+
+
+@pytest.fixture
+def cli_server(request):
+    """Start the console script as a user does; yields (url, RemoteEmulator)."""
+    from airflow_batch_service.emulator import RemoteEmulator
+
+    processes = []
+
+    def start(*extra: str):
+        process = subprocess.Popen(
+            [
+                str(BIN / "airflow-batch-service"),
+                "emulator",
+                "--port",
+                "0",
+                "--queue",
+                "q",
+                "--freeze-clock",
+                "--quiet",
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=CLI_ENV,
+        )
+        processes.append(process)
+        line = process.stdout.readline()
+        assert line.startswith(READY_PREFIX), line
+        url = line[len(READY_PREFIX) :].strip()
+        return url, RemoteEmulator(url)
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stdout.close()
+
+
+def test_console_server_turns_quotas_on_by_default_and_keeps_them_after_reset(cli_server):
+    _url, emu = cli_server()
+    batch = emu.client(config=NO_RETRIES)
+    assert emu.settings()["apiQuotas"] == "aws"
+    assert submits(batch, "q", 6, "cli") == ["ok"] * 5 + ["TooManyRequestsException"]
+    assert emu.stats()["throttled"] == {"SubmitServiceJob": 1}
+    emu.configure(api_quotas="off")
+    emu.reset()
+    assert emu.settings()["apiQuotas"] == "aws"  # the startup state
+    assert "throttled" not in emu.stats()
+
+
+def test_console_server_with_quotas_off(cli_server):
+    _url, emu = cli_server("--api-quotas", "off")
+    batch = emu.client(config=NO_RETRIES)
+    assert emu.settings()["apiQuotas"] == "off"
+    assert set(submits(batch, "q", 7, "free")) == {"ok"}
+
+
+# --------------------------------------------------------------------- wire fidelity
+def test_every_batch_answer_is_json(emu):
+    batch = emu.client(config=NO_RETRIES)
+    seen: list[tuple[str, int, str]] = []
+
+    def hook(operation_model, response_dict, **_):
+        headers = {k.lower(): v for k, v in response_dict["headers"].items()}
+        seen.append(
+            (operation_model.name, response_dict["status_code"], headers.get("content-type"))
+        )
+
+    batch.meta.events.register("before-parse.batch.*", hook)
+    job = batch.submit_service_job(**submit_args(emu.queue_name, "ct"))
+    batch.describe_service_job(jobId=job["jobId"])
+    batch.list_service_jobs(jobQueue=emu.queue_name)
+    batch.terminate_service_job(jobId=job["jobId"], reason="r")  # an empty {} answer
+    batch.describe_job_queues()  # moto's own handler, extended
+    batch.list_scheduling_policies()  # moto's own handler, untouched
+    outcome(lambda: batch.describe_service_job(jobId="nope"))  # ClientException
+    outcome(lambda: batch.list_consumable_resources())  # not implemented: a 400
+    batch.tag_resource(resourceArn=job["jobArn"], tags={"k": "v"})
+    batch.list_tags_for_resource(resourceArn=job["jobArn"])
+    assert len(seen) == 10
+    assert {ct for _, _, ct in seen} == {"application/json"}, seen
+    assert any(status == 400 for _, status, _ in seen)
+
+
+def test_tags_on_a_quota_share_arn(emu):
+    emu.create_queue("qs", quota_share=True)
+    batch = emu.client(config=NO_RETRIES)
+    arn = batch.list_quota_shares(jobQueue="qs")["quotaShares"][0]["quotaShareArn"]
+    assert arn.count("/") == 2  # ...:quota-share/qs/default
+    batch.tag_resource(resourceArn=arn, tags={"team": "nlp", "cost": "a"})
+    assert batch.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "nlp", "cost": "a"}
+    batch.untag_resource(resourceArn=arn, tagKeys=["cost"])
+    assert batch.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "nlp"}
+    assert batch.describe_quota_share(quotaShareArn=arn)["tags"] == {"team": "nlp"}
+
+
+def test_tag_route_answers_json_not_html_in_server_mode(batch_emulator_server):
+    emu = batch_emulator_server
+    emu.create_queue("qs2", quota_share=True)
+    arn = emu.client().list_quota_shares(jobQueue="qs2")["quotaShares"][0]["quotaShareArn"]
+    # the decoded path a proxy or a careless client sends: three segments after /v1/tags/
+    request = urllib.request.Request(
+        f"{emu.endpoint_url}/v1/tags/{arn}",
+        method="GET",
+        headers={
+            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/batch/aws4_request"
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.headers["Content-Type"] == "application/json"
+        assert json.loads(response.read()) == {"tags": {}}
+
+
+# ---------------------------------------------------------------------- lost responses
+def test_lost_response_the_job_exists_though_the_client_saw_a_5xx(emu):
+    batch = emu.client(config=NO_RETRIES)
+    emu.set_faults({"SubmitServiceJob": {"lostResponseRate": 1}})
+    with pytest.raises(ClientError) as err:
+        batch.submit_service_job(**submit_args(emu.queue_name, "ghost"))
+    code, status, message = error_of(err)
+    assert (code, status) == ("ServerException", 500)
+    assert classify(code, status, message) is ErrorKind.TRANSIENT
+    assert [j["jobName"] for j in all_jobs(batch, emu.queue_name)] == ["ghost"]
+
+
+@pytest.mark.parametrize("mode", ["reject", "return_existing"])
+def test_resubmit_after_a_lost_response_follows_the_client_token_mode(emu, mode):
+    emu.configure(client_token_mode=mode)
+    batch = emu.client(config=NO_RETRIES)
+    emu.set_faults({"SubmitServiceJob": {"lostResponseRate": 1}})
+    args = submit_args(emu.queue_name, "once", clientToken="tok-1")
+    with pytest.raises(ClientError):
+        batch.submit_service_job(**args)
+    emu.clear_faults()
+    [first] = all_jobs(batch, emu.queue_name)
+    if mode == "reject":
+        with pytest.raises(ClientError) as err:
+            batch.submit_service_job(**args)
+        code, status, message = error_of(err)
+        assert (code, status) == ("ClientException", 400)
+        assert first["jobId"] in message and "second request is rejected" in message
+    else:
+        assert batch.submit_service_job(**args)["jobId"] == first["jobId"]
+    assert len(all_jobs(batch, emu.queue_name)) == 1
+
+
+def test_lost_response_as_a_read_timeout(emu):
+    """In-process: botocore's ReadTimeoutError from the mocked send; server: the answer is
+    held past the client's read timeout."""
+    batch = emu.client(config=Config(read_timeout=1, retries={"total_max_attempts": 1}))
+    emu.set_faults(
+        {
+            "TerminateServiceJob": {
+                "lostResponseRate": 1,
+                "lostResponseMode": "timeout",
+                "lostResponseHoldMs": 1500,
+            }
+        }
+    )
+    job = batch.submit_service_job(**submit_args(emu.queue_name, "slow"))
+    with pytest.raises(ReadTimeoutError):
+        batch.terminate_service_job(jobId=job["jobId"], reason="stop")
+    described = batch.describe_service_job(jobId=job["jobId"])
+    assert (described["status"], described["statusReason"], described["isTerminated"]) == (
+        "FAILED",
+        "stop",
+        True,
+    )
+    assert emu.settings()["faults"]["TerminateServiceJob"]["lostResponseMode"] == "timeout"
+
+
+def test_lost_responses_are_seeded_like_other_faults(emu):
+    batch = emu.client(config=NO_RETRIES)
+
+    def run(tag: str) -> list[str]:
+        emu.set_faults({"SubmitServiceJob": {"lostResponseRate": 0.5}}, seed=3)
+        return submits(batch, emu.queue_name, 12, tag)
+
+    first, second = run("a"), run("b")
+    assert first == second and set(first) == {"ok", "ServerException"}
+    assert len(all_jobs(batch, emu.queue_name)) == 24  # lost or not, every submit took effect
+
+
+# ------------------------------------------------------------ faults on Logs and SageMaker
+def _attempt_training_job(emu, batch) -> str:
+    job = batch.submit_service_job(**submit_args(emu.queue_name, "side"))
+    emu.advance(10)
+    arn = batch.describe_service_job(jobId=job["jobId"])["latestAttempt"]["serviceResourceId"][
+        "value"
+    ]
+    return arn.rsplit("/", 1)[-1]
+
+
+def test_faults_reach_cloudwatch_logs_and_sagemaker(emu):
+    batch = emu.client(config=NO_RETRIES)
+    logs = emu.client("logs", config=NO_RETRIES)
+    sm = emu.client("sagemaker", config=NO_RETRIES)
+    name = _attempt_training_job(emu, batch)
+    group = "/aws/sagemaker/TrainingJobs"
+    [stream] = [
+        s["logStreamName"] for s in logs.describe_log_streams(logGroupName=group)["logStreams"]
+    ]
+    emu.set_faults(
+        {
+            "GetLogEvents": {"throttleRate": 1},
+            "logs:DescribeLogStreams": {"errorRate": 1},
+            "sagemaker:DescribeTrainingJob": {"errorRate": 1},
+        }
+    )
+    with pytest.raises(ClientError) as err:
+        logs.get_log_events(logGroupName=group, logStreamName=stream)
+    assert error_of(err)[:2] == ("ThrottlingException", 400)
+    with pytest.raises(ClientError) as err:
+        logs.describe_log_streams(logGroupName=group)
+    assert error_of(err)[:2] == ("ServiceUnavailableException", 500)
+    with pytest.raises(ClientError) as err:
+        sm.describe_training_job(TrainingJobName=name)
+    assert error_of(err)[:2] == ("InternalFailure", 500)
+    assert sm.list_training_jobs()["TrainingJobSummaries"]  # other SageMaker calls unaffected
+    assert batch.list_service_jobs(jobQueue=emu.queue_name, jobStatus="SUCCEEDED")["jobSummaryList"]
+    assert "GetLogEvents" not in emu.stats()  # stats count Batch calls only
+
+
+def test_batch_wildcard_leaves_logs_and_sagemaker_alone_but_their_own_wildcards_do_not(emu):
+    batch = emu.client(config=NO_RETRIES)
+    logs = emu.client("logs", config=NO_RETRIES)
+    sm = emu.client("sagemaker", config=NO_RETRIES)
+    name = _attempt_training_job(emu, batch)
+    emu.set_faults({"*": {"errorRate": 1}})
+    assert outcome(lambda: logs.describe_log_groups()) == "ok"
+    assert outcome(lambda: sm.describe_training_job(TrainingJobName=name)) == "ok"
+    assert outcome(lambda: batch.list_service_jobs(jobQueue=emu.queue_name)) == "ServerException"
+    emu.set_faults({"logs:*": {"throttleRate": 1}, "sagemaker:*": {"throttleRate": 1}})
+    assert outcome(lambda: logs.describe_log_groups()) == "ThrottlingException"
+    assert outcome(lambda: sm.describe_training_job(TrainingJobName=name)) == "ThrottlingException"
+    assert outcome(lambda: batch.list_service_jobs(jobQueue=emu.queue_name)) == "ok"
+
+
+def test_a_lost_describe_training_job_and_log_read(emu):
+    batch = emu.client(config=NO_RETRIES)
+    logs = emu.client("logs", config=NO_RETRIES)
+    sm = emu.client("sagemaker", config=NO_RETRIES)
+    name = _attempt_training_job(emu, batch)
+    emu.set_faults(
+        {"DescribeTrainingJob": {"lostResponseRate": 1}, "GetLogEvents": {"lostResponseRate": 1}}
+    )
+    assert outcome(lambda: sm.describe_training_job(TrainingJobName=name)) == "InternalFailure"
+    group = "/aws/sagemaker/TrainingJobs"
+    stream = logs.describe_log_streams(logGroupName=group)["logStreams"][0]["logStreamName"]
+    assert (
+        outcome(lambda: logs.get_log_events(logGroupName=group, logStreamName=stream))
+        == "ServiceUnavailableException"
+    )
+
+
+def test_boto3_retries_sagemaker_and_logs_faults(emu):
+    batch = emu.client(config=NO_RETRIES)
+    name = _attempt_training_job(emu, batch)
+    sm = emu.client(
+        "sagemaker", config=Config(retries={"total_max_attempts": 4, "mode": "standard"})
+    )
+    emu.set_faults({"DescribeTrainingJob": {"throttleRate": 0.5}}, seed=11)
+    assert sm.describe_training_job(TrainingJobName=name)["TrainingJobName"] == name
+
+
+@pytest.mark.parametrize(
+    ("plan", "words"),
+    [
+        ({"DescribeServiceJobs": {"errorRate": 1}}, "did you mean DescribeServiceJob"),
+        ({"s3:GetObject": {"errorRate": 1}}, "unknown service 's3'"),
+        (
+            {"logs:DescribeTrainingJob": {"errorRate": 1}},
+            "logs has no operation 'DescribeTrainingJob'",
+        ),
+        (
+            {"SubmitServiceJob": {"lostResponseRate": 1.5}},
+            "lostResponseRate: is a rate between 0 and 1",
+        ),
+        ({"SubmitServiceJob": {"lostResponseRate": 0.5, "errorRate": 0.6}}, "must not exceed 1"),
+        (
+            {"SubmitServiceJob": {"lostResponseRate": 1, "lostResponseMode": "sometimes"}},
+            "lostResponseMode: must be one of error, timeout",
+        ),
+        (
+            {"SubmitServiceJob": {"lostResponseHoldMs": -1}},
+            "lostResponseHoldMs: must be a non-negative number",
+        ),
+    ],
+)
+def test_malformed_plans_are_refused_naming_the_key(emu, plan, words):
+    with pytest.raises(ValueError) as err:
+        emu.set_faults(plan)
+    assert words in str(err.value)
+
+
+def test_console_server_refuses_a_fault_file_with_an_unknown_operation(tmp_path):
+    bad = tmp_path / "faults.json"
+    bad.write_text(json.dumps({"faults": {"GetLogEvent": {"errorRate": 1}}}))
+    out = subprocess.run(
+        [str(BIN / "airflow-batch-service"), "emulator", "--port", "0", "--faults", str(bad)],
+        capture_output=True,
+        text=True,
+        env=CLI_ENV,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "GetLogEvent" in out.stderr and "GetLogEvents" in out.stderr

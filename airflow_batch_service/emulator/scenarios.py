@@ -7,12 +7,16 @@ script succeed. Format (documented in ``docs/emulator.md``)::
     {"secondsPerState": 0.2,
      "jobs": [{"jobName": "flaky-*",
                "attempts": [{"result": "FAILED", "statusReason": "...", "seconds": 1},
-                            {"result": "SUCCEEDED"}]}]}
+                            {"result": "SUCCEEDED", "metrics": {"validation:accuracy": 0.93}}]}]}
+
+``metrics`` (emulator extension) is what the attempt's ``DescribeTrainingJob`` reports in
+``FinalMetricDataList`` once the attempt has ended.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -47,6 +51,8 @@ class Step:
     status_reason: str | None = None
     seconds: float | None = None
     runnable_seconds: float | None = None
+    #: FinalMetricDataList of this try's training job: (MetricName, Value) in file order.
+    metrics: tuple[tuple[str, float], ...] = ()
 
     def failure_reason(self) -> str:
         return self.status_reason or DEFAULT_FAILURE
@@ -86,6 +92,8 @@ def _script_to_dict(script: JobScript) -> dict[str, Any]:
             item["seconds"] = step.seconds
         if step.runnable_seconds is not None:
             item["runnableSeconds"] = step.runnable_seconds
+        if step.metrics:
+            item["metrics"] = dict(step.metrics)
         steps.append(item)
     return {"jobName": script.job_name, "attempts": steps}
 
@@ -96,10 +104,24 @@ def _number(value: Any, path: str) -> float:
     return float(value)
 
 
+def _metrics(raw: Any, path: str) -> tuple[tuple[str, float], ...]:
+    """``{"validation:accuracy": 0.93}``: SageMaker metric names (1-255 chars) -> numbers."""
+    if not isinstance(raw, Mapping):
+        raise ScenarioError(f"{path}: must be an object mapping metric names to numbers")
+    out = []
+    for name, value in raw.items():
+        if not isinstance(name, str) or not 1 <= len(name) <= 255:
+            raise ScenarioError(f"{path}: metric names are strings of 1-255 characters, got {name!r}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ScenarioError(f"{path}.{name}: must be a finite number, got {value!r}")
+        out.append((name, float(value)))
+    return tuple(out)
+
+
 def _step(raw: Any, path: str) -> Step:
     if not isinstance(raw, Mapping):
         raise ScenarioError(f"{path}: must be an object")
-    unknown = set(raw) - {"result", "statusReason", "seconds", "runnableSeconds"}
+    unknown = set(raw) - {"result", "statusReason", "seconds", "runnableSeconds", "metrics"}
     if unknown:
         raise ScenarioError(f"{path}: unknown key(s) {sorted(unknown)}")
     try:
@@ -117,6 +139,7 @@ def _step(raw: Any, path: str) -> Step:
         status_reason=reason,
         seconds=None if seconds is None else _number(seconds, f"{path}.seconds"),
         runnable_seconds=None if runnable is None else _number(runnable, f"{path}.runnableSeconds"),
+        metrics=_metrics(raw["metrics"], f"{path}.metrics") if raw.get("metrics") is not None else (),
     )
 
 

@@ -2,7 +2,11 @@
 
 Prints requests per second in-process (under ``moto.mock_aws``) and over HTTP (the server in
 a child process; one client thread and several), so we know the emulator is not the
-bottleneck of the provider's own benchmarks. A script that prints figures, not a test:
+bottleneck of the provider's own benchmarks. The scheduler is always on: in-process runs
+twice, once on a queue with room for every job (all RUNNING) and once on a 10-instance queue
+(10 RUNNING, 990 RUNNABLE held back); the server's ``--queue`` queues have 10 instances. It
+also times the submits and a full drain (1,000 short jobs through 10 instances, the clock
+frozen and moved). A script that prints figures, not a test:
 
     .venv/bin/python benchmarks/emulator_throughput.py [--jobs 1000] [--requests 2000]
 """
@@ -52,23 +56,46 @@ def measure(batch: Any, ids: list[str], requests: int, threads: int = 1) -> floa
     return requests / (time.perf_counter() - started)
 
 
-def in_process(jobs: int, requests: int) -> None:
+def in_process(jobs: int, requests: int, capacity: int) -> None:
     import moto
 
     from airflow_batch_service.emulator import Emulator
 
     with moto.mock_aws():
         emu = Emulator()
-        emu.create_queue("bench")
+        emu.create_queue("bench", max_capacity=capacity)
         emu.configure(seconds_per_state=0.01)
         emu.load_scenarios(HANG)
         batch = emu.client()
+        started = time.perf_counter()
         ids = submit_jobs(batch, "bench", jobs)
-        time.sleep(0.1)  # all RUNNING by now
+        submit_rate = jobs / (time.perf_counter() - started)
+        time.sleep(0.1)  # every job that fits is RUNNING by now
         rate = measure(batch, ids, requests)
         running = len(batch.list_service_jobs(jobQueue="bench", maxResults=100)["jobSummaryList"])
-    print(f"in-process : {rate:8.0f} DescribeServiceJob/s  ({jobs} jobs in flight, {requests} calls; "
-          f"first page of RUNNING: {running})")
+        waiting = len(batch.list_service_jobs(jobQueue="bench", jobStatus="RUNNABLE", maxResults=100)["jobSummaryList"])
+    print(f"in-process : {rate:8.0f} DescribeServiceJob/s  ({jobs} jobs in flight on {capacity} instances, "
+          f"{requests} calls; first page of RUNNING: {running}, of RUNNABLE: {waiting}; "
+          f"{submit_rate:.0f} SubmitServiceJob/s)")
+
+
+def drain(jobs: int, capacity: int) -> None:
+    """Scheduler cost: ``jobs`` one-state jobs through ``capacity`` instances, frozen clock."""
+    import moto
+
+    from airflow_batch_service.emulator import Emulator
+
+    with moto.mock_aws():
+        emu = Emulator()
+        emu.create_queue("drain", max_capacity=capacity)
+        emu.configure(seconds_per_state=1, freeze_clock=True)
+        batch = emu.client()
+        ids = submit_jobs(batch, "drain", jobs)
+        emu.advance(jobs // capacity * 4 + 10)
+        started = time.perf_counter()
+        status = batch.describe_service_job(jobId=ids[-1])["status"]  # replays the whole drain
+        elapsed = time.perf_counter() - started
+    print(f"drain      : {jobs} jobs through {capacity} instances replayed in {elapsed:.2f} s (last job {status})")
 
 
 def over_http(jobs: int, requests: int, threads: int) -> None:
@@ -83,7 +110,7 @@ def over_http(jobs: int, requests: int, threads: int) -> None:
         time.sleep(0.1)
         single = measure(batch, ids, requests)
         multi = measure(batch, ids, requests, threads)
-    print(f"over HTTP  : {single:8.0f} DescribeServiceJob/s  (1 client thread; {jobs} jobs in flight)")
+    print(f"over HTTP  : {single:8.0f} DescribeServiceJob/s  (1 client thread; {jobs} jobs in flight on 10 instances)")
     print(f"over HTTP  : {multi:8.0f} DescribeServiceJob/s  ({threads} client threads)")
 
 
@@ -96,7 +123,9 @@ def main() -> None:
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ.setdefault(key, "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    in_process(args.jobs, args.requests)
+    in_process(args.jobs, args.requests, capacity=args.jobs)
+    in_process(args.jobs, args.requests, capacity=10)
+    drain(args.jobs, capacity=10)
     over_http(args.jobs, args.requests, args.threads)
 
 

@@ -14,7 +14,6 @@ import sys
 import time
 
 import boto3
-
 from sagemaker.train.aws_batch.training_queue import TrainingQueue
 from sagemaker.train.configs import Compute, StoppingCondition
 from sagemaker.train.model_trainer import ModelTrainer
@@ -37,7 +36,13 @@ def create_role() -> None:
     iam:SimulatePrincipalPolicy, which the emulator answers "allowed".)"""
     trust = {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
     }
     iam = boto3.client("iam")
     iam.create_role(RoleName=ROLE.rsplit("/", 1)[-1], AssumeRolePolicyDocument=json.dumps(trust))
@@ -60,37 +65,74 @@ def main(queue_name: str) -> None:
     queue = TrainingQueue(queue_name)
 
     job = queue.submit(trainer(), None, job_name="interop-single")
-    check(job.job_arn.startswith("arn:aws:batch:") and job.job_name == "interop-single", "TrainingQueue.submit")
+    check(
+        job.job_arn.startswith("arn:aws:batch:") and job.job_name == "interop-single",
+        "TrainingQueue.submit",
+    )
     mapped = queue.map(trainer(), [None, None], job_names=["interop-map-0", "interop-map-1"])
-    check([j.job_name for j in mapped] == ["interop-map-0", "interop-map-1"], "TrainingQueue.map (2 jobs)")
+    check(
+        [j.job_name for j in mapped] == ["interop-map-0", "interop-map-1"],
+        "TrainingQueue.map (2 jobs)",
+    )
     hang = queue.submit(trainer(), None, job_name="interop-hang")
 
     described = job.describe()
-    check(described["jobArn"] == job.job_arn and described["jobName"] == "interop-single", "TrainingQueuedJob.describe")
-    check(described["status"] != "SUCCEEDED", f"still running ({described['status']}): the scenario keeps it RUNNING 15 s")
+    check(
+        described["jobArn"] == job.job_arn and described["jobName"] == "interop-single",
+        "TrainingQueuedJob.describe",
+    )
+    check(
+        described["status"] != "SUCCEEDED",
+        f"still running ({described['status']}): the scenario keeps it RUNNING 15 s",
+    )
     updated = job.update(7)
-    check(updated["jobArn"] == job.job_arn and job.describe()["schedulingPriority"] == 7, "TrainingQueuedJob.update (schedulingPriority 7)")
+    check(
+        updated["jobArn"] == job.job_arn and job.describe()["schedulingPriority"] == 7,
+        "TrainingQueuedJob.update (schedulingPriority 7)",
+    )
 
     found = queue.get_job("interop-map-1")
     check(found.job_arn == mapped[1].job_arn, "TrainingQueue.get_job (JOB_NAME filter)")
-    check({j.job_name for j in queue.list_jobs(job_name="interop-map*")} == {"interop-map-0", "interop-map-1"}, "TrainingQueue.list_jobs(job_name=...)")
+    check(
+        {j.job_name for j in queue.list_jobs(job_name="interop-map*")}
+        == {"interop-map-0", "interop-map-1"},
+        "TrainingQueue.list_jobs(job_name=...)",
+    )
 
     final = job.wait(timeout=120)
     check(final["status"] == "SUCCEEDED", f"TrainingQueuedJob.wait -> {final['status']}")
     result = job.result(timeout=60)
     check(result["status"] == "SUCCEEDED" and result["attempts"], "TrainingQueuedJob.result")
-    check(job.job_name in {j.job_name for j in queue.list_jobs(status="SUCCEEDED")}, "TrainingQueue.list_jobs(status=SUCCEEDED)")
+    check(
+        job.job_name in {j.job_name for j in queue.list_jobs(status="SUCCEEDED")},
+        "TrainingQueue.list_jobs(status=SUCCEEDED)",
+    )
 
     model_trainer = job.get_model_trainer()
     latest = model_trainer._latest_training_job
-    check(latest is not None and latest.training_job_status == "Completed", "TrainingQueuedJob.get_model_trainer (DescribeTrainingJob parsed by sagemaker-core)")
+    check(
+        latest is not None and latest.training_job_status == "Completed",
+        "TrainingQueuedJob.get_model_trainer (DescribeTrainingJob parsed by sagemaker-core)",
+    )
     artifacts = latest.model_artifacts.s3_model_artifacts
-    check(artifacts.endswith(f"/{latest.training_job_name}/output/model.tar.gz"), f"ModelArtifacts.S3ModelArtifacts = {artifacts}")
+    check(
+        artifacts.endswith(f"/{latest.training_job_name}/output/model.tar.gz"),
+        f"ModelArtifacts.S3ModelArtifacts = {artifacts}",
+    )
     metrics = {m.metric_name: m.value for m in latest.final_metric_data_list}
     check(metrics == {"validation:accuracy": 0.93}, f"FinalMetricDataList = {metrics}")
-    check(latest.training_time_in_seconds >= 0 and latest.billable_time_in_seconds >= 0, "TrainingTimeInSeconds / BillableTimeInSeconds")
-    check([t.status for t in latest.secondary_status_transitions][-1] == "Completed", "SecondaryStatusTransitions")
-    check(model_trainer.role == ROLE and model_trainer.training_image == IMAGE, "the ModelTrainer is rebuilt from the training job")
+    check(
+        latest.training_time_in_seconds >= 0 and latest.billable_time_in_seconds >= 0,
+        "TrainingTimeInSeconds / BillableTimeInSeconds",
+    )
+    check(
+        [t.status for t in latest.secondary_status_transitions][-1] == "Completed",
+        "SecondaryStatusTransitions",
+    )
+    check(
+        model_trainer.role == ROLE and model_trainer.training_image == IMAGE,
+        "the ModelTrainer is rebuilt from the training job",
+    )
 
     for _ in range(60):  # the hanging job gets a training job, then we stop it
         if hang.describe()["status"] == "RUNNING":
@@ -98,7 +140,11 @@ def main(queue_name: str) -> None:
         time.sleep(0.5)
     hang.terminate("interop: stop it")
     stopped = hang.describe()
-    check((stopped["status"], stopped["isTerminated"], stopped["statusReason"]) == ("FAILED", True, "interop: stop it"), "TrainingQueuedJob.terminate")
+    check(
+        (stopped["status"], stopped["isTerminated"], stopped["statusReason"])
+        == ("FAILED", True, "interop: stop it"),
+        "TrainingQueuedJob.terminate",
+    )
     for queued in mapped:
         check(queued.wait(timeout=120)["status"] == "SUCCEEDED", f"{queued.job_name} SUCCEEDED")
     print(f"interop PASSED: sagemaker-train {version}, {len(checks)} checks", flush=True)

@@ -1,12 +1,16 @@
 """A hyperparameter sweep on a fair-share queue, with dynamic task mapping.
 
 One training job per config (``.expand_kwargs``), each with its own ``share_identifier`` and
-``scheduling_priority`` so Batch's fair-share scheduler orders them; then one task collects
-the model artifact of every job's final training job (read from ``latestAttempt``, never from
-the payload: each attempt is a new training job).
+``scheduling_priority`` so Batch's fair-share scheduler orders them. Every job is submitted
+first and then waited for by a mapped sensor, so the whole sweep is in Batch's queue at once:
+when the queue has less capacity than the sweep needs, Batch (or the emulator) holds the rest
+in RUNNABLE and starts them as others finish. Then one task collects the model artifact of
+every job's final training job (read from ``latestAttempt``, never from the payload: each
+attempt is a new training job).
 
 Settings: ``BATCH_SERVICE_FAIR_SHARE_QUEUE`` (a SAGEMAKER_TRAINING queue with a fair-share
-scheduling policy), plus those of the basic example.
+scheduling policy), ``BATCH_SERVICE_SWEEP_SIZE`` (how many configs; default the 3 below,
+more add learning rates on a log grid), plus those of the basic example.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from airflow.sdk import DAG, task
 
 from airflow_batch_service.naming import TEMPLATE_FILTERS, batch_name, unique_training_job_name
 from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
+from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
 
 CONN_ID = os.environ.get("BATCH_SERVICE_CONN_ID", "aws_default")
 QUEUE = os.environ.get("BATCH_SERVICE_FAIR_SHARE_QUEUE", "ml-training-fair-share")
@@ -25,6 +30,7 @@ ROLE_ARN = os.environ.get(
 )
 OUTPUT = os.environ.get("BATCH_SERVICE_OUTPUT", "s3://my-bucket/batch-service-example/")
 POLL_INTERVAL = float(os.environ.get("BATCH_SERVICE_POKE_INTERVAL", "60"))
+SWEEP_SIZE = int(os.environ.get("BATCH_SERVICE_SWEEP_SIZE", "3"))
 
 # [START howto_sweep_configs]
 CONFIGS = [
@@ -33,6 +39,16 @@ CONFIGS = [
     {"learning_rate": "0.001", "share": "baseline", "priority": 90},  # the one we care most about
 ]
 # [END howto_sweep_configs]
+# A bigger sweep: more learning rates, 1e-1 .. 1e-4 on a log grid, alternating shares.
+CONFIGS += [
+    {
+        "learning_rate": f"{10 ** (-1 - 3 * i / max(SWEEP_SIZE - 1, 1)):.3g}",
+        "share": ("exploration", "baseline")[i % 2],
+        "priority": 10,
+    }
+    for i in range(len(CONFIGS), SWEEP_SIZE)
+]
+CONFIGS = CONFIGS[:SWEEP_SIZE]
 
 
 with DAG(
@@ -48,7 +64,7 @@ with DAG(
         """One submit per config. Names come from run_id: manual runs have no logical date."""
         jobs = []
         for config in CONFIGS:
-            tag = "lr-" + config["learning_rate"].replace(".", "-")
+            tag = "lr-" + config["learning_rate"].replace(".", "-").replace("e-", "em")
             jobs.append(
                 {
                     "job_name": batch_name(f"sweep-{tag}-{run_id}"),
@@ -92,9 +108,16 @@ with DAG(
                 {"action": "EXIT", "onStatusReason": "*"},
             ],
         },
-        wait_for_completion=True,
-        poll_interval=POLL_INTERVAL,
+        wait_for_completion=False,  # submit them all: Batch queues what does not fit yet
     ).expand_kwargs(make_jobs())
+
+    wait = BatchServiceJobSensor.partial(
+        task_id="wait",
+        aws_conn_id=CONN_ID,
+        poke_interval=POLL_INTERVAL,
+        timeout=12 * 3600,
+        deferrable=True,  # the waits sit in the triggerer, not in 20 worker slots
+    ).expand(job_id=train.output)
     # [END howto_sweep_mapping]
 
     @task
@@ -119,4 +142,4 @@ with DAG(
             )
         return models
 
-    collect_models(train.output)
+    wait >> collect_models(train.output)

@@ -1,0 +1,80 @@
+"""A 20-job sweep (the sweep example) on a queue with 4 instances, run with ``dag.test()``
+through the provider against the emulator's HTTP server: Batch's capacity rules hold the
+rest back, at most 4 jobs are active at once, and all 20 succeed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .support import set_aws_connection
+from .test_example_dags_more import _dag
+
+SWEEP = 20
+CAPACITY = 4
+
+
+def active_intervals(jobs: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    """[scheduledAt, stoppedAt) of each job: when it held capacity (one try per job here)."""
+    return [(j["scheduledAt"], j["stoppedAt"]) for j in jobs]
+
+
+def peak(intervals: list[tuple[int, int]]) -> int:
+    """Most intervals overlapping at any instant (an end and a start at the same ms do not)."""
+    edges = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    best = current = 0
+    for _, delta in edges:
+        current += delta
+        best = max(best, current)
+    return best
+
+
+def test_peak_helper() -> None:
+    assert peak([(0, 10), (10, 20)]) == 1
+    assert peak([(0, 10), (5, 20), (6, 7)]) == 3
+
+
+def test_twenty_job_sweep_on_four_instances(
+    airflow_home: Any, batch_emulator_server: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    emu = batch_emulator_server
+    emu.configure(seconds_per_state=0.2)
+    # Each training run lasts 3 s, so the sweep is submitted faster than it drains.
+    emu.load_scenarios(
+        {"jobs": [{"jobName": "sweep-*", "attempts": [{"result": "SUCCEEDED", "seconds": 3}]}]}
+    )
+    emu.create_queue("sweep-small", fair_share=True, max_capacity=CAPACITY)
+    set_aws_connection(monkeypatch, "emu_sweep", emu.region, emu.endpoint_url)
+    monkeypatch.setenv("BATCH_SERVICE_CONN_ID", "emu_sweep")
+    monkeypatch.setenv("BATCH_SERVICE_FAIR_SHARE_QUEUE", "sweep-small")
+    monkeypatch.setenv("BATCH_SERVICE_POKE_INTERVAL", "0.2")
+    monkeypatch.setenv("BATCH_SERVICE_SWEEP_SIZE", str(SWEEP))
+
+    dag_run = _dag(airflow_home, "example_batch_service_sweep").test()
+    out = capsys.readouterr().out
+    assert str(dag_run.state).endswith("success"), out[-3000:]
+
+    batch = emu.client("batch")
+    pages = batch.get_paginator("list_service_jobs").paginate(
+        jobQueue="sweep-small", filters=[{"name": "AFTER_CREATED_AT", "values": ["0"]}]
+    )
+    ids = [s["jobId"] for page in pages for s in page["jobSummaryList"]]
+    jobs = [batch.describe_service_job(jobId=job_id) for job_id in ids]
+    assert len(jobs) == SWEEP
+    assert [j["status"] for j in jobs] == ["SUCCEEDED"] * SWEEP
+    assert all(len(j["attempts"]) == 1 and "preemptionSummary" not in j for j in jobs)
+    # Never more than the service environment's 4 instances at once, and the queue was full:
+    # jobs waited in RUNNABLE for capacity and started as others finished.
+    assert peak(active_intervals(jobs)) == CAPACITY
+    ends = {j["stoppedAt"] for j in jobs}
+    started_as_another_ended = [j for j in jobs if j["scheduledAt"] in ends]
+    assert len(started_as_another_ended) >= SWEEP - CAPACITY - 2, (
+        "jobs should start the instant capacity frees"
+    )
+    waited = [j["scheduledAt"] - j["createdAt"] for j in jobs]
+    assert max(waited) > 3000  # someone waited longer than a whole training run
+    assert batch.get_job_queue_snapshot(jobQueue="sweep-small")["frontOfQueue"]["jobs"] == []
+    collect = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "collect_models")
+    models = collect.xcom_pull(task_ids="collect_models")
+    assert len(models if isinstance(models, dict) else __import__("json").loads(models)) == SWEEP

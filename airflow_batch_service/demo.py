@@ -30,6 +30,9 @@ from typing import Any
 CONN_ID = "batch_service_emulator"
 QUEUE = "demo-training"
 FAIR_SHARE_QUEUE = "demo-training-fair-share"
+#: The sweep gets more jobs than its queue has instances, so some wait for capacity.
+SWEEP_SIZE = 6
+SWEEP_CAPACITY = 2
 
 #: dag_id -> what a reader should expect, printed before its timeline.
 DAGS: dict[str, str] = {
@@ -42,8 +45,9 @@ DAGS: dict[str, str] = {
         "one task submits and waits in the triggerer (deferrable), streaming training logs"
     ),
     "example_batch_service_sweep": (
-        "dynamic task mapping over 3 configs on a fair-share queue; one job meets a capacity "
-        "shortage first; then the model artifacts are collected"
+        f"dynamic task mapping over {SWEEP_SIZE} configs on a fair-share queue with only "
+        f"{SWEEP_CAPACITY} instances: jobs wait in RUNNABLE and start as others finish; one job "
+        "meets a capacity shortage first; then the model artifacts are collected"
     ),
 }
 
@@ -110,6 +114,7 @@ def airflow_env(
             "BATCH_SERVICE_ROLE_ARN": "arn:aws:iam::123456789012:role/SageMakerTrainingRole",
             "BATCH_SERVICE_OUTPUT": "s3://demo-bucket/models/",
             "BATCH_SERVICE_POKE_INTERVAL": str(seconds_per_poll),
+            "BATCH_SERVICE_SWEEP_SIZE": str(SWEEP_SIZE),
         }
     )
     env.pop("AWS_PROFILE", None)
@@ -153,6 +158,10 @@ def timeline(describe: Mapping[str, Any]) -> list[Event]:
     events = [Event(int(describe["createdAt"]), "SUBMITTED")]
     if describe.get("scheduledAt") and not verdict.attempts:
         events.append(Event(int(describe["scheduledAt"]), "SCHEDULED: handed to SageMaker"))
+    elif describe.get("scheduledAt") and len(verdict.attempts) == 1:
+        scheduled = int(describe["scheduledAt"])
+        waited = (scheduled - int(describe["createdAt"])) / 1000
+        events.append(Event(scheduled, f"SCHEDULED: got capacity after {waited:.1f}s in the queue"))
     for report in verdict.attempts:
         if report.started_at is not None:
             events.append(
@@ -209,6 +218,40 @@ def print_timeline(describe: Mapping[str, Any], log_text: str = "", out: Any = s
     print(f"    => {verdict.headline()}", file=out)
 
 
+def capacity_chart(
+    describes: list[Mapping[str, Any]], capacity: int, out: Any = sys.stdout, width: int = 60
+) -> None:
+    """One line per job: ``.`` waiting (submitted, RUNNABLE), ``#`` holding capacity (from
+    its latest scheduledAt to stoppedAt), then the most jobs that held capacity at once."""
+    if not describes:
+        return
+    start = min(int(d["createdAt"]) for d in describes)
+    end = max(int(d.get("stoppedAt") or d.get("scheduledAt") or d["createdAt"]) for d in describes)
+    scale = max(end - start, 1) / width
+    edges: list[tuple[int, int]] = []
+    print(f"  capacity: {capacity} instance(s); '.' waiting for capacity, '#' holding it", file=out)
+    for d in sorted(describes, key=lambda d: (d.get("scheduledAt") or end, d["createdAt"])):
+        created, scheduled = int(d["createdAt"]), int(d.get("scheduledAt") or end)
+        stopped = int(d.get("stoppedAt") or end)
+        cells = []
+        for i in range(width):
+            at = start + (i + 0.5) * scale
+            cells.append(
+                "#" if scheduled <= at < stopped else "." if created <= at < scheduled else " "
+            )
+        name = str(d.get("jobName", ""))[:28]
+        print(
+            f"    {name:<28} |{''.join(cells)}| waited {(scheduled - created) / 1000:5.1f}s",
+            file=out,
+        )
+        edges += [(scheduled, 1), (stopped, -1)]
+    peak = current = 0
+    for _, delta in sorted(edges):
+        current += delta
+        peak = max(peak, current)
+    print(f"    at most {peak} job(s) held capacity at once (limit {capacity} instances)", file=out)
+
+
 def all_jobs(batch: Any, queues: Iterable[str]) -> list[dict[str, Any]]:
     """Every job in the queues, all statuses (ListServiceJobs lists one status at a time)."""
     from airflow_batch_service.core.status import ServiceJobStatus
@@ -249,9 +292,14 @@ def run(args: argparse.Namespace) -> int:
             scenarios=scenarios if scenarios.is_file() else None,
         ) as server:
             assert server.endpoint_url and server.emulator
-            server.emulator.create_queue(FAIR_SHARE_QUEUE, fair_share=True)
+            server.emulator.create_queue(
+                FAIR_SHARE_QUEUE, fair_share=True, max_capacity=SWEEP_CAPACITY
+            )
             env = airflow_env(home, server.endpoint_url, server.region, args.seconds_per_state)
-            print(f"emulator: {server.endpoint_url} (queues {QUEUE}, {FAIR_SHARE_QUEUE})")
+            print(
+                f"emulator: {server.endpoint_url} (queues {QUEUE}, "
+                f"{FAIR_SHARE_QUEUE} with {SWEEP_CAPACITY} instances)"
+            )
             print(f"airflow home: {home} (sqlite); preparing the metadata DB...")
             migrated = airflow(env, "db", "migrate", log=home / "db-migrate.log")
             if migrated.returncode != 0:
@@ -273,13 +321,17 @@ def run(args: argparse.Namespace) -> int:
                 )
                 if state != "success":
                     failures += 1
+                described = []
                 for summary in all_jobs(batch, [QUEUE, FAIR_SHARE_QUEUE]):
                     if summary["jobId"] in reported:
                         continue
                     reported.add(summary["jobId"])
-                    print_timeline(
-                        batch.describe_service_job(jobId=summary["jobId"]), log.read_text()
-                    )
+                    describe = batch.describe_service_job(jobId=summary["jobId"])
+                    described.append(describe)
+                    print_timeline(describe, log.read_text())
+                sweep = [d for d in described if d["jobQueue"].endswith("/" + FAIR_SHARE_QUEUE)]
+                if sweep:
+                    capacity_chart(sweep, SWEEP_CAPACITY)
             stats = server.emulator.stats()
             print(
                 f"\nAPI calls the DAGs made: {stats.get('SubmitServiceJob', 0)} SubmitServiceJob, "

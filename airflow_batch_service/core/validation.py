@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,18 +31,34 @@ MIN_PRIORITY, MAX_PRIORITY = 0, 9999
 MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
 MAX_CLIENT_TOKEN = 64
 MAX_TERMINATE_BATCH = 50
+MAX_JOB_NAME = 128
+#: AWS Batch service quotas: the payload and the whole SubmitServiceJob request, in bytes.
+MAX_PAYLOAD_BYTES = 10 * 1024
+MAX_REQUEST_BYTES = 30 * 1024
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One broken rule: the field (API path) and the rule, in words."""
+    """One broken rule: the field (API path) and the rule, in words.
+
+    A rule that names another field writes it in braces (``"cannot be given together with
+    {shareIdentifier}"``), so each caller names it in its own words: the API's name here and in
+    the emulator, the operator's argument name in the operator's messages.
+    """
 
     field: str
     rule: str
 
     @property
     def message(self) -> str:
-        return f"{self.field}: {self.rule}"
+        return f"{self.field}: {self.text()}"
+
+    def text(self, name: Callable[[str], str] | None = None) -> str:
+        """The rule with every ``{otherField}`` named by ``name`` (the API name by default)."""
+        return _OTHER_FIELD.sub(lambda m: (name or str)(m.group(1)), self.rule)
+
+
+_OTHER_FIELD = re.compile(r"\{([A-Za-z][A-Za-z0-9.]*)\}")
 
 
 class InvalidRequestError(ValueError):
@@ -118,7 +134,7 @@ def retry_strategy_problems(value: Any, path: str = "retryStrategy") -> list[Pro
             Problem(f"{path}.evaluateOnExit", f"at most {MAX_RULES} rules, got {len(rules)}")
         )
     actions = ", ".join(a.value for a in RetryAction)
-    for i, rule in enumerate(rules, start=1):
+    for i, rule in enumerate(rules):  # 0-based, as the API and JSON index it
         rpath = f"{path}.evaluateOnExit[{i}]"
         if not isinstance(rule, Mapping):
             out.append(Problem(rpath, "must be an object with action and onStatusReason"))
@@ -186,7 +202,40 @@ def payload_problems(value: Any, path: str = "serviceRequestPayload") -> list[Pr
         return [Problem(path, f"must be valid JSON ({err})")]
     if not isinstance(parsed, dict):
         return [Problem(path, f"must be a JSON object, got {type(parsed).__name__}")]
+    size = len(value.encode("utf-8"))
+    if size > MAX_PAYLOAD_BYTES:
+        return [
+            Problem(
+                path,
+                f"is {size:,} bytes as JSON; AWS Batch allows at most {MAX_PAYLOAD_BYTES:,} "
+                "(10 KiB). Move large values (hyperparameters, environment) to S3 or shorten them",
+            )
+        ]
     return []
+
+
+def request_size_problems(request: Mapping[str, Any], reserve: int = 0) -> list[Problem]:
+    """The whole SubmitServiceJob request (its JSON body) against AWS's 30 KiB quota.
+
+    ``reserve`` counts bytes the caller adds afterwards (the provider's durable-submission
+    clientToken and tags), so a request that would only overflow once they are added is
+    refused before any call, too.
+    """
+    try:
+        body = json.dumps(dict(request), separators=(",", ":"))
+    except (TypeError, ValueError):
+        return []  # reported by the field checks
+    size = len(body.encode("utf-8")) + reserve
+    if size <= MAX_REQUEST_BYTES:
+        return []
+    extra = f", including {reserve:,} bytes of durable-submission tags" if reserve else ""
+    return [
+        Problem(
+            "request",
+            f"the whole SubmitServiceJob request is {size:,} bytes{extra}; AWS Batch allows at "
+            f"most {MAX_REQUEST_BYTES:,} (30 KiB)",
+        )
+    ]
 
 
 def submit_request_problems(request: Mapping[str, Any]) -> list[Problem]:
@@ -195,7 +244,12 @@ def submit_request_problems(request: Mapping[str, Any]) -> list[Problem]:
     for required in ("jobName", "jobQueue", "serviceRequestPayload", "serviceJobType"):
         if request.get(required) in (None, ""):
             out.append(Problem(required, "is required"))
-    if request.get("jobName") not in (None, ""):
+    name = request.get("jobName")
+    if isinstance(name, str) and len(name) > MAX_JOB_NAME:
+        out.append(
+            Problem("jobName", f"must be at most {MAX_JOB_NAME} characters, got {len(name)}")
+        )
+    elif name not in (None, ""):
         _check_str(
             out,
             "jobName",
@@ -238,7 +292,7 @@ def submit_request_problems(request: Mapping[str, Any]) -> list[Problem]:
             rule="must be 1-255 letters, digits, hyphens or underscores",
         )
     if share is not None and quota is not None:
-        out.append(Problem("quotaShareName", "cannot be given together with shareIdentifier"))
+        out.append(Problem("quotaShareName", "cannot be given together with {shareIdentifier}"))
     _check_int_object(
         out, request, "preemptionConfiguration", "preemptionRetriesBeforeTermination", 0
     )
@@ -250,6 +304,8 @@ def submit_request_problems(request: Mapping[str, Any]) -> list[Problem]:
         not isinstance(token, str) or not 1 <= len(token) <= MAX_CLIENT_TOKEN
     ):
         out.append(Problem("clientToken", f"must be a string of 1-{MAX_CLIENT_TOKEN} characters"))
+    if not out:
+        out.extend(request_size_problems(request))
     return out
 
 

@@ -52,7 +52,7 @@ def test_a_valid_request_passes() -> None:
     ("changes", "field", "words"),
     [
         ({"jobName": ...}, "jobName", "required"),
-        ({"jobName": "x" * 129}, "jobName", "1-128"),
+        ({"jobName": "x" * 129}, "jobName", "at most 128 characters, got 129"),
         ({"jobName": "has space"}, "jobName", "letters, digits"),
         ({"jobQueue": ""}, "jobQueue", "required"),
         ({"serviceJobType": "FOO"}, "serviceJobType", "SAGEMAKER_TRAINING"),
@@ -79,7 +79,7 @@ def test_a_valid_request_passes() -> None:
                     "evaluateOnExit": [{"action": "retry", "onStatusReason": "*"}],
                 }
             },
-            "retryStrategy.evaluateOnExit[1].action",
+            "retryStrategy.evaluateOnExit[0].action",
             "RETRY, EXIT",
         ),
         (
@@ -89,7 +89,7 @@ def test_a_valid_request_passes() -> None:
                     "evaluateOnExit": [{"action": "EXIT", "onStatusReason": "x" * 513}],
                 }
             },
-            "retryStrategy.evaluateOnExit[1].onStatusReason",
+            "retryStrategy.evaluateOnExit[0].onStatusReason",
             "1-512",
         ),
         (
@@ -99,7 +99,7 @@ def test_a_valid_request_passes() -> None:
                     "evaluateOnExit": [{"action": "EXIT", "onStatusReason": "a\tb"}],
                 }
             },
-            "retryStrategy.evaluateOnExit[1].onStatusReason",
+            "retryStrategy.evaluateOnExit[0].onStatusReason",
             "printable",
         ),
         ({"schedulingPriority": -1}, "schedulingPriority", "between 0 and 9999"),

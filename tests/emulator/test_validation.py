@@ -13,19 +13,19 @@ RULES = [{"action": "RETRY", "onStatusReason": f"r{i}*"} for i in range(6)]
 # (case id, extra submit arguments, field the message must name, words of the rule)
 CASES = [
     ("jobName-chars", {"jobName": "bad name"}, "jobName", "letters, digits"),
-    ("jobName-long", {"jobName": "x" * 129}, "jobName", "1-128"),
+    ("jobName-long", {"jobName": "x" * 129}, "jobName", "at most 128 characters, got 129"),
     ("attempts-0", {"retryStrategy": {"attempts": 0}}, "retryStrategy.attempts", "between 1 and 10"),
     ("attempts-11", {"retryStrategy": {"attempts": 11}}, "retryStrategy.attempts", "between 1 and 10"),
     ("six-rules", {"retryStrategy": {"attempts": 2, "evaluateOnExit": RULES}}, "retryStrategy.evaluateOnExit", "at most 5"),
     (
         "action",
         {"retryStrategy": {"attempts": 2, "evaluateOnExit": [{"action": "RETRY_LATER", "onStatusReason": "*"}]}},
-        "retryStrategy.evaluateOnExit[1].action", "RETRY, EXIT",
+        "retryStrategy.evaluateOnExit[0].action", "RETRY, EXIT",
     ),
     (
         "onStatusReason-long",
         {"retryStrategy": {"attempts": 2, "evaluateOnExit": [{"action": "EXIT", "onStatusReason": "x" * 513}]}},
-        "retryStrategy.evaluateOnExit[1].onStatusReason", "1-512",
+        "retryStrategy.evaluateOnExit[0].onStatusReason", "1-512",
     ),
     ("priority-low", {"schedulingPriority": -1}, "schedulingPriority", "between 0 and 9999"),
     ("priority-high", {"schedulingPriority": 10000}, "schedulingPriority", "between 0 and 9999"),

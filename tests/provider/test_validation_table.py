@@ -20,7 +20,7 @@ RULES = [{"action": "RETRY", "onStatusReason": f"r{i}*"} for i in range(6)]
 CASES = [
     ("job_name-empty", {"job_name": ""}, "job_name", "is required"),
     ("job_name-chars", {"job_name": "bad name!"}, "job_name", "letters, digits"),
-    ("job_name-long", {"job_name": "x" * 129}, "job_name", "1-128"),
+    ("job_name-long", {"job_name": "x" * 129}, "job_name", "at most 128 characters, got 129"),
     ("job_queue-empty", {"job_queue": ""}, "job_queue", "is required"),
     ("service_job_type", {"service_job_type": "FOO"}, "service_job_type", "SAGEMAKER_TRAINING"),
     ("payload-not-json", {"service_request_payload": "{not json"}, "service_request_payload", "not JSON"),
@@ -57,7 +57,7 @@ CASES = [
     ("share-chars", {"share_identifier": "bad id!"}, "share_identifier", "1-255"),
     ("quota-long", {"quota_share_name": "q" * 256}, "quota_share_name", "1-255"),
     ("share-and-quota", {"share_identifier": "a", "quota_share_name": "b"}, "quota_share_name",
-     "together with shareIdentifier"),
+     "together with share_identifier (shareIdentifier)"),
     ("preemption-negative", {"preemption_configuration": {"preemptionRetriesBeforeTermination": -1}},
      "preemption_configuration", "at least 0"),
     ("preemption-unknown", {"preemption_configuration": {"retries": 1}}, "preemption_configuration", "unknown key"),
@@ -68,6 +68,19 @@ CASES = [
     ("tags-key-long", {"tags": {"k" * 129: "v"}}, "tags", "1-128"),
     ("tags-value-long", {"tags": {"k": "v" * 257}}, "tags", "at most 256"),
     ("tags-aws-prefix", {"tags": {"aws:x": "v"}}, "tags", "reserved"),
+    ("retry-path-zero-based", {"retry_strategy": {"attempts": 2, "evaluateOnExit": [
+        {"action": "MAYBE", "onStatusReason": "*"}]}}, "retry_strategy",
+     "(retryStrategy.evaluateOnExit[0].action)"),
+    ("payload-over-10-kib", {"service_request_payload": {**PAYLOAD, "Environment": {
+        f"K{i}": "v" * 1000 for i in range(11)}}}, "service_request_payload",
+     "bytes as JSON; AWS Batch allows at most 10,240 (10 KiB)"),
+    # Each field within its own bound, the whole over AWS's 30 KiB for a request.
+    ("request-over-30-kib", {"service_request_payload": {**PAYLOAD, "Environment": {
+        f"K{i}": "v" * 1000 for i in range(9)}}, "tags": {f"k{i:03d}" + "x" * 124: "v" * 256
+                                                         for i in range(50)},
+        "retry_strategy": {"attempts": 2, "evaluateOnExit": [
+            {"action": "EXIT", "onStatusReason": f"{i}" + "*" * 500} for i in range(5)]}},
+     "request", "the whole SubmitServiceJob request is"),
     ("client-token-empty", {"client_token": ""}, "client_token", "1-64"),
     ("client-token-long", {"client_token": "t" * 65}, "client_token", "1-64"),
 ]

@@ -19,7 +19,7 @@ from typing import Any
 
 from airflow_batch_service.core import reasons
 from airflow_batch_service.core.errors import ErrorKind
-from airflow_batch_service.core.status import ServiceJobStatus
+from airflow_batch_service.core.status import LIFECYCLE, ServiceJobStatus, parse_status
 from airflow_batch_service.core.verdict import Verdict, format_duration, interpret
 
 
@@ -34,6 +34,8 @@ class WatchState:
     preemptions_reported: int = 0
     runnable_since: int | None = None
     reason: str | None = None  # the statusReason last seen
+    since_exact: bool = False  # ``since`` is a timestamp from the response, not an observation
+    seen: int | None = None  # epoch ms of the last poll that saw ``status``
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,7 +86,11 @@ class JobWatcher:
             state.preemptions_reported = verdict.preempted_count
 
         if verdict.status != state.status:
-            since = (
+            exact = _exact_start(describe, verdict)
+            since = exact if exact is not None and exact <= now_ms else now_ms
+            # The RUNNABLE guard counts from the response's best estimate (a wait that starts
+            # late still sees how long the job has queued), or from a requeue when seen.
+            queued_since = (
                 verdict.state_since
                 if verdict.state_since and verdict.state_since <= now_ms
                 else now_ms
@@ -92,23 +98,22 @@ class JobWatcher:
             if state.status is None:
                 messages.append(f"service job {name} ({verdict.job_id}) is {verdict.status}")
             else:
-                spent = format_duration(max(0, now_ms - (state.since or now_ms)))
-                line = (
-                    f"service job {name} is now {verdict.status} (was {state.status} for {spent})"
-                )
+                line = f"service job {name} is now {verdict.status} ({self._was(verdict, exact, now_ms)})"
                 if (
                     verdict.status == ServiceJobStatus.RUNNABLE
                     and state.status in (ServiceJobStatus.SCHEDULED, ServiceJobStatus.STARTING)
                     and reasons.is_capacity(verdict.status_reason)
                 ):
                     line += f": {verdict.status_reason}; Batch requeued it without using an attempt"
-                    since = now_ms
+                    since = queued_since = now_ms
+                    exact = None
                 messages.append(line)
             if verdict.status == ServiceJobStatus.RUNNABLE and state.runnable_since is None:
-                state.runnable_since = since
+                state.runnable_since = queued_since
             elif verdict.status not in (ServiceJobStatus.RUNNABLE, ServiceJobStatus.SCHEDULED):
                 state.runnable_since = None
             state.status, state.since = verdict.status, since
+            state.since_exact = exact is not None
 
         elif (
             verdict.status == ServiceJobStatus.RUNNABLE
@@ -121,6 +126,7 @@ class JobWatcher:
                 "Batch requeued it without using an attempt"
             )
         state.reason = verdict.status_reason
+        state.seen = now_ms
 
         if verdict.done:
             messages.append(verdict.headline())
@@ -140,6 +146,64 @@ class JobWatcher:
                 "type in ResourceConfig, and jobs ahead of it in the queue)"
             )
         return Observation(verdict, tuple(messages), terminate)
+
+
+    def _was(self, verdict: Verdict, end: int | None, now_ms: int) -> str:
+        """What is known of the previous state, and no more than that: its duration when both
+        ends are timestamps in the response, otherwise when a poll last saw it; and the states
+        the job passed through between two polls."""
+        state = self.state
+        previous = parse_status(state.status or "")
+        skipped = _between(previous, parse_status(verdict.status))
+        if state.since_exact and end is not None and not skipped and state.since is not None:
+            return f"was {state.status} for {format_duration(max(0, end - state.since))}"
+        seen = state.seen if state.seen is not None else state.since
+        text = f"was {state.status} at the previous poll"
+        if seen is not None:
+            text += f", {format_duration(max(0, now_ms - seen))} ago"
+        if skipped:
+            text += f"; passed through {', '.join(s.value for s in skipped)} in between"
+        return text
+
+
+#: Statuses whose start the response stamps: (status, field).
+_STAMPED = {
+    ServiceJobStatus.SUBMITTED: "createdAt",
+    ServiceJobStatus.SCHEDULED: "scheduledAt",
+    ServiceJobStatus.SUCCEEDED: "stoppedAt",
+    ServiceJobStatus.FAILED: "stoppedAt",
+}
+
+
+def _exact_start(describe: Mapping[str, Any], verdict: Verdict) -> int | None:
+    """When the current state began, if the response says so exactly (else None: the wait
+    only knows when it first saw it)."""
+    status = parse_status(verdict.status)
+    value: Any = None
+    if status in _STAMPED:
+        value = describe.get(_STAMPED[status])
+    elif status is ServiceJobStatus.RUNNING:
+        attempts = describe.get("attempts") or []
+        value = (attempts[-1].get("startedAt") if attempts else None) or describe.get("startedAt")
+    elif status is ServiceJobStatus.RUNNABLE and verdict.attempts:
+        value = verdict.attempts[-1].stopped_at  # back in the queue after a failed attempt
+    return int(value) if isinstance(value, int | float) and value > 0 else None
+
+
+def _between(
+    previous: ServiceJobStatus | None, current: ServiceJobStatus | None
+) -> tuple[ServiceJobStatus, ...]:
+    """Lifecycle states a job must have passed through going from ``previous`` to
+    ``current`` (forward moves only; SUCCEEDED needs RUNNING)."""
+    if previous not in LIFECYCLE or current is None:
+        return ()
+    start = LIFECYCLE.index(previous) + 1
+    if current in LIFECYCLE:
+        end = LIFECYCLE.index(current)
+        return LIFECYCLE[start:end] if end > start else ()
+    if current is ServiceJobStatus.SUCCEEDED:
+        return LIFECYCLE[start:]
+    return ()
 
 
 @dataclass(frozen=True)
@@ -169,6 +233,8 @@ class Step:
     observation: Observation | None = None
     #: A fatal error message: the wait cannot go on (not a job failure).
     error: str | None = None
+    #: The error is that the job does not exist (never seen, not found past the grace).
+    not_found: bool = False
 
     @property
     def verdict(self) -> Verdict | None:
@@ -193,19 +259,54 @@ class WaitLoop:
     rng: random.Random = field(default_factory=random.Random)
     consecutive_errors: int = 0
 
+    #: The kind of the latest error of the current streak (None: the last call answered).
+    last_error: ErrorKind | None = None
+
     def on_response(self, describe: Mapping[str, Any], now_ms: int) -> Step:
+        recovered: tuple[str, ...] = ()
+        if self.consecutive_errors:
+            what = (
+                "not-found answer(s) right after submit"
+                if self.last_error is ErrorKind.NOT_FOUND
+                else "transient AWS error(s) in a row"
+            )
+            recovered = (
+                f"describing service job {self.job_id} works again after "
+                f"{self.consecutive_errors} {what}; the wait goes on",
+            )
         self.consecutive_errors = 0
+        self.last_error = None
         observation = self.watcher.observe(describe, now_ms)
-        return Step(observation.messages, self.policy.next_delay(0, self.rng), observation)
+        return Step(
+            recovered + observation.messages, self.policy.next_delay(0, self.rng), observation
+        )
+
+    @property
+    def never_seen(self) -> bool:
+        """No describe of this job has succeeded in this wait (nor before a deferral)."""
+        return self.watcher.state.status is None
 
     def on_error(self, kind: ErrorKind, message: str, now_ms: int) -> Step:
         self.consecutive_errors += 1
+        self.last_error = kind
         if self.started_ms is None:
             self.started_ms = now_ms
         delay = self.policy.next_delay(self.consecutive_errors, self.rng)
         if kind is ErrorKind.NOT_FOUND:
             invisible = (now_ms - self.started_ms) / 1000
             if invisible > self.policy.not_found_grace:
+                if self.never_seen:
+                    return Step(
+                        (),
+                        0.0,
+                        error=(
+                            f"service job {self.job_id} does not exist: DescribeServiceJob has "
+                            f"not found it for {invisible:.0f}s, longer than not_found_grace="
+                            f"{self.policy.not_found_grace:g}s allows right after a submit "
+                            f"({message}). Check the job id and the connection's region."
+                        ),
+                        not_found=True,
+                    )
                 return Step(
                     (),
                     0.0,

@@ -17,8 +17,49 @@ def test_each_state_change_is_logged_once_with_time_spent() -> None:
     assert first.messages == ("service job train (job-1) is RUNNABLE",)
     assert watcher.observe(describe("RUNNABLE"), 6_000).messages == ()
     moved = watcher.observe(describe("SCHEDULED", scheduledAt=9_000), 10_000)
-    # RUNNABLE began at createdAt (1s), left when we saw SCHEDULED (10s).
-    assert moved.messages == ("service job train is now SCHEDULED (was RUNNABLE for 9.0s)",)
+    # Nothing stamps when RUNNABLE began: say only when it was last seen, not a made-up span.
+    assert moved.messages == (
+        "service job train is now SCHEDULED (was RUNNABLE at the previous poll, 4.0s ago)",
+    )
+
+
+def test_a_state_stamped_at_both_ends_is_given_its_real_duration() -> None:
+    """Back in RUNNABLE after a failed attempt (stoppedAt) and then SCHEDULED (scheduledAt):
+    both ends are in the response, so the duration is exact, however far apart the polls."""
+    watcher = JobWatcher()
+    failed = [attempt(1, 2_000, 4_000, ISE)]
+    watcher.observe(describe("RUNNABLE", failed, retryStrategy=STRATEGY), 5_000)
+    moved = watcher.observe(
+        describe("SCHEDULED", failed, retryStrategy=STRATEGY, scheduledAt=7_500), 60_000
+    )
+    assert moved.messages[-1] == "service job train is now SCHEDULED (was RUNNABLE for 3.5s)"
+
+
+def test_states_skipped_between_polls_are_named() -> None:
+    watcher = JobWatcher()
+    watcher.observe(describe("SUBMITTED"), 1_500)
+    moved = watcher.observe(describe("RUNNING", [attempt(1, 8_000)], startedAt=8_000), 31_500)
+    assert moved.messages == (
+        "service job train is now RUNNING (was SUBMITTED at the previous poll, 30s ago; "
+        "passed through RUNNABLE, SCHEDULED, STARTING in between)",
+    )
+    done = watcher.observe(
+        describe("SUCCEEDED", [attempt(1, 8_000, 9_000)], startedAt=8_000, stoppedAt=9_000),
+        40_000,
+    )
+    assert done.messages[1] == "service job train is now SUCCEEDED (was RUNNING for 1.0s)"
+
+
+def test_a_recovered_wait_says_so_once() -> None:
+    loop = WaitLoop("job-1", PollPolicy(interval=1), started_ms=0)
+    loop.on_error(ErrorKind.TRANSIENT, "TooManyRequestsException", 1_000)
+    loop.on_error(ErrorKind.TRANSIENT, "ServerException", 2_000)
+    back = loop.on_response(describe("RUNNABLE"), 3_000)
+    assert back.messages[0] == (
+        "describing service job job-1 works again after 2 transient AWS error(s) in a row; "
+        "the wait goes on"
+    )
+    assert not any("works again" in m for m in loop.on_response(describe("RUNNABLE"), 4_000).messages)
 
 
 def test_finished_attempts_are_reported_once_in_order() -> None:
@@ -113,7 +154,16 @@ def test_not_found_is_tolerated_only_within_the_grace_period() -> None:
     early = loop.on_error(ErrorKind.NOT_FOUND, "does not exist", 10_000)
     assert not early.done and "not visible yet" in early.messages[0]
     late = loop.on_error(ErrorKind.NOT_FOUND, "does not exist", 31_000)
-    assert late.done and late.error and "not found for 31s" in late.error
+    assert late.done and late.not_found and late.error
+    assert late.error.startswith("service job job-1 does not exist: ")
+    assert "not found it for 31s" in late.error and "not_found_grace=30s" in late.error
+
+
+def test_a_job_seen_once_and_then_lost_is_not_called_missing() -> None:
+    loop = WaitLoop("job-1", PollPolicy(interval=1, not_found_grace=30), started_ms=0)
+    loop.on_response(describe("RUNNING"), 1_000)
+    late = loop.on_error(ErrorKind.NOT_FOUND, "does not exist", 40_000)
+    assert late.done and not late.not_found and "not found for 40s" in (late.error or "")
 
 
 def test_fatal_error_ends_the_wait() -> None:

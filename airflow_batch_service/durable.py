@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -73,8 +74,15 @@ MAX_TAGS, MAX_TAG_VALUE = 50, 256
 LOOKUP_LIMIT = 50
 #: How long a job returned by List (or a rejected token) may stay invisible before giving up.
 VISIBILITY_WAIT_SECONDS = 30.0
+#: Default seconds a throttled SubmitServiceJob is retried (``submit_patience``): ten minutes
+#: ride out any burst against the 5-per-second quota; a task is never failed within them.
+SUBMIT_PATIENCE = 600.0
 #: Rounds of decide -> submit -> "token already used" -> decide, before giving up (a loop guard).
 MAX_ROUNDS = 5
+
+#: Bytes the durable clientToken and the two tags can add to a request (token 64, token tag
+#: about 100, task tag at most 290, JSON punctuation): counted against the 30 KiB quota.
+DURABLE_REQUEST_RESERVE = 512
 
 _TAG_VALUE_UNSAFE = re.compile(r"[^\w .:/=+\-@]")
 _TOKEN_REJECTION_WORDS = ("clienttoken", "client token", "idempot", "already", "duplicate")
@@ -215,6 +223,19 @@ def decide(describe: Mapping[str, Any] | None, *, origin: str = "an earlier try"
     )
 
 
+def killed_by_other_try(status_reason: Any, prefix: str, try_number: int) -> str | None:
+    """The try number whose kill terminated a job, when ``status_reason`` is this task
+    instance's kill reason (``prefix`` + ``"N) was killed"``) for a try other than
+    ``try_number``; else None. A clear of a deferred task lets the old try's kill land after
+    the new try reattached: the new try must not fail for it."""
+    if not isinstance(status_reason, str) or not status_reason.startswith(prefix):
+        return None
+    number = status_reason[len(prefix) :].split(")", 1)[0]
+    if not number.isdigit() or int(number) == try_number:
+        return None
+    return number
+
+
 # ------------------------------------------------------------------------------ the shell
 
 
@@ -278,6 +299,9 @@ class DurableSubmitter:
     visibility_wait: float = VISIBILITY_WAIT_SECONDS
     sleep: Callable[[float], None] = field(default=time.sleep)
     job_queue: str | None = None  # the lookup lists this queue only (set by submit)
+    #: Seconds to keep retrying a throttled (or 5xx) SubmitServiceJob; see ``_submit_once``.
+    patience: float = SUBMIT_PATIENCE
+    rng: random.Random = field(default_factory=random.Random)
 
     # -- public ----------------------------------------------------------------------------
 
@@ -476,23 +500,68 @@ class DurableSubmitter:
         self, request: Mapping[str, Any], token: str
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """Submit with ``token``: ``(response, None)``, or ``(None, describe)`` of the job
-        that already holds the token."""
-        full = with_durable_tags(request, key=self.key, token=token, warn=self.log.warning)
-        try:
-            response = self.hook.submit_service_job(full)
-        except Exception as exc:
-            from botocore.exceptions import BotoCoreError, ClientError
+        that already holds the token.
 
-            if not isinstance(exc, (BotoCoreError, ClientError)):
-                raise
-            holder = self._holder_of(token, str(request["jobName"]), exc)
-            if holder is None:
-                raise DurableSubmitError(f"SubmitServiceJob failed: {exc}") from exc
-            self.log.warning(
-                "SubmitServiceJob refused clientToken %s (%s): it belongs to job %s (%s)",
-                token, _error_text(exc), holder.get("jobId"), holder.get("status"),
-            )
-            return None, holder
+        Throttling, 5xx and connection errors are retried with the same token, spaced by
+        ``core.backoff.Backoff`` for up to ``patience`` seconds: the token makes a repeat
+        safe (AWS rejects it, or answers with the first job, and either resolves to that job).
+        A permanent error (HTTP 4xx) is final: the task fails without Airflow retries, with
+        SubmitServiceJob's own message.
+        """
+        from airflow_batch_service.core.backoff import Backoff
+        from airflow_batch_service.core.errors import ErrorKind
+        from airflow_batch_service.waiting import classify_exception
+
+        full = with_durable_tags(request, key=self.key, token=token, warn=self.log.warning)
+        backoff = Backoff(patience=self.patience)
+        started, failures = time.monotonic(), 0
+        while True:
+            try:
+                response = self.hook.submit_service_job(full)
+                break
+            except Exception as exc:
+                mapped = classify_exception(exc)
+                if mapped is None:
+                    raise
+                kind, text = mapped
+                if kind is ErrorKind.TRANSIENT:
+                    failures += 1
+                    elapsed = time.monotonic() - started
+                    delay = backoff.next_delay(failures, elapsed, self.rng)
+                    if delay is None:
+                        raise DurableSubmitError(
+                            f"SubmitServiceJob still failing after {elapsed:.0f}s of retries "
+                            f"(submit_patience={self.patience:g}s); nothing was created that "
+                            f"a retry would not find again (clientToken {token}). Last error: "
+                            f"{text}"
+                        ) from exc
+                    self.log.warning(
+                        "SubmitServiceJob: %s; retry %d in %.1fs with the same clientToken "
+                        "(%.0fs of submit_patience=%gs left)",
+                        text, failures, delay, self.patience - elapsed, self.patience,
+                    )
+                    self.sleep(delay)
+                    continue
+                rejected = looks_like_token_rejection(exc)
+                holder = self._holder_of(token, str(request["jobName"]), exc) if rejected else None
+                if holder is None and rejected:
+                    raise DurableSubmitError(
+                        f"SubmitServiceJob says clientToken {token} was used already, but no job "
+                        f"carrying it became visible within {self.visibility_wait:g}s; a retry "
+                        f"of the task looks it up again: {text}"
+                    ) from exc
+                if holder is None:
+                    raise DurableSubmitError(
+                        f"SubmitServiceJob refused the request, so nothing was submitted and "
+                        f"the task is not retried (the same request would be refused again): "
+                        f"{text}",
+                        final=True,
+                    ) from exc
+                self.log.warning(
+                    "SubmitServiceJob refused clientToken %s (%s): it belongs to job %s (%s)",
+                    token, _error_text(exc), holder.get("jobId"), holder.get("status"),
+                )
+                return None, holder
         self.log.info(
             "Submitted service job %s: jobId %s, jobArn %s (clientToken %s)",
             response.get("jobName"), response.get("jobId"), response.get("jobArn"), token,

@@ -53,6 +53,10 @@ _CONNECTION_ERRORS = (
 #: Event statuses (``WaitOutcome.status``).
 SUCCESS, FAILED, ERROR, TIMEOUT = "success", "failed", "error", "timeout"
 
+#: Default seconds a job may be "not found" right after its submit before the wait says it
+#: does not exist (``not_found_grace`` on the sensor, the operator and the trigger).
+NOT_FOUND_GRACE = 120.0
+
 
 def now_ms() -> int:
     return int(time.time() * 1000)
@@ -94,8 +98,13 @@ class WaitOutcome:
     training_job_arn: str | None = None
     terminate_reason: str | None = None
     terminated: str | None = None
-    #: For a job Batch failed: ``Verdict.cause`` (``core.retry.Cause`` value) or "unknown".
+    #: For a job Batch failed: ``Verdict.cause`` (``core.retry.Cause`` value) or "unknown";
+    #: ``"not_found"`` for a job that does not exist.
     cause: str | None = None
+    #: The job's statusReason at the end (who terminated it, which attempt failed how).
+    status_reason: str | None = None
+    #: Which limit ended the wait: "execution_timeout", "wait_timeout" or "timeout" (sensor).
+    timeout: str | None = None
 
     def to_event(self) -> dict[str, Any]:
         return {
@@ -106,6 +115,8 @@ class WaitOutcome:
             "training_job_arn": self.training_job_arn,
             "terminated": self.terminated,
             "cause": self.cause,
+            "status_reason": self.status_reason,
+            "timeout": self.timeout,
         }
 
 
@@ -143,6 +154,9 @@ def finish(
     if status == SUCCESS and event.get("summary") is not None:
         return dict(event["summary"])
     log.error(message)
+    if event.get("timeout") == EXECUTION_TIMEOUT:
+        # What Airflow raises when execution_timeout passes on a worker: retryable, as there.
+        raise task_timeout_error(message)
     if status == FAILED:
         if (
             resubmit_on_retry
@@ -159,8 +173,36 @@ def finish(
     raise AirflowException(message or f"unexpected wait event {dict(event)!r}")
 
 
-def timeout_message(job_id: str, verdict: Verdict | None, *, terminates: bool, what: str) -> str:
-    """The one wording of a wait timeout, for every mode."""
+#: ``WaitOutcome.timeout`` values.
+EXECUTION_TIMEOUT, WAIT_TIMEOUT, SENSOR_TIMEOUT = "execution_timeout", "wait_timeout", "timeout"
+
+
+def task_timeout_error(message: str) -> BaseException:
+    """``AirflowTaskTimeout`` (what a worker raises at ``execution_timeout``) with ``message``."""
+    try:
+        from airflow.sdk.exceptions import AirflowTaskTimeout
+    except ImportError:  # Airflow 3.0
+        from airflow.exceptions import AirflowTaskTimeout  # type: ignore[no-redef]
+    return AirflowTaskTimeout(message)
+
+
+def timeout_message(
+    job_id: str,
+    verdict: Verdict | None,
+    *,
+    terminates: bool,
+    what: str,
+    not_found: bool = False,
+) -> str:
+    """The one wording of a wait timeout, for every mode.
+
+    ``not_found``: every describe said the job does not exist, so nothing is "still running".
+    """
+    if verdict is None and not_found:
+        return (
+            f"{what} Service job {job_id} was never found: every DescribeServiceJob answered "
+            "that it does not exist (check the job id and the connection's region)."
+        )
     where = (
         verdict.explain()
         if verdict is not None
@@ -191,6 +233,8 @@ class JobWait:
     last_verdict: Verdict | None = None
     #: The operator's wait: see :func:`finish`.
     resubmit_on_retry: bool = False
+    #: Which limit ``deadline_ms`` is (``WaitOutcome.timeout``).
+    timeout_kind: str | None = None
 
     @classmethod
     def create(
@@ -203,6 +247,7 @@ class JobWait:
         state: Mapping[str, Any] | None = None,
         started_ms: int | None = None,
         on_verdict: Callable[[Verdict], None] | None = None,
+        not_found_grace: float | None = None,
         **kwargs: Any,
     ) -> Any:
         """Build a wait, resuming from :meth:`state` (a reschedule poke, a deferral)."""
@@ -211,7 +256,11 @@ class JobWait:
             max_runnable_seconds=max_runnable_seconds,
             state=WatchState.from_dict(state.get("watch")),
         )
-        policy = PollPolicy(interval=poll_interval, max_backoff=max(poll_interval, 300.0))
+        policy = PollPolicy(
+            interval=poll_interval,
+            max_backoff=max(poll_interval, 300.0),
+            not_found_grace=NOT_FOUND_GRACE if not_found_grace is None else not_found_grace,
+        )
         loop = WaitLoop(
             job_id,
             policy=policy,
@@ -275,6 +324,8 @@ class JobWait:
         job_id = self.job_id
         arn = self.last_verdict.latest_training_job_arn if self.last_verdict else None
         if step.error is not None:
+            if step.not_found:  # final: a retry would look for the same missing job
+                return WaitOutcome(FAILED, job_id, step.error, cause="not_found")
             return WaitOutcome(ERROR, job_id, step.error, training_job_arn=arn)
         observation = step.observation
         if observation is not None:
@@ -302,19 +353,27 @@ class JobWait:
                     verdict.explain(),
                     training_job_arn=arn,
                     cause=verdict.cause.value if verdict.cause else "unknown",
+                    status_reason=verdict.status_reason,
                 )
         if self.deadline_ms is not None and self.clock() >= self.deadline_ms:
             return self.timed_out()
         return None
 
     def timed_out(self) -> WaitOutcome:
+        from airflow_batch_service.core.errors import ErrorKind
+
+        never_found = self.last_verdict is None and self.loop.last_error is ErrorKind.NOT_FOUND
         message = timeout_message(
             self.job_id,
             self.last_verdict,
             terminates=self.terminate_on_timeout,
             what=self.timeout_what,
+            not_found=never_found,
         )
         arn = self.last_verdict.latest_training_job_arn if self.last_verdict else None
+        kind = self.timeout_kind or (WAIT_TIMEOUT if self.terminate_on_timeout else SENSOR_TIMEOUT)
+        if never_found:  # nothing to terminate, nothing keeps running
+            return WaitOutcome(FAILED, self.job_id, message, cause="not_found", timeout=kind)
         if self.terminate_on_timeout:
             return WaitOutcome(
                 FAILED,
@@ -322,8 +381,9 @@ class JobWait:
                 message,
                 training_job_arn=arn,
                 terminate_reason=self.timeout_what,
+                timeout=kind,
             )
-        return WaitOutcome(TIMEOUT, self.job_id, message, training_job_arn=arn)
+        return WaitOutcome(TIMEOUT, self.job_id, message, training_job_arn=arn, timeout=kind)
 
     def batch_reason(self, reason: str) -> str:
         return f"{self.terminate_reason_prefix}{reason}"[:1000]
@@ -344,6 +404,9 @@ class JobWait:
             summary=outcome.summary,
             training_job_arn=outcome.training_job_arn,
             terminated=done,
+            cause=outcome.cause,
+            status_reason=outcome.status_reason,
+            timeout=outcome.timeout,
         )
 
 
@@ -395,6 +458,26 @@ class SyncJobWait(JobWait):
             self.settle(outcome).to_event(), self.log, resubmit_on_retry=self.resubmit_on_retry
         )
 
+    def run_until_outcome(
+        self,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        terminate_reason_prefix: str | None = None,
+        on_step: Callable[[Step], None] | None = None,
+    ) -> WaitOutcome:
+        """Poll, sleeping as the loop says (jittered interval, backoff after errors), until
+        the job ends or the deadline passes; the outcome, termination done."""
+        if terminate_reason_prefix is not None:
+            self.terminate_reason_prefix = terminate_reason_prefix
+        while True:
+            step = self.poll()
+            if on_step is not None:
+                on_step(step)
+            outcome = self.outcome(step)
+            if outcome is not None:
+                return self.settle(outcome)
+            sleep(self.sleep_for(step))
+
     def run_until_done(
         self,
         *,
@@ -402,16 +485,11 @@ class SyncJobWait(JobWait):
         terminate_reason_prefix: str | None = None,
         on_step: Callable[[Step], None] | None = None,
     ) -> dict[str, Any]:
-        """Poll, sleeping as the loop says (jittered interval, backoff after errors), until
-        the job ends or the deadline passes."""
-        while True:
-            step = self.poll()
-            if on_step is not None:
-                on_step(step)
-            result = self.conclude(step, terminate_reason_prefix=terminate_reason_prefix)
-            if result is not None:
-                return result
-            sleep(self.sleep_for(step))
+        """:meth:`run_until_outcome`, then :func:`finish`: the summary, or the exception."""
+        outcome = self.run_until_outcome(
+            sleep=sleep, terminate_reason_prefix=terminate_reason_prefix, on_step=on_step
+        )
+        return finish(outcome.to_event(), self.log, resubmit_on_retry=self.resubmit_on_retry)
 
 
 @dataclass

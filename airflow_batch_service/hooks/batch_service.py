@@ -10,12 +10,16 @@ errors by itself. Its "legacy" default (5 attempts, 60 s connect and read timeou
 connection's ``config_kwargs`` asking for 10 attempts can hold one DescribeServiceJob call
 for minutes, during which a sensor cannot log, honour ``timeout`` or notice a stuck job.
 Unless the connection's ``config_kwargs`` or ``botocore_config`` set them, this hook uses
-standard mode with 3 attempts (jittered backoff of at most a few seconds in all) and 5 s / 20 s
-connect / read timeouts: a throttled poke takes a few seconds, a black-holed endpoint about
-20 s, a hung one about a minute. Longer outages are ridden out one level up, by the wait
-loop's own logged backoff (``core.watch.PollPolicy``), which never fails the task for a
-transient error. (botocore also retries SubmitServiceJob after a 5xx or a read timeout: pass
-``client_token`` so such a retry is rejected as a repeat instead of queueing a second job.)
+standard mode with at most 3 requests per call (``total_max_attempts=3``: the first and two
+retries, jittered backoff of at most a few seconds in all; botocore's own ``max_attempts``
+counts retries only, so ``max_attempts=3`` would send 4) and 5 s / 20 s connect / read
+timeouts: a throttled poke takes a few seconds, a black-holed endpoint about 20 s, a hung one
+about a minute. Longer outages are ridden out one level up: by the wait loop's own logged
+backoff (``core.watch.PollPolicy``), which never fails the task for a transient error, and for
+SubmitServiceJob by the durable submitter's patience (``submit_patience``, minutes). botocore
+also retries SubmitServiceJob after a 5xx or a read timeout: the operator always sends a
+``clientToken``, so such a retry is rejected as a repeat (or answered with the first job)
+instead of queueing a second job.
 """
 
 from __future__ import annotations
@@ -31,10 +35,33 @@ if TYPE_CHECKING:
 
 #: botocore settings used unless the connection or ``botocore_config`` sets them.
 DEFAULT_BOTOCORE_CONFIG: dict[str, Any] = {
-    "retries": {"mode": "standard", "max_attempts": 3},
+    "retries": {"mode": "standard", "total_max_attempts": 3},
     "connect_timeout": 5,
     "read_timeout": 20,
 }
+
+
+#: How long a queue's (or scheduling policy's) description is reused within one process.
+QUEUE_CACHE_SECONDS = 300.0
+_cache: dict[tuple[str, ...], tuple[float, Any]] = {}
+
+
+def _cached(key: tuple[str, ...], load: Any) -> Any:
+    import time
+
+    hit = _cache.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < QUEUE_CACHE_SECONDS:
+        return hit[1]
+    value = load()
+    if value is not None:  # a missing queue is asked again: the user may be creating it
+        _cache[key] = (now, value)
+    return value
+
+
+def clear_cache() -> None:
+    """Forget cached queue and policy descriptions (tests that rebuild their emulator)."""
+    _cache.clear()
 
 
 def _strip_metadata(response: Mapping[str, Any]) -> dict[str, Any]:
@@ -113,6 +140,35 @@ class BatchServiceJobHook(AwsBaseHook):
             params["PaginationConfig"] = pagination
         for page in self.conn.get_paginator("list_service_jobs").paginate(**params):
             yield from page.get("jobSummaryList", [])
+
+    # -- queues -------------------------------------------------------------------------
+
+    def describe_job_queue(self, job_queue: str) -> dict[str, Any] | None:
+        """DescribeJobQueues for one queue (name or ARN): its detail, or None if it does not
+        exist. Cached per process for :data:`QUEUE_CACHE_SECONDS` (a mapped sweep's tasks in
+        one process check a queue once)."""
+        key = ("queue", *self._cache_key(), job_queue)
+        return _cached(
+            key,
+            lambda: next(
+                iter(self.conn.describe_job_queues(jobQueues=[job_queue]).get("jobQueues") or []),
+                None,
+            ),
+        )
+
+    def describe_scheduling_policy(self, arn: str) -> dict[str, Any] | None:
+        """DescribeSchedulingPolicies for one policy ARN (cached like the queue)."""
+        key = ("policy", *self._cache_key(), arn)
+        return _cached(
+            key,
+            lambda: next(
+                iter(self.conn.describe_scheduling_policies(arns=[arn]).get("schedulingPolicies") or []),
+                None,
+            ),
+        )
+
+    def _cache_key(self) -> tuple[str, ...]:
+        return (str(self.aws_conn_id), str(self.region_name))
 
     # -- terminate / update -------------------------------------------------------------
 

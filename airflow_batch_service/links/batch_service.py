@@ -27,7 +27,16 @@ def _cloudwatch_escape(value: str) -> str:
     return quote(quote(value, safe=""), safe="").replace("%", "$")
 
 
-class BatchServiceJobDetailsLink(BaseAwsLink):
+class _ServiceJobLink(BaseAwsLink):
+    """Our links' shared rule: without XCom pushes there is nothing to read, so no read."""
+
+    def get_link(self, operator, *, ti_key) -> str:
+        if not getattr(operator, "do_xcom_push", True):
+            return ""  # nothing was persisted: reading would only log "XCom not found"
+        return super().get_link(operator, ti_key=ti_key)
+
+
+class BatchServiceJobDetailsLink(_ServiceJobLink):
     """The service job in the AWS Batch console (fragment form **inferred** from the
     container-job page: ``#service-jobs/detail/<jobId>``)."""
 
@@ -38,7 +47,7 @@ class BatchServiceJobDetailsLink(BaseAwsLink):
     )
 
 
-class SageMakerTrainingJobLink(BaseAwsLink):
+class SageMakerTrainingJobLink(_ServiceJobLink):
     """The SageMaker training job of the latest attempt."""
 
     name = "SageMaker Training Job"
@@ -48,7 +57,7 @@ class SageMakerTrainingJobLink(BaseAwsLink):
     )
 
 
-class TrainingJobLogsLink(BaseAwsLink):
+class TrainingJobLogsLink(_ServiceJobLink):
     """CloudWatch log streams of the latest attempt's training job."""
 
     name = "Training Job Logs"
@@ -66,6 +75,26 @@ class TrainingJobLogsLink(BaseAwsLink):
         kwargs["log_group"] = _cloudwatch_escape(TRAINING_LOG_GROUP)
         kwargs["stream_prefix"] = _cloudwatch_escape(f"{name}/")
         return super().format_link(**kwargs)
+
+
+def persist_link_placeholders(context, operator) -> None:
+    """Push an empty value for each link before anything else can fail.
+
+    At the end of every try the worker reads each extra link's XCom; a missing one is logged
+    at error level ("XCom not found") even when the task succeeded, e.g. a submit-only task
+    never has a training job, a validation failure never has a job. An empty value makes the
+    link render as none, quietly; the real value overwrites it once known.
+    """
+    if not getattr(operator, "do_xcom_push", True):
+        return
+    ti = context.get("ti")
+    if ti is None:
+        return
+    for link in SERVICE_JOB_LINKS:
+        try:
+            ti.xcom_push(key=link.key, value={})
+        except Exception:  # a link is never worth failing the task for
+            operator.log.debug("could not push the %s placeholder", link.key, exc_info=True)
 
 
 def persist_training_job_links(

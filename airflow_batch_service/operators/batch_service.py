@@ -26,6 +26,7 @@ from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 from airflow_batch_service.links.batch_service import (
     SERVICE_JOB_LINKS,
     BatchServiceJobDetailsLink,
+    persist_link_placeholders,
     persist_training_job_links,
 )
 
@@ -59,9 +60,21 @@ def argument_for(field: str) -> str:
     return ARGUMENT_FOR_FIELD.get(head, head)
 
 
+def _named(field: str) -> str:
+    """A field as the operator's messages name it: ``share_identifier (shareIdentifier)``."""
+    return f"{argument_for(field)} ({field})" if field in ARGUMENT_FOR_FIELD else field
+
+
 def describe_problems(problems: Sequence[Problem]) -> str:
-    lines = [f"  - {argument_for(p.field)} ({p.field}): {p.rule}" for p in problems]
+    lines = [f"  - {_named_path(p.field)}: {p.text(_named)}" for p in problems]
     return "Invalid arguments; nothing was submitted:\n" + "\n".join(lines)
+
+
+def _named_path(field: str) -> str:
+    """``retryStrategy.evaluateOnExit[0].action`` -> ``retry_strategy (retryStrategy...)``."""
+    if field == "request":  # the whole request (its size), not one argument
+        return "request (the whole SubmitServiceJob body)"
+    return f"{argument_for(field)} ({field})"
 
 
 def _maybe_json(field: str, value: Any, problems: list[Problem]) -> Any:
@@ -157,12 +170,56 @@ def build_submit_request(
     if payload_text is None and any(p.field == "serviceRequestPayload" for p in problems):
         # Already reported why the payload is unusable; don't also say "is required".
         core_problems = [p for p in core_problems if p.field != "serviceRequestPayload"]
+    if not core_problems or all(p.field == "request" for p in core_problems):
+        # Size against the quota once the durable-submission token and tags are added too.
+        from airflow_batch_service.core.validation import request_size_problems
+        from airflow_batch_service.durable import DURABLE_REQUEST_RESERVE
+
+        core_problems = request_size_problems(request, reserve=DURABLE_REQUEST_RESERVE)
     problems.extend(core_problems)
     if validate_payload and payload is not None:
         from airflow_batch_service.payload import payload_model_problems
 
         problems.extend(payload_model_problems(payload))
     return request, problems
+
+
+#: How many times one try submits afresh after an earlier try's kill terminated its job.
+MAX_KILL_RESUBMITS = 3
+
+
+def kill_reason_prefix(dag_id: str, task_id: str, context: Context) -> str:
+    """``Airflow task d.t (run r, map index m, try `` - what every kill reason of this task
+    instance starts with, whatever the try."""
+    ti = context.get("ti")
+    run_id = context.get("run_id") or getattr(ti, "run_id", None)
+    map_index = getattr(ti, "map_index", None)
+    mapped = f", map index {map_index}" if isinstance(map_index, int) and map_index >= 0 else ""
+    return f"Airflow task {dag_id}.{task_id} (run {run_id}{mapped}, try "
+
+
+def kill_reason(dag_id: str, task_id: str, context: Context) -> str:
+    """The TerminateServiceJob reason of a kill of this try: names the try, so a later try can
+    tell its own job apart from one an earlier try's kill terminated."""
+    try_number = getattr(context.get("ti"), "try_number", None)
+    return f"{kill_reason_prefix(dag_id, task_id, context)}{try_number}) was killed"
+
+
+def execution_deadline_ms(operator: Any, context: Context) -> int | None:
+    """Epoch ms at which ``execution_timeout`` ends this try (from the try's start), or None."""
+    timeout = getattr(operator, "execution_timeout", None)
+    if timeout is None:
+        return None
+    start = getattr(context.get("ti"), "start_date", None)
+    if start is not None and hasattr(start, "timestamp"):
+        start_ms = int(start.timestamp() * 1000)
+    else:
+        start_ms = getattr(operator, "_started_ms", None)
+        if start_ms is None:
+            from airflow_batch_service.waiting import now_ms
+
+            start_ms = now_ms()
+    return start_ms + int(timeout.total_seconds() * 1000)
 
 
 class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
@@ -208,8 +265,27 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
         Airflow 3.3+ (``BaseTrigger.on_kill``); on 3.0-3.2 the job keeps running.
     :param stream_logs: while waiting, copy the latest attempt's training-job log lines into
         the task log, labelled ``[attempt N algo-1]`` (default True).
+    :param submit_patience: seconds to keep retrying a throttled (HTTP 429) or failing (5xx,
+        connection error) SubmitServiceJob, with jittered exponential backoff and the same
+        clientToken, before the task fails (default 600: AWS allows 5 submits per second per
+        account, and a mapped sweep's burst must wait its turn, not fail). A refused request
+        (HTTP 400) is never retried: the task fails at once, without Airflow retries.
+    :param not_found_grace: while waiting, seconds a job may be "not found" right after its
+        submit (eventual consistency) before the task fails saying it does not exist
+        (default 120).
     :param aws_conn_id: the ``aws`` connection (``endpoint_url`` in its extra points at an
         emulator). Also ``region_name``, ``verify``, ``botocore_config``.
+
+    Before submitting, the job queue is described once (DescribeJobQueues, and
+    DescribeSchedulingPolicies for its policy; cached per process): a queue that does not exist,
+    is not SAGEMAKER_TRAINING, is not ENABLED, or whose scheduling policy does not match
+    ``share_identifier`` / ``quota_share_name`` fails the task naming the argument, with nothing
+    submitted. Without permission for those calls the check is skipped with a warning.
+
+    Time limits: ``execution_timeout`` bounds the whole task in every mode. Airflow does not
+    apply it to a deferred task, so the deferrable wait carries what is left of it into the
+    trigger's deadline (with ``wait_timeout``, the nearer one applies), terminates the job when
+    it passes and fails the task with ``AirflowTaskTimeout``, as a worker would.
 
     XCom: the return value is the jobId; ``job_arn`` and ``job_name`` are pushed too, and with
     ``wait_for_completion`` the sensor's summary under ``summary``.
@@ -262,6 +338,8 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
         wait_timeout: float | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         stream_logs: bool = True,
+        submit_patience: float = 600.0,
+        not_found_grace: float = 120.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -284,7 +362,11 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
         self.wait_timeout = wait_timeout
         self.deferrable = deferrable
         self.stream_logs = stream_logs
+        self.submit_patience = submit_patience
+        self.not_found_grace = not_found_grace
         self.job_id: str | None = None
+        self._started_ms: int | None = None
+        self._kill_resubmits = 0
         self._kill_reason = f"Airflow task {self.dag_id}.{self.task_id} was killed"
 
     def build_request(self) -> dict[str, Any]:
@@ -340,6 +422,7 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
 
         ti = context["ti"]
         submitter = DurableSubmitter(
+            patience=float(self.submit_patience),
             hook=self.hook,
             key=TaskKey.from_context(context, dag_id=self.dag_id, task_id=self.task_id),
             log=self.log,
@@ -354,9 +437,22 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
     def execute(self, context: Context) -> str:
         from airflow_batch_service.waiting import now_ms
 
+        self._started_ms = now_ms()
+        persist_link_placeholders(context, self)
         request = self.build_request()
-        run_id = context.get("run_id")
-        self._kill_reason = f"Airflow task {self.dag_id}.{self.task_id} (run {run_id}) was killed"
+        self._kill_reason = kill_reason(self.dag_id, self.task_id, context)
+        self.check_queue(request)
+        submitted_ms, _ = self._submit(request, context)
+        if self.wait_for_completion:
+            summary = self._wait(context, submitted_ms)  # defers when self.deferrable
+            if self.do_xcom_push:
+                context["ti"].xcom_push(key="summary", value=summary)
+        return str(self.job_id)
+
+    def _submit(self, request: Mapping[str, Any], context: Context) -> tuple[int, dict[str, Any]]:
+        """Submit (or reattach), push the job's XComs and link; ``(submitted_ms, response)``."""
+        from airflow_batch_service.waiting import now_ms
+
         self.log.info(
             "Submitting service job %s to queue %s (%s)",
             request["jobName"],
@@ -370,19 +466,42 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
         if self.do_xcom_push:
             ti.xcom_push(key="job_arn", value=response.get("jobArn"))
             ti.xcom_push(key="job_name", value=response.get("jobName"))
-        region, partition = self.hook.conn_region_name, self.hook.conn_partition
         BatchServiceJobDetailsLink.persist(
             context=context,
             operator=self,
-            region_name=region,
-            aws_partition=partition,
+            region_name=self.hook.conn_region_name,
+            aws_partition=self.hook.conn_partition,
             job_id=self.job_id,
         )
-        if self.wait_for_completion:
-            summary = self._wait(context, submitted_ms)  # defers when self.deferrable
-            if self.do_xcom_push:
-                ti.xcom_push(key="summary", value=summary)
-        return self.job_id
+        return submitted_ms, response
+
+    def check_queue(self, request: Mapping[str, Any]) -> None:
+        """Refuse a queue the job cannot go to, before submitting (see the class docstring)."""
+        from airflow.providers.common.compat.sdk import AirflowFailException
+
+        from airflow_batch_service.core.queue_check import queue_problems
+        from airflow_batch_service.waiting import classify_exception
+
+        name = str(request["jobQueue"])
+        try:
+            queue = self.hook.describe_job_queue(name)
+            policy_arn = (queue or {}).get("schedulingPolicyArn")
+            policy = self.hook.describe_scheduling_policy(policy_arn) if policy_arn else None
+        except Exception as exc:
+            if classify_exception(exc) is None:
+                raise
+            self.log.warning(
+                "Could not check job queue %s before submitting (%s); submitting without the "
+                "check (batch:DescribeJobQueues and batch:DescribeSchedulingPolicies allow it)",
+                name, exc,
+            )
+            return
+        where = f" in region {self.hook.conn_region_name}"
+        problems = queue_problems(name, queue, policy, request, where=where)
+        if problems:
+            message = describe_problems(problems)
+            self.log.error(message)
+            raise AirflowFailException(message)
 
     # -- the wait (sync or deferred; one semantics: airflow_batch_service.waiting) --------
 
@@ -394,17 +513,48 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
     def _timeout_what(self) -> str:
         return f"The wait exceeded wait_timeout={self.wait_timeout:g}s."
 
+    def _deadline(self, context: Context, started_ms: int) -> tuple[int | None, str | None, str]:
+        """The wait's deadline (epoch ms), which limit it is, and its wording: the nearer of
+        ``wait_timeout`` (from the submit) and what is left of ``execution_timeout``."""
+        from airflow_batch_service.waiting import EXECUTION_TIMEOUT, WAIT_TIMEOUT
+
+        limits: list[tuple[int, str, str]] = []
+        if self.wait_timeout is not None:
+            limits.append(
+                (started_ms + int(self.wait_timeout * 1000), WAIT_TIMEOUT, self._timeout_what())
+            )
+        execution = execution_deadline_ms(self, context)
+        if execution is not None:
+            limits.append(
+                (
+                    execution,
+                    EXECUTION_TIMEOUT,
+                    f"The task exceeded execution_timeout={self.execution_timeout}.",
+                )
+            )
+        if not limits:
+            return None, None, ""
+        return min(limits)
+
     def _wait(self, context: Context, started_ms: int) -> dict[str, Any]:
+        """Wait here (or defer); resubmit once per job an earlier try's kill terminated."""
+        from airflow_batch_service.waiting import finish
+
+        for _ in range(MAX_KILL_RESUBMITS + 1):
+            outcome = self._wait_once(context, started_ms)
+            if not self._resubmit_after_kill(outcome.to_event(), context):
+                return finish(outcome.to_event(), self.log, resubmit_on_retry=True)
+            started_ms = self._resubmit(context)
+        raise AssertionError("unreachable")  # _resubmit_after_kill stops after the limit
+
+    def _wait_once(self, context: Context, started_ms: int) -> Any:
         from airflow_batch_service.waiting import SyncJobWait, now_ms
 
         assert self.job_id is not None
         region, partition = self.hook.conn_region_name, self.hook.conn_partition
-        deadline_ms = (
-            started_ms + int(self.wait_timeout * 1000) if self.wait_timeout is not None else None
-        )
         prefix = f"Airflow task {self.dag_id}.{self.task_id}: "
         if self.deferrable:
-            self._defer(started_ms, deadline_ms, prefix)
+            self._defer(context, started_ms, prefix)
         latest: dict[str, str | None] = {"arn": None}
         tail = None
         if self.stream_logs:
@@ -442,6 +592,11 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
             for line in fetch_new_lines(logs_client[0], tail):
                 self.log.info("%s", line)
 
+        # Only wait_timeout here: on a worker Airflow applies execution_timeout itself
+        # (AirflowTaskTimeout, then on_kill terminates the job).
+        sync_deadline = (
+            started_ms + int(self.wait_timeout * 1000) if self.wait_timeout is not None else None
+        )
         wait = SyncJobWait.create(
             self.hook,
             self.job_id,
@@ -450,19 +605,39 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
             max_runnable_seconds=self.max_runnable_seconds,
             started_ms=started_ms,
             on_verdict=on_verdict,
-            deadline_ms=deadline_ms,
+            deadline_ms=sync_deadline,
             terminate_on_timeout=True,
             resubmit_on_retry=True,
             timeout_what=self._timeout_what() if self.wait_timeout is not None else "",
+            not_found_grace=self.not_found_grace,
         )
-        return wait.run_until_done(terminate_reason_prefix=prefix, on_step=on_step)
+        return wait.run_until_outcome(terminate_reason_prefix=prefix, on_step=on_step)
 
-    def _defer(self, started_ms: int, deadline_ms: int | None, prefix: str) -> None:
+    def _defer(self, context: Context, started_ms: int, prefix: str) -> None:
         """Hand the wait to the triggerer. The job link is already persisted (execute)."""
-        from datetime import timedelta
+        from airflow_batch_service.triggers.batch_service import (
+            BatchServiceJobTrigger,
+            defer_timeout,
+        )
+        from airflow_batch_service.waiting import now_ms
 
-        from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
-
+        deadline_ms, timeout_kind, timeout_what = self._deadline(context, started_ms)
+        if deadline_ms is None:
+            self.log.info(
+                "Deferring the wait on service job %s to the triggerer: no time limit applies "
+                "(neither execution_timeout nor wait_timeout is set); it lasts until the job ends",
+                self.job_id,
+            )
+        else:
+            self.log.info(
+                "Deferring the wait on service job %s to the triggerer: %s applies, %.0fs from "
+                "now; when it passes the job is terminated and the task fails",
+                self.job_id,
+                f"execution_timeout={self.execution_timeout}"
+                if timeout_kind == "execution_timeout"
+                else f"wait_timeout={self.wait_timeout:g}s",
+                max(0.0, (deadline_ms - now_ms()) / 1000),
+            )
         trigger = BatchServiceJobTrigger(
             job_id=str(self.job_id),
             **self._client_kwargs(),
@@ -471,21 +646,19 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
             state={"started_ms": started_ms},
             deadline_ms=deadline_ms,
             terminate_on_timeout=True,
-            timeout_what=self._timeout_what() if self.wait_timeout is not None else "",
+            timeout_what=timeout_what,
+            timeout_kind=timeout_kind,
             terminate_on_kill=True,
             kill_reason=self._kill_reason,
             terminate_reason_prefix=prefix,
             stream_logs=self.stream_logs,
+            not_found_grace=self.not_found_grace,
         )
-        timeout = None
-        if deadline_ms is not None:
-            # The trigger ends itself at the deadline (terminating the job); Airflow's own
-            # deferral timeout is only a backstop should the trigger never report.
-            from airflow_batch_service.waiting import now_ms
-
-            remaining = max(0.0, (deadline_ms - now_ms()) / 1000)
-            timeout = timedelta(seconds=remaining + max(60.0, 2 * self.poll_interval))
-        self.defer(trigger=trigger, method_name="execute_complete", timeout=timeout)
+        self.defer(
+            trigger=trigger,
+            method_name="execute_complete",
+            timeout=defer_timeout(deadline_ms, self.poll_interval),
+        )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         """The trigger's event -> what the sync wait returns: the jobId, with the summary XCom;
@@ -494,6 +667,7 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
 
         event = event or {}
         self.job_id = event.get("job_id") or self.job_id
+        self._kill_reason = kill_reason(self.dag_id, self.task_id, context)
         arn = event.get("training_job_arn")
         if arn:
             persist_training_job_links(
@@ -503,10 +677,46 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
                 aws_partition=self.hook.conn_partition,
                 training_job_arn=arn,
             )
-        summary = finish(event, self.log, resubmit_on_retry=True)
+        if self._resubmit_after_kill(event, context):
+            summary = self._wait(context, self._resubmit(context))  # defers again
+        else:
+            summary = finish(event, self.log, resubmit_on_retry=True)
         if self.do_xcom_push:
             context["ti"].xcom_push(key="summary", value=summary)
         return str(self.job_id)
+
+    # -- a clear while deferred: the old try's kill must not end the new try ------------
+
+    def _resubmit_after_kill(self, event: Mapping[str, Any], context: Context) -> bool:
+        """True when the job this try waited on was terminated by the kill of an EARLIER try
+        of this task (a clear of a deferred task: the new try reattached to the running job,
+        then the old trigger's ``on_kill`` terminated it). The new try then submits a fresh
+        job, as it would have had the kill landed first (the sync clear)."""
+        from airflow_batch_service.durable import killed_by_other_try
+
+        if event.get("status") != "failed" or event.get("cause") != "terminated":
+            return False
+        try_number = int(getattr(context.get("ti"), "try_number", 1) or 1)
+        other = killed_by_other_try(
+            event.get("status_reason"), kill_reason_prefix(self.dag_id, self.task_id, context),
+            try_number,
+        )
+        if other is None:
+            return False
+        if self._kill_resubmits >= MAX_KILL_RESUBMITS:
+            return False
+        self._kill_resubmits += 1
+        self.log.warning(
+            "Service job %s was terminated by the kill of try %s of this task (the task was "
+            "cleared while deferred): this try %s submits a fresh job instead of failing",
+            event.get("job_id"), other, try_number,
+        )
+        return True
+
+    def _resubmit(self, context: Context) -> int:
+        request = self.build_request()
+        submitted_ms, _ = self._submit(request, context)
+        return submitted_ms
 
     def on_kill(self) -> None:
         """Terminate the job this task submitted: a killed task must not leave a GPU job

@@ -44,6 +44,7 @@ from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 from airflow_batch_service.links.batch_service import (
     SERVICE_JOB_LINKS,
     BatchServiceJobDetailsLink,
+    persist_link_placeholders,
     persist_training_job_links,
 )
 
@@ -70,8 +71,16 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
         worker slot or rescheduling. Default: ``[operators] default_deferrable``.
     :param stream_logs: copy the latest attempt's training-job log lines into the task log
         (default True).
+    :param not_found_grace: seconds a job may be "not found" from the first poke (a job just
+        submitted may not be visible yet) before the sensor fails with "service job X does not
+        exist", without Airflow retries (default 120).
     :param aws_conn_id: the ``aws`` connection; also ``region_name``, ``verify``,
         ``botocore_config``.
+
+    ``soft_fail=True`` turns a failure or a timeout into a skip whose reason is the same
+    explanation (the job's last state, and that it was NOT terminated). ``execution_timeout``
+    also bounds a deferred wait (Airflow does not apply it to deferred tasks; the trigger
+    does), as ``AirflowTaskTimeout``.
 
     Works in ``poke``, ``reschedule`` and deferrable mode. Killing or timing out the sensor never
     terminates the job: the submitting task owns it (its ``on_kill`` terminates it), and a
@@ -92,6 +101,7 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
         poke_interval: float = 30,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         stream_logs: bool = True,
+        not_found_grace: float = 120.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
@@ -99,6 +109,7 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
         self.max_runnable_seconds = max_runnable_seconds
         self.deferrable = deferrable
         self.stream_logs = stream_logs
+        self.not_found_grace = not_found_grace
         self._tail: LogTail | None = None
         self._logs_client: Any = None
         self._wait: SyncJobWait | None = None
@@ -156,6 +167,7 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
                 state=state,
                 on_verdict=lambda verdict: self._on_verdict(context, verdict),
                 terminate_reason_prefix=f"Airflow sensor {self.dag_id}.{self.task_id}: ",
+                not_found_grace=self.not_found_grace,
             )
         return self._wait
 
@@ -232,33 +244,79 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
         return interval
 
     def execute(self, context: Context) -> Any:
-        if self.deferrable:
-            return self._execute_deferrable(context)
-        try:
-            return super().execute(context)
-        except AirflowSensorTimeout as err:
-            from airflow_batch_service.waiting import timeout_message
+        from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
 
-            message = timeout_message(
-                str(self.job_id), self._last_verdict, terminates=False, what=str(err)
-            )
+        # Every execute is a fresh start for the links: a reschedule (in any process model,
+        # ``airflow dags test`` reuses this object) cleared the XComs persisted before.
+        from airflow_batch_service.waiting import now_ms
+
+        self._started_ms = now_ms()  # execution_timeout counts from here without a start_date
+        self._links = {}
+        persist_link_placeholders(context, self)
+        try:
+            if self.deferrable:
+                return self._execute_deferrable(context)
+            return super().execute(context)
+        except AirflowFailException as err:
+            if not (self.soft_fail or getattr(self, "never_fail", False)):
+                raise
+            self.log.warning("Skipping (soft_fail): %s", err)
+            raise AirflowSkipException(str(err)) from err
+        except AirflowSensorTimeout as err:
+            message = self._timeout_explanation(str(err))
             self.log.error(message)
             raise AirflowSensorTimeout(message) from err
+        except AirflowSkipException as err:
+            if not (self.soft_fail or getattr(self, "never_fail", False)):
+                raise
+            # BaseSensorOperator's skip carries "Sensor has timed out" or "Skipping due to
+            # soft_fail": give it the explanation the failure would have had.
+            cause = err.__cause__
+            if cause is not None and str(cause):
+                message = str(cause)
+            else:
+                message = self._timeout_explanation(str(err))
+            self.log.warning("Skipping (soft_fail): %s", message)
+            raise AirflowSkipException(message) from err
+
+    def _timeout_explanation(self, what: str) -> str:
+        from airflow_batch_service.core.errors import ErrorKind
+        from airflow_batch_service.waiting import timeout_message
+
+        never_found = (
+            self._last_verdict is None
+            and self._wait is not None
+            and self._wait.loop.last_error is ErrorKind.NOT_FOUND
+        )
+        return timeout_message(
+            str(self.job_id), self._last_verdict, terminates=False, what=what,
+            not_found=never_found,
+        )
 
     # -- deferrable -----------------------------------------------------------------------
 
     def _execute_deferrable(self, context: Context) -> Any:
         """One poke here (links persisted, a finished job ends at once), then defer."""
-        from datetime import timedelta
-
-        from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
+        from airflow_batch_service.triggers.batch_service import (
+            BatchServiceJobTrigger,
+            defer_timeout,
+        )
 
         result = self.poke(context)
         if isinstance(result, PokeReturnValue) and result.is_done:
             return result.xcom_value
         wait = self._get_wait(context)
         started_ms = wait.loop.started_ms or 0
-        deadline_ms = started_ms + int(self.timeout * 1000)
+        deadline_ms, timeout_kind, timeout_what = self._deadline(context, started_ms)
+        self.log.info(
+            "Deferring the wait on service job %s to the triggerer: %s applies, %.0fs from now "
+            "(the job is left running when it passes: the sensor does not own it)",
+            self.job_id,
+            f"execution_timeout={self.execution_timeout}"
+            if timeout_kind == "execution_timeout"
+            else f"timeout={self.timeout:g}s",
+            max(0.0, (deadline_ms - wait.clock()) / 1000),
+        )
         trigger = BatchServiceJobTrigger(
             job_id=self.job_id,
             **self._client_kwargs(),
@@ -267,26 +325,51 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
             state=wait.state(),
             deadline_ms=deadline_ms,
             terminate_on_timeout=False,
-            timeout_what=f"Sensor has timed out: the job did not finish within timeout={self.timeout:g}s.",
+            timeout_what=timeout_what,
+            timeout_kind=timeout_kind,
             terminate_on_kill=False,
             terminate_reason_prefix=wait.terminate_reason_prefix,
             stream_logs=self.stream_logs,
             log_state=self._tail.to_dict() if self._tail is not None else None,
+            not_found_grace=self.not_found_grace,
         )
-        remaining = max(0.0, (deadline_ms - (wait.clock())) / 1000)
         # The trigger ends itself at the deadline with the full explanation; Airflow's own
         # deferral timeout is only a backstop should the trigger never report.
         self.defer(
             trigger=trigger,
             method_name="execute_complete",
-            timeout=timedelta(seconds=remaining + max(60.0, 2 * self.poke_interval)),
+            timeout=defer_timeout(deadline_ms, self.poke_interval),
         )
+
+    def _deadline(self, context: Context, started_ms: int) -> tuple[int, str, str]:
+        """The nearer of ``timeout`` (from the first poke) and what is left of
+        ``execution_timeout``: (epoch ms, which, its wording)."""
+        from airflow_batch_service.operators.batch_service import execution_deadline_ms
+        from airflow_batch_service.waiting import EXECUTION_TIMEOUT, SENSOR_TIMEOUT
+
+        limits = [
+            (
+                started_ms + int(self.timeout * 1000),
+                SENSOR_TIMEOUT,
+                f"Sensor has timed out: the job did not finish within timeout={self.timeout:g}s.",
+            )
+        ]
+        execution = execution_deadline_ms(self, context)
+        if execution is not None:
+            limits.append(
+                (
+                    execution,
+                    EXECUTION_TIMEOUT,
+                    f"The task exceeded execution_timeout={self.execution_timeout}.",
+                )
+            )
+        return min(limits)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """The trigger's event -> the poke's result: the summary, or the same exception."""
         from airflow.providers.common.compat.sdk import AirflowSkipException
 
-        from airflow_batch_service.waiting import TIMEOUT, finish
+        from airflow_batch_service.waiting import SUCCESS, finish
 
         event = event or {}
         arn = event.get("training_job_arn")
@@ -295,6 +378,10 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
                 context, self, region_name=self.hook.conn_region_name,
                 aws_partition=self.hook.conn_partition, training_job_arn=arn,
             )
-        if event.get("status") == TIMEOUT and self.soft_fail:
-            raise AirflowSkipException(str(event.get("message")))
+        if event.get("status") != SUCCESS and self.soft_fail:
+            # The same explanation as the failure, as the skip's reason (not Airflow's bare
+            # "Skipping due to soft_fail").
+            message = str(event.get("message"))
+            self.log.warning("Skipping (soft_fail): %s", message)
+            raise AirflowSkipException(message)
         return finish(event, self.log)

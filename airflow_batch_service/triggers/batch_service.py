@@ -28,6 +28,19 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 
+def defer_timeout(deadline_ms: int | None, poll_interval: float) -> Any:
+    """Airflow's deferral timeout for a wait ending at ``deadline_ms``: only a backstop, a
+    little after the deadline, should the trigger never report (it ends itself on time)."""
+    if deadline_ms is None:
+        return None
+    from datetime import timedelta
+
+    from airflow_batch_service.waiting import now_ms
+
+    remaining = max(0.0, (deadline_ms - now_ms()) / 1000)
+    return timedelta(seconds=remaining + max(60.0, 2 * poll_interval))
+
+
 class BatchServiceJobTrigger(BaseTrigger):
     """Wait for a service job to finish; fire one event saying how it ended.
 
@@ -47,6 +60,11 @@ class BatchServiceJobTrigger(BaseTrigger):
     :param terminate_reason_prefix: prefix of the reason when the wait itself terminates the job.
     :param stream_logs: copy the training job's CloudWatch lines into the task log.
     :param log_state: the log tail's state (``LogTail.to_dict()``) at deferral.
+    :param timeout_kind: which limit ``deadline_ms`` is: ``"execution_timeout"`` (the task's
+        own, which Airflow does not apply to deferred tasks; the event then makes
+        ``execute_complete`` raise ``AirflowTaskTimeout``), ``"wait_timeout"`` or ``"timeout"``.
+    :param not_found_grace: seconds a job may be "not found" before the wait says it does not
+        exist (default 120).
     """
 
     def __init__(
@@ -68,6 +86,8 @@ class BatchServiceJobTrigger(BaseTrigger):
         terminate_reason_prefix: str = "",
         stream_logs: bool = True,
         log_state: Mapping[str, Any] | None = None,
+        timeout_kind: str | None = None,
+        not_found_grace: float | None = None,
     ) -> None:
         super().__init__()
         self.job_id = job_id
@@ -86,6 +106,8 @@ class BatchServiceJobTrigger(BaseTrigger):
         self.terminate_reason_prefix = terminate_reason_prefix
         self.stream_logs = stream_logs
         self.log_state = dict(log_state) if log_state else None
+        self.timeout_kind = timeout_kind
+        self.not_found_grace = not_found_grace
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -107,6 +129,8 @@ class BatchServiceJobTrigger(BaseTrigger):
                 "terminate_reason_prefix": self.terminate_reason_prefix,
                 "stream_logs": self.stream_logs,
                 "log_state": self.log_state,
+                "timeout_kind": self.timeout_kind,
+                "not_found_grace": self.not_found_grace,
             },
         )
 
@@ -140,6 +164,8 @@ class BatchServiceJobTrigger(BaseTrigger):
             timeout_what=self.timeout_what,
             terminate_reason_prefix=self.terminate_reason_prefix,
             on_verdict=(lambda verdict: follow_verdict(tail, verdict)) if tail else None,
+            timeout_kind=self.timeout_kind,
+            not_found_grace=self.not_found_grace,
         )
         while True:
             step = await wait.poll()

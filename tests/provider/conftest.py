@@ -57,3 +57,13 @@ def airflow_home() -> Path:
         check=True, capture_output=True, env=os.environ.copy(), timeout=300,
     )
     return _HOME
+
+
+@pytest.fixture(autouse=True)
+def _fresh_queue_cache():
+    """The hook caches queue descriptions per process; each test's emulator is new."""
+    from airflow_batch_service.hooks.batch_service import clear_cache
+
+    clear_cache()
+    yield
+    clear_cache()

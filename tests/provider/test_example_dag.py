@@ -38,3 +38,21 @@ def test_example_dag_runs_end_to_end(airflow_home, batch_emulator_server, monkey
     if isinstance(summary, str):
         summary = json.loads(summary)
     assert summary["status"] == "SUCCEEDED"
+
+    # Tasks that succeeded log nothing at error level: the submit-only task never has a
+    # training job, yet its links must not read XComs that were never pushed.
+    assert "XCom not found" not in out
+    errors = [line for line in out.splitlines() if "[error" in line]
+    assert errors == [], errors
+
+    # The reschedule-mode sensor (one operator object reused between pokes by dag.test(),
+    # while Airflow clears its XComs) still has all three links after its success.
+    for key, field in (
+        ("batch_service_job_details", "job_id"),
+        ("batch_service_training_job", "training_job_name"),
+        ("batch_service_training_job_logs", "training_job_name"),
+    ):
+        value = sensor_ti.xcom_pull(task_ids="wait_for_training", key=key)
+        if isinstance(value, str):
+            value = json.loads(value)
+        assert value and value.get(field), (key, value)

@@ -67,3 +67,34 @@ def test_terminate_one_and_update_priority(emu):  # noqa: F811
     assert emu.stats().get("UpdateServiceJob", 0) == 0
     hook.terminate_service_job(job_id, reason="done with it")
     assert hook.describe_service_job(job_id)["isTerminated"]
+
+
+def test_a_throttled_call_makes_the_three_requests_the_docstring_promises(emu):  # noqa: F811
+    """The module doc says "at most 3 requests per call": count them at the endpoint."""
+    from botocore.exceptions import ClientError
+
+    hook = BatchServiceJobHook(aws_conn_id="emu")
+    job_id = _submit(hook, emu.queue_name, "throttled")
+    emu.set_faults({"DescribeServiceJob": {"throttleRate": 1.0}})
+    emu.reset_stats()
+    with pytest.raises(ClientError) as err:
+        hook.describe_service_job(job_id)
+    assert err.value.response["Error"]["Code"] == "TooManyRequestsException"
+    assert emu.stats()["DescribeServiceJob"] == 3
+    emu.clear_faults()
+
+
+def test_queue_and_policy_descriptions_are_cached_per_process(emu):  # noqa: F811
+    from airflow_batch_service.hooks import batch_service as hook_module
+
+    hook_module.clear_cache()
+    hook = BatchServiceJobHook(aws_conn_id="emu")
+    emu.reset_stats()
+    for _ in range(3):
+        queue = hook.describe_job_queue(emu.queue_name)
+        assert queue is not None and queue["jobQueueType"] == "SAGEMAKER_TRAINING"
+    assert emu.stats()["DescribeJobQueues"] == 1
+    assert hook.describe_job_queue("no-such-queue") is None
+    assert hook.describe_job_queue("no-such-queue") is None  # a missing queue is not cached
+    assert emu.stats()["DescribeJobQueues"] == 3
+    hook_module.clear_cache()

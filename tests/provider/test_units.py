@@ -53,7 +53,8 @@ def test_classify_exception():
 def test_hook_defaults_bound_retries_but_user_config_wins():
     hook = BatchServiceJobHook(aws_conn_id=None, region_name="us-east-1")
     assert hook.client_type == "batch"
-    assert hook.config.retries == {"mode": "standard", "max_attempts": 3}
+    # total_max_attempts: 3 requests in all (botocore's max_attempts would count retries only)
+    assert hook.config.retries == {"mode": "standard", "total_max_attempts": 3}
     assert hook.config.read_timeout == 20
     hook = BatchServiceJobHook(
         aws_conn_id=None, region_name="us-east-1", config={"retries": {"max_attempts": 1}}

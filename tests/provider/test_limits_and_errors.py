@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from datetime import timedelta
 from typing import Any
@@ -81,6 +82,12 @@ def deferred(task: Any, context: dict[str, Any]) -> BatchServiceJobTrigger:
     return exc.value.trigger
 
 
+def output(capsys, caplog) -> str:
+    """Task log lines: stdout on Airflow 3.3 (structlog), the logging records on 3.0."""
+    captured = capsys.readouterr()
+    return captured.out + captured.err + caplog.text
+
+
 def batch(emu) -> Any:
     kwargs = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
     if getattr(emu, "endpoint_url", None):
@@ -95,7 +102,8 @@ def status(emu, job_id: str) -> dict[str, Any]:
 # -- 1. execution_timeout bounds the deferred wait ---------------------------------------------
 
 
-def test_execution_timeout_bounds_a_deferred_operator_and_terminates_its_job(emu, capsys):
+def test_execution_timeout_bounds_a_deferred_operator_and_terminates_its_job(emu, capsys, caplog):
+    caplog.set_level(logging.INFO)
     name = unique("exec-timeout")
     emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [{"result": "HANG"}]}]})
     op = operator(
@@ -109,7 +117,7 @@ def test_execution_timeout_bounds_a_deferred_operator_and_terminates_its_job(emu
     trigger = deferred(op, context)
     assert trigger.timeout_kind == "execution_timeout"
     assert trigger.deadline_ms is not None
-    out = capsys.readouterr().out
+    out = output(capsys, caplog)
     assert "execution_timeout=0:00:01.500000 applies" in out, out
 
     event = run_trigger(trigger)
@@ -157,7 +165,8 @@ def test_execution_timeout_bounds_a_deferred_sensor_without_terminating(emu):
 # -- 2. a clear while deferred: the old try's kill must not fail the new try ----------------
 
 
-def test_a_new_try_resubmits_when_an_earlier_tries_kill_terminated_its_job(emu, capsys):
+def test_a_new_try_resubmits_when_an_earlier_tries_kill_terminated_its_job(emu, capsys, caplog):
+    caplog.set_level(logging.INFO)
     name = unique("cleared")
     store = FakeStateStore()
     first = make_context(task_state_store=store)
@@ -187,7 +196,7 @@ def test_a_new_try_resubmits_when_an_earlier_tries_kill_terminated_its_job(emu, 
     assert op2.execute_complete(second, final) == job_2
     assert status(emu, job_2)["status"] == "SUCCEEDED"
     assert emu.stats()["SubmitServiceJob"] == 2
-    assert "terminated by the kill of try 1" in capsys.readouterr().out
+    assert "terminated by the kill of try 1" in output(capsys, caplog)
 
 
 def test_a_kill_of_this_very_try_still_fails_it(emu):
@@ -236,15 +245,17 @@ def test_a_throttled_submit_burst_fails_no_task_and_duplicates_no_job(request, m
     assert emu.stats()["SubmitServiceJob"] > 40  # the throttles really happened
 
 
-def test_submit_gives_up_after_its_patience_with_a_retryable_error(emu, capsys):
+def test_submit_gives_up_after_its_patience_with_a_retryable_error(emu, capsys, caplog):
+    caplog.set_level(logging.INFO)
     emu.set_faults({"SubmitServiceJob": {"throttleRate": 1.0}})
-    op = operator(emu, unique("patience"), submit_patience=2)
+    # 8 s: botocore's own 3 requests take at most ~6 s, so at least one retry of ours happens.
+    op = operator(emu, unique("patience"), submit_patience=8)
     with pytest.raises(AirflowException) as err:
         op.execute(make_context())
     emu.clear_faults()
     assert not isinstance(err.value, AirflowFailException)  # Airflow may retry it
-    assert "submit_patience=2s" in str(err.value)
-    out = capsys.readouterr().out
+    assert "submit_patience=8s" in str(err.value)
+    out = output(capsys, caplog)
     assert "retry 1 in" in out and "with the same clientToken" in out
 
 
@@ -308,9 +319,10 @@ def test_a_400_from_submit_fails_at_once_with_its_own_message(emu):
 
 
 def _missing_sensor(**kwargs: Any) -> BatchServiceJobSensor:
+    kwargs.setdefault("not_found_grace", 0.3)
     return BatchServiceJobSensor(
         task_id="wait", aws_conn_id="emu", job_id=MISSING_JOB, poke_interval=POKE,
-        timeout=60, not_found_grace=0.3, **kwargs,
+        timeout=60, **kwargs,
     )
 
 
@@ -330,7 +342,8 @@ def test_a_job_that_does_not_exist_fails_a_rescheduled_sensor(emu):
 
 def test_a_job_that_does_not_exist_fails_a_deferred_sensor(emu):
     context = make_context()
-    sensor = _missing_sensor(deferrable=True)
+    # A grace the first poke (on the worker) surely fits in, so the triggerer ends it.
+    sensor = _missing_sensor(deferrable=True, not_found_grace=2)
     event = run_trigger(deferred(sensor, context))
     with pytest.raises(AirflowFailException) as err:
         sensor.execute_complete(context, event)

@@ -1,0 +1,130 @@
+"""Issue 8 items 1 and 2 on a real scheduler and triggerer.
+
+1. ``execution_timeout`` bounds a deferred operator: Airflow does not apply it to a deferred
+   task, so the trigger carries it, terminates the job when it passes and fails the task.
+2. A clear of a deferred operator task ends as a clear of a running one does: at most one job
+   running afterwards, and the new try succeeding. On Airflow 3.3 the old try's trigger kill
+   terminates the job (possibly after the new try reattached to it: the new try then submits a
+   fresh one); before 3.3 no trigger kill exists, the old job keeps running and the new try
+   reattaches to it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .stack import AirflowStack
+from .test_cancel_and_reattach import _dag, _status, _submitted_job, _until
+
+
+def _jobs(emulator: Any, name: str) -> list[dict[str, Any]]:
+    client = emulator.client()
+    pages = client.get_paginator("list_service_jobs").paginate(
+        jobQueue=emulator.queue_name, filters=[{"name": "JOB_NAME", "values": [name]}]
+    )
+    return [job for page in pages for job in page["jobSummaryList"]]
+
+
+def test_execution_timeout_bounds_a_deferred_operator(stack: AirflowStack, emulator: Any) -> None:
+    dag_id = "it_exec_timeout_deferred"
+    name = dag_id.replace("_", "-")
+    emulator.configure(seconds_per_state=600)  # the job would stay queued for an hour
+    stack.add_dag_file(
+        _dag(
+            dag_id,
+            f"""
+BatchSubmitServiceJobOperator(
+    task_id="train", aws_conn_id=CONN, job_name={name!r}, job_queue=QUEUE,
+    service_request_payload=PAYLOAD, wait_for_completion=True, deferrable=True,
+    poll_interval=1, retries=0, execution_timeout=timedelta(seconds=8),
+)
+""",
+        ),
+        f"{dag_id}.py",
+    )
+    stack.wait_for_dag(dag_id)
+    run_id = stack.trigger(dag_id)
+    stack.wait_for_task(dag_id, run_id, "train", {"deferred"}, fail_on={"failed", "success"})
+    job_id = _submitted_job(stack, emulator, dag_id, run_id, "train")
+    started = time.monotonic()
+
+    stack.wait_for_run(dag_id, run_id, states={"failed"}, timeout=120)
+    # Far less than the hour the job would take; the deadline plus a poll or two and a resume.
+    assert time.monotonic() - started < 90
+    job = emulator.client().describe_service_job(jobId=job_id)
+    assert job["status"] == "FAILED" and job["isTerminated"] is True, job
+    log = stack.task_log(dag_id, run_id, "train")
+    assert "execution_timeout=0:00:08 applies" in log, log[-3000:]
+    assert "exceeded execution_timeout=0:00:08" in log, log[-3000:]
+    assert emulator.stats().get("SubmitServiceJob") == 1
+
+
+def test_clearing_a_deferred_operator_leaves_one_job_and_the_new_try_succeeds(
+    stack: AirflowStack, emulator: Any
+) -> None:
+    from airflow.triggers.base import BaseTrigger
+
+    dag_id = "it_clear_deferred_operator"
+    name = dag_id.replace("_", "-")
+    emulator.configure(seconds_per_state=60)  # the first job stays queued for minutes
+    stack.add_dag_file(
+        _dag(
+            dag_id,
+            f"""
+BatchSubmitServiceJobOperator(
+    task_id="train", aws_conn_id=CONN, job_name={name!r}, job_queue=QUEUE,
+    service_request_payload=PAYLOAD, wait_for_completion=True, deferrable=True,
+    poll_interval=1, retries=0,
+)
+""",
+        ),
+        f"{dag_id}.py",
+    )
+    stack.wait_for_dag(dag_id)
+    run_id = stack.trigger(dag_id)
+    stack.wait_for_task(dag_id, run_id, "train", {"deferred"}, fail_on={"failed", "success"})
+    first_job = _submitted_job(stack, emulator, dag_id, run_id, "train")
+    _until(
+        "the trigger running in the triggerer",
+        lambda: " starting" in stack.trigger_log(dag_id, run_id, "train"),
+        60,
+        stack,
+        dag_id,
+        run_id,
+    )
+    emulator.configure(seconds_per_state=1)  # a fresh job, if any, finishes quickly
+
+    stack.clear_task(dag_id, run_id, "train")
+
+    has_trigger_kill = "on_kill" in vars(BaseTrigger)
+    if not has_trigger_kill:
+        # 3.0-3.2: nothing terminates the old job; the new try reattaches to it. Move the
+        # emulator's clock so that job finishes instead of taking its five minutes.
+        _until(
+            "the new try deferred again",
+            lambda: stack.task_instance(dag_id, run_id, "train")["try_number"] >= 2
+            and stack.task_instance(dag_id, run_id, "train")["state"] == "deferred",
+            120,
+            stack,
+            dag_id,
+            run_id,
+        )
+        emulator.advance(600)
+    stack.wait_for_run(dag_id, run_id, states={"success"}, timeout=300)
+
+    ti = stack.task_instance(dag_id, run_id, "train")
+    assert ti["try_number"] == 2, ti
+    jobs = {job["jobId"]: job for job in _jobs(emulator, name)}
+    running = [j for j in jobs.values() if j["status"] not in ("SUCCEEDED", "FAILED")]
+    assert running == [], running  # at most one job ran on; none is left behind
+    result = stack.xcom(dag_id, run_id, "train")
+    if has_trigger_kill:
+        # The old job was terminated by the old try's kill; the new try ran a fresh one.
+        assert _status(emulator, first_job) == "FAILED"
+        assert jobs[first_job].get("isTerminated") is True
+        assert result != first_job and jobs[str(result)]["status"] == "SUCCEEDED"
+        assert emulator.stats().get("SubmitServiceJob") == 2
+    else:
+        assert result == first_job and _status(emulator, first_job) == "SUCCEEDED"
+        assert emulator.stats().get("SubmitServiceJob") == 1

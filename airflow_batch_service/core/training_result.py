@@ -1,0 +1,110 @@
+"""What a finished training job produced, as a small JSON-able dict for XCom.
+
+:func:`training_result` reads one SageMaker ``DescribeTrainingJob`` response (boto3's, with
+``datetime`` objects, or an emulator's / a JSON copy's with epoch numbers: no time field is
+read) and keeps what the next task of a DAG needs: the model artifact's S3 URI, the final
+metrics by name, the training and billable seconds, the training job's name, ARN, status and
+secondary status, and the failure reason. Every key is always present (``None`` or ``{}`` when
+the training job did not get that far), so a downstream task can index it without guards:
+
+.. code-block:: python
+
+    {
+        "trainingJobName": "AWSBatchtrain-3f2a...",
+        "trainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/awsbatch...",
+        "trainingJobStatus": "Completed",
+        "secondaryStatus": "Completed",
+        "modelArtifacts": "s3://my-bucket/models/AWSBatchtrain-3f2a.../output/model.tar.gz",
+        "finalMetrics": {"validation:accuracy": 0.93, "train:loss": 0.12},
+        "trainingTimeInSeconds": 1260,
+        "billableTimeInSeconds": 1260,
+        "failureReason": None,
+    }
+
+Pure: standard library only, no Airflow, no boto3.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+#: The keys of :func:`training_result`'s dict, in order.
+TRAINING_RESULT_KEYS = (
+    "trainingJobName",
+    "trainingJobArn",
+    "trainingJobStatus",
+    "secondaryStatus",
+    "modelArtifacts",
+    "finalMetrics",
+    "trainingTimeInSeconds",
+    "billableTimeInSeconds",
+    "failureReason",
+)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _seconds(value: Any) -> int | None:
+    """A whole number of seconds, or None (SageMaker leaves them out until the job ends)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return int(value)
+
+
+def _metric_value(value: Any) -> float | int | None:
+    """A metric as a JSON number: NaN and infinities (a diverged loss) become None, since
+    JSON has no spelling for them and XCom would refuse or mangle the whole result."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def final_metrics(describe_training_job: Mapping[str, Any]) -> dict[str, float | int | None]:
+    """``FinalMetricDataList`` as ``{MetricName: Value}`` (a repeated name: the last wins)."""
+    out: dict[str, float | int | None] = {}
+    items = describe_training_job.get("FinalMetricDataList")
+    if not isinstance(items, list | tuple):
+        return out
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        name = item.get("MetricName")
+        if isinstance(name, str) and name:
+            out[name] = _metric_value(item.get("Value"))
+    return out
+
+
+def model_artifacts(describe_training_job: Mapping[str, Any]) -> str | None:
+    """``ModelArtifacts.S3ModelArtifacts``, or None (a job that failed before uploading)."""
+    artifacts = describe_training_job.get("ModelArtifacts")
+    if not isinstance(artifacts, Mapping):
+        return None
+    return _text(artifacts.get("S3ModelArtifacts"))
+
+
+def training_result(describe_training_job: Mapping[str, Any]) -> dict[str, Any]:
+    """The training job's outcome from a ``DescribeTrainingJob`` response (see module doc).
+
+    Missing or malformed fields come out as ``None`` (``{}`` for the metrics); the input is
+    never modified and nothing in the output refers into it.
+    """
+    d = describe_training_job if isinstance(describe_training_job, Mapping) else {}
+    return {
+        "trainingJobName": _text(d.get("TrainingJobName")),
+        "trainingJobArn": _text(d.get("TrainingJobArn")),
+        "trainingJobStatus": _text(d.get("TrainingJobStatus")),
+        "secondaryStatus": _text(d.get("SecondaryStatus")),
+        "modelArtifacts": model_artifacts(d),
+        "finalMetrics": final_metrics(d),
+        "trainingTimeInSeconds": _seconds(d.get("TrainingTimeInSeconds")),
+        "billableTimeInSeconds": _seconds(d.get("BillableTimeInSeconds")),
+        "failureReason": _text(d.get("FailureReason")),
+    }

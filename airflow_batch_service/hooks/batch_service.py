@@ -209,3 +209,28 @@ class BatchServiceJobHook(AwsBaseHook):
         return _strip_metadata(
             self.conn.update_service_job(jobId=job_id, schedulingPriority=scheduling_priority)
         )
+
+    # -- service environments and operations (issue 12) -----------------------------------
+    # Used by the operations operators, sensors and triggers (operators/service_operations.py,
+    # sensors/service_operations.py, triggers/service_operations.py). Uncached on purpose: a
+    # sensor waiting for a status must see each change.
+
+    def create_service_environment(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """CreateServiceEnvironment with an API-shaped ``request`` (None dropped). Returns
+        ``{"serviceEnvironmentName", "serviceEnvironmentArn"}``."""
+        params = {k: v for k, v in request.items() if v is not None}
+        return _strip_metadata(self.conn.create_service_environment(**params))
+
+    def describe_service_environment(self, service_environment: str) -> dict[str, Any] | None:
+        """DescribeServiceEnvironments for one environment (name or ARN), or None if it does
+        not exist. Not cached."""
+        response = self.conn.describe_service_environments(
+            serviceEnvironments=[service_environment]
+        )
+        return next(iter(response.get("serviceEnvironments") or []), None)
+
+    def describe_job_queue_now(self, job_queue: str) -> dict[str, Any] | None:
+        """DescribeJobQueues for one queue (name or ARN), or None if it does not exist; unlike
+        :meth:`describe_job_queue`, never cached (a status wait must see each change)."""
+        response = self.conn.describe_job_queues(jobQueues=[job_queue])
+        return next(iter(response.get("jobQueues") or []), None)

@@ -234,3 +234,49 @@ class BatchServiceJobHook(AwsBaseHook):
         :meth:`describe_job_queue`, never cached (a status wait must see each change)."""
         response = self.conn.describe_job_queues(jobQueues=[job_queue])
         return next(iter(response.get("jobQueues") or []), None)
+
+    # -- UI plugin (issue 13) -------------------------------------------------------------
+    # Read-only calls of the queue page and the "Service jobs" tab (airflow_batch_service.
+    # plugins). Uncached here: the plugin caches them for a few seconds per api-server.
+
+    def describe_service_job_queues(self) -> list[dict[str, Any]]:
+        """Every SAGEMAKER_TRAINING job queue the connection can see (DescribeJobQueues,
+        every page; container-job queues left out)."""
+        queues: list[dict[str, Any]] = []
+        params: dict[str, Any] = {}
+        while True:
+            response = self.conn.describe_job_queues(**params)
+            queues.extend(
+                q for q in response.get("jobQueues") or [] if q.get("jobQueueType") == "SAGEMAKER_TRAINING"
+            )
+            token = response.get("nextToken")
+            if not token:
+                return queues
+            params["nextToken"] = token
+
+    def describe_service_environments(self, environments: Iterable[str]) -> list[dict[str, Any]]:
+        """DescribeServiceEnvironments for these names or ARNs, in one call per 100."""
+        names = list(dict.fromkeys(environments))
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(names), 100):
+            response = self.conn.describe_service_environments(
+                serviceEnvironments=names[start : start + 100]
+            )
+            found.extend(response.get("serviceEnvironments") or [])
+        return found
+
+    def get_job_queue_snapshot(self, job_queue: str) -> dict[str, Any]:
+        """GetJobQueueSnapshot: the first RUNNABLE jobs in order and the capacity in use."""
+        return _strip_metadata(self.conn.get_job_queue_snapshot(jobQueue=job_queue))
+
+    def list_quota_shares(self, job_queue: str) -> list[dict[str, Any]]:
+        """ListQuotaShares of a quota-share queue, every page."""
+        shares: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"jobQueue": job_queue}
+        while True:
+            response = self.conn.list_quota_shares(**params)
+            shares.extend(response.get("quotaShares") or [])
+            token = response.get("nextToken")
+            if not token:
+                return shares
+            params["nextToken"] = token

@@ -34,24 +34,35 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "AWS Batch service jobs",
-                "python-modules": ["airflow_batch_service.operators.batch_service"],
+                "python-modules": [
+                    "airflow_batch_service.operators.batch_service",
+                    "airflow_batch_service.operators.service_operations",
+                ],
             }
         ],
         "sensors": [
             {
                 "integration-name": "AWS Batch service jobs",
-                "python-modules": ["airflow_batch_service.sensors.batch_service"],
+                "python-modules": [
+                    "airflow_batch_service.sensors.batch_service",
+                    "airflow_batch_service.sensors.service_operations",
+                ],
             }
         ],
         "triggers": [
             {
                 "integration-name": "AWS Batch service jobs",
-                "python-modules": ["airflow_batch_service.triggers.batch_service"],
+                "python-modules": [
+                    "airflow_batch_service.triggers.batch_service",
+                    "airflow_batch_service.triggers.service_operations",
+                ],
             }
         ],
         "extra-links": [
             "airflow_batch_service.links.batch_service.BatchServiceJobDetailsLink",
             "airflow_batch_service.links.batch_service.SageMakerTrainingJobLink",
             "airflow_batch_service.links.batch_service.TrainingJobLogsLink",
+            "airflow_batch_service.links.service_operations.BatchServiceEnvironmentLink",
+            "airflow_batch_service.links.service_operations.BatchServiceJobQueueLink",
         ],
     }

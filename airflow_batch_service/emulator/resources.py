@@ -131,6 +131,8 @@ class ServiceQueue:
     status: str = "VALID"
     scheduling_policy_arn: str | None = None
     time_limit_actions: list[dict[str, Any]] = field(default_factory=list)
+    #: Set only by tests that put a queue into a status it never reaches by itself.
+    status_reason: str | None = None
 
     def describe(self, tags: dict[str, str]) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -147,6 +149,8 @@ class ServiceQueue:
         }
         if self.scheduling_policy_arn:
             out["schedulingPolicyArn"] = self.scheduling_policy_arn
+        if self.status_reason:
+            out["statusReason"] = self.status_reason
         return out
 
     def runnable_time_limits(self) -> list[dict[str, Any]]:

@@ -341,7 +341,7 @@ def test_trigger_on_kill_terminates_the_operators_job(emu):
     )
     op.job_id = job_id
     with pytest.raises(TaskDeferred) as exc:
-        op._defer(0, None, "prefix: ")
+        op._defer(context, 0)
     trigger = rebuild(exc.value.trigger)
     asyncio.run(trigger.on_kill())
     described = describe(emu, job_id)
@@ -552,7 +552,10 @@ print(json.dumps({
     ).stdout
     loaded = json.loads(out.strip().splitlines()[-1])
     assert loaded == {
-        "modules": ["airflow_batch_service.triggers.batch_service"],
+        "modules": [
+            "airflow_batch_service.triggers.batch_service",
+            "airflow_batch_service.triggers.service_operations",
+        ],
         "boto3": False,
         "aiobotocore": False,
         "waiting": False,

@@ -297,7 +297,9 @@ def _capacity_requeues(
         reason = cur.get("reason")
         if reasons.is_preemption(reason):
             continue  # counted from preemptionSummary
-        ran = any(prev["atMs"] <= s <= cur["atMs"] for s in stops)
+        # An attempt that ended between the two looks (a second of slack: times from polls
+        # and from the response may round differently).
+        ran = any(prev["atMs"] - 1000 <= s <= cur["atMs"] + 1000 for s in stops)
         if ran and not reasons.is_capacity(reason):
             continue  # an attempt failed and was retried: an attempt marker says so
         markers.append(

@@ -1,0 +1,447 @@
+"""The UI plugin's pure view models and rendering (no Airflow, no boto3 in the code under test).
+
+Real responses come from the in-process emulator with a frozen clock: one job that is requeued
+for capacity, fails an attempt that a RETRY rule retries, then succeeds, polled the way the wait
+polls it (recording each state change it sees, as the ``batch_service_timeline`` XCom does).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import pytest
+
+from airflow_batch_service.plugins import render
+from airflow_batch_service.plugins.airflow_data import env_aws_conn_ids
+from airflow_batch_service.plugins.queues import (
+    TASK_TAG,
+    CapacityBar,
+    TaskRef,
+    build_queue_view,
+    capacity_bars,
+    parse_task_tag,
+)
+from airflow_batch_service.plugins.timeline import LaneInput, build_lane, timeline_entries
+
+ISE = "Received status from SageMaker: InternalServerError: We encountered an internal error."
+RETRY_STRATEGY = {
+    "attempts": 2,
+    "evaluateOnExit": [
+        {
+            "action": "RETRY",
+            "onStatusReason": "Received status from SageMaker: InternalServerError*",
+        },
+        {"action": "EXIT", "onStatusReason": "*"},
+    ],
+}
+PAYLOAD = json.dumps(
+    {"TrainingJobName": "t", "ResourceConfig": {"InstanceType": "ml.g5.xlarge", "InstanceCount": 1}}
+)
+
+
+def _submit(batch: Any, name: str, queue: str, index: int) -> str:
+    return batch.submit_service_job(
+        jobName=name,
+        jobQueue=queue,
+        serviceJobType="SAGEMAKER_TRAINING",
+        serviceRequestPayload=PAYLOAD,
+        retryStrategy=RETRY_STRATEGY,
+        tags={TASK_TAG: f"sweep:train:manual__2026-01-01T00:00:00+00:00:{index}"},
+    )["jobId"]
+
+
+@pytest.fixture
+def story(batch_emulator: Any) -> dict[str, Any]:
+    """A job requeued for capacity, retried by rule 1, then succeeded; polled every 0.5 s."""
+    emu = batch_emulator
+    emu.configure(seconds_per_state=1, freeze_clock=True)
+    emu.load_scenarios(
+        {
+            "jobs": [
+                {
+                    "jobName": "story",
+                    "attempts": [
+                        {"result": "CAPACITY"},
+                        {"result": "FAILED", "statusReason": ISE, "seconds": 2},
+                        {"result": "SUCCEEDED", "seconds": 3},
+                    ],
+                }
+            ]
+        }
+    )
+    batch = emu.client()
+    job_id = _submit(batch, "story", emu.queue_name, 0)
+    transitions: list[dict[str, Any]] = []
+    for _ in range(60):
+        d = batch.describe_service_job(jobId=job_id)
+        now = emu.advance(0)
+        if not transitions or transitions[-1]["status"] != d["status"]:
+            transitions.append(
+                {
+                    "status": d["status"],
+                    "atMs": round(now * 1000),
+                    "exact": False,
+                    "reason": d.get("statusReason"),
+                }
+            )
+        if d["status"] in ("SUCCEEDED", "FAILED"):
+            break
+        emu.advance(0.5)
+    d.pop("ResponseMetadata", None)
+    return {"describe": d, "transitions": transitions, "job_id": job_id}
+
+
+def test_observed_lane_shows_requeue_retry_and_success(story: dict[str, Any]) -> None:
+    lane = build_lane(
+        LaneInput(
+            job_id=story["job_id"],
+            describe=story["describe"],
+            transitions=story["transitions"],
+            try_number=1,
+        ),
+        now_ms=story["describe"]["stoppedAt"] + 1000,
+        links_for=lambda job_id, training: [
+            ("Batch service job", f"https://x/{job_id}/{training}")
+        ],
+    )
+    assert lane.outcome == "SUCCEEDED" and lane.source == "observed"
+    assert lane.capacity_requeues == 1 and lane.capacity_requeues_known
+    statuses = [s.status for s in lane.segments]
+    # RUNNABLE -> SCHEDULED -> (capacity) RUNNABLE -> ... RUNNING -> (retry) RUNNABLE -> ... RUNNING
+    assert statuses[statuses.index("SCHEDULED") + 1] == "RUNNABLE"
+    assert statuses.count("RUNNING") == 2 and statuses[-1] == "RUNNING"
+    kinds = [m.kind for m in lane.markers]
+    assert kinds.count("capacity") == 1
+    assert "attempt_retried" in kinds and "attempt_succeeded" in kinds and kinds[-1] == "end"
+    assert kinds.index("capacity") < kinds.index("attempt_retried")
+    first, second = lane.attempts
+    assert (first.outcome, second.outcome) == ("RETRIED", "SUCCEEDED")
+    assert first.reason == ISE
+    assert first.rule is not None and first.rule.startswith("rule 1 RETRY")
+    assert "queued attempt 2" in (first.decision or "")
+    assert lane.links and lane.links[0][1].endswith(second.training_job_name or "?")
+    assert "SUCCEEDED after 2 attempt(s)" in lane.headline
+    # Segments are contiguous and cover the lane.
+    for a, b in zip(lane.segments, lane.segments[1:], strict=False):
+        assert a.end_ms == b.start_ms
+    assert lane.segments[-1].end_ms == story["describe"]["stoppedAt"]
+    assert lane.time_in()["RUNNING"] == 5000  # 2 s failed attempt + 3 s successful one
+
+
+def test_describe_only_lane_for_an_earlier_try(story: dict[str, Any]) -> None:
+    lane = build_lane(
+        LaneInput(job_id=story["job_id"], describe=story["describe"], try_number=1),
+        now_ms=story["describe"]["stoppedAt"] + 1000,
+    )
+    assert lane.source == "describe"
+    assert [s.status for s in lane.segments] == ["WAITING", "RUNNING", "WAITING", "RUNNING"]
+    assert all(s.exact for s in lane.segments)
+    # The capacity bounce left no trace in the describe: say so rather than claim zero.
+    assert lane.capacity_requeues == 0 and not lane.capacity_requeues_known
+    assert [a.outcome for a in lane.attempts] == ["RETRIED", "SUCCEEDED"]
+    html = render.lane_html(lane)
+    assert "not recorded for this try" in html
+
+
+def test_in_progress_lane_is_ongoing(batch_emulator: Any) -> None:
+    emu = batch_emulator
+    emu.configure(seconds_per_state=1, freeze_clock=True)
+    emu.load_scenarios({"jobs": [{"jobName": "long", "attempts": [{"result": "HANG"}]}]})
+    batch = emu.client()
+    job_id = _submit(batch, "long", emu.queue_name, 1)
+    emu.advance(10)
+    d = batch.describe_service_job(jobId=job_id)
+    now = int(emu.advance(0) * 1000)
+    lane = build_lane(LaneInput(job_id=job_id, describe=d), now_ms=now)
+    assert lane.outcome == "IN_PROGRESS" and lane.status == "RUNNING"
+    assert lane.segments[-1].ongoing and lane.segments[-1].end_ms == now
+    assert [a.outcome for a in lane.attempts] == ["RUNNING"]
+    assert "so far" in lane.segments[-1].label()
+
+
+def test_preempted_runs_are_counted_and_listed() -> None:
+    describe = {
+        "jobId": "j",
+        "jobName": "p",
+        "status": "SUCCEEDED",
+        "createdAt": 0,
+        "stoppedAt": 10_000,
+        "attempts": [
+            {
+                "startedAt": 6000,
+                "stoppedAt": 10_000,
+                "statusReason": "Received status from SageMaker: Training job completed",
+                "serviceResourceId": {"name": "TrainingJobArn", "value": "arn:x:training-job/b"},
+            }
+        ],
+        "preemptionSummary": {
+            "preemptedAttemptCount": 1,
+            "recentPreemptedAttempts": [
+                {
+                    "startedAt": 1000,
+                    "stoppedAt": 3000,
+                    "statusReason": "PREEMPTION_IN_PROGRESS: Cross-share preemption triggered to reclaim borrowed capacity",
+                    "serviceResourceId": {
+                        "name": "TrainingJobArn",
+                        "value": "arn:x:training-job/a",
+                    },
+                }
+            ],
+        },
+    }
+    lane = build_lane(LaneInput(job_id="j", describe=describe), now_ms=20_000)
+    assert lane.preemptions == 1
+    assert [a.outcome for a in lane.attempts] == ["PREEMPTED", "SUCCEEDED"]
+    assert [m.kind for m in lane.markers] == ["preempted", "attempt_succeeded", "end"]
+    assert [s.note for s in lane.segments if s.status == "RUNNING"] == ["preempted", None]
+
+
+def test_failed_by_exit_rule_explains_the_rule() -> None:
+    describe = {
+        "jobId": "j",
+        "jobName": "bad",
+        "status": "FAILED",
+        "createdAt": 0,
+        "stoppedAt": 5000,
+        "statusReason": "Received status from SageMaker: ValidationException: no input",
+        "retryStrategy": RETRY_STRATEGY,
+        "attempts": [
+            {
+                "startedAt": 2000,
+                "stoppedAt": 5000,
+                "statusReason": "Received status from SageMaker: ValidationException: no input",
+            }
+        ],
+    }
+    lane = build_lane(LaneInput(job_id="j", describe=describe), now_ms=9000)
+    assert lane.outcome == "FAILED"
+    assert lane.attempts[0].rule == 'rule 2 EXIT ("*")'
+    assert "EXIT rule matched" in lane.headline
+    assert "failed for good" in (lane.attempts[0].decision or "")
+
+
+def test_lane_without_describe_or_transitions_is_an_error_lane() -> None:
+    lane = build_lane(
+        LaneInput(job_id="gone", error="DescribeServiceJob failed: not found"), now_ms=5
+    )
+    assert lane.outcome == "UNKNOWN" and lane.error and not lane.segments
+    assert "DescribeServiceJob failed" in render.lane_html(lane)
+
+
+def test_timeline_entries_is_lenient() -> None:
+    value = [
+        {
+            "jobId": "a",
+            "jobName": "n",
+            "transitions": [{"status": "RUNNABLE", "atMs": 1, "exact": True}],
+        },
+        {"jobId": "b", "transitions": "nonsense"},
+        "junk",
+    ]
+    assert timeline_entries(value) == {"a": [{"status": "RUNNABLE", "atMs": 1, "exact": True}]}
+    assert timeline_entries(None) == {} and timeline_entries("x") == {}
+    assert timeline_entries({"jobId": "c", "transitions": []}) == {"c": []}
+
+
+def test_render_lane_draws_bars_markers_and_links(story: dict[str, Any]) -> None:
+    lane = build_lane(
+        LaneInput(
+            job_id=story["job_id"], describe=story["describe"], transitions=story["transitions"]
+        ),
+        now_ms=story["describe"]["stoppedAt"],
+        links_for=lambda job_id, training: [("Batch service job", "https://console/<x>&y")],
+    )
+    html = render.tab_page(title="Service jobs of train [0]", lanes=[lane])
+    assert html.count('class="seg seg-') == len(lane.segments)
+    assert 'data-kind="capacity"' in html and 'data-kind="attempt_retried"' in html
+    assert "rule 1 RETRY" in html and "InternalServerError" in html
+    assert "https://console/&lt;x&gt;&amp;y" in html  # escaped
+    assert 'target="_blank"' in html
+    assert "prefers-color-scheme: dark" in html and ":root[data-theme=dark]" in html
+    assert render.page("t", "", theme="dark").count('data-theme="dark" data-theme-forced="1"') == 1
+
+
+# ----------------------------------------------------------------------------- queues
+
+
+def test_parse_task_tag() -> None:
+    assert parse_task_tag("d:t:manual__2026-01-01T00:00:00+00:00:3") == TaskRef(
+        "d", "t", "manual__2026-01-01T00:00:00+00:00", 3
+    )
+    assert parse_task_tag("d:t:r:-1") == TaskRef("d", "t", "r", -1)
+    assert parse_task_tag("d:t:r") is None
+    assert parse_task_tag("d:t:r:x") is None
+    assert parse_task_tag("long~hash") is None
+    assert parse_task_tag(None) is None
+
+
+def test_capacity_bars_num_instances_and_instance_types() -> None:
+    assert capacity_bars({"ml.g5.xlarge": 2}, {"NUM_INSTANCES": 2}) == (
+        CapacityBar("all instance types", 2, 2),
+        CapacityBar("ml.g5.xlarge", 2, None),
+    )
+    bars = capacity_bars({"ml.p4d.24xlarge": 1}, {"ml.p4d.24xlarge": 4, "ml.g5.xlarge": 8})
+    assert [(b.label, b.used, b.limit) for b in bars] == [
+        ("ml.g5.xlarge", 0, 8),
+        ("ml.p4d.24xlarge", 1, 4),
+    ]
+    assert bars[1].text() == "1 of 4 instances in use"
+    assert CapacityBar("x", 3, 3).full
+
+
+def test_queue_view_from_a_real_snapshot(batch_emulator: Any) -> None:
+    emu = batch_emulator
+    emu.configure(seconds_per_state=1, freeze_clock=True)
+    emu.load_scenarios({"jobs": [{"jobName": "w*", "attempts": [{"result": "HANG"}]}]})
+    emu.create_queue("small", fair_share=True, max_capacity=1)
+    batch = emu.client()
+    ids = [
+        batch.submit_service_job(
+            jobName=f"w{i}",
+            jobQueue="small",
+            serviceJobType="SAGEMAKER_TRAINING",
+            serviceRequestPayload=PAYLOAD,
+            shareIdentifier="a" if i % 2 else "b",
+            tags={TASK_TAG: f"sweep:train:r1:{i}"} if i != 2 else {"team": "other"},
+        )["jobId"]
+        for i in range(4)
+    ]
+    emu.advance(10)
+    snapshot = batch.get_job_queue_snapshot(jobQueue="small")
+    runnable = batch.list_service_jobs(jobQueue="small", jobStatus="RUNNABLE")["jobSummaryList"]
+    queue = batch.describe_job_queues(jobQueues=["small"])["jobQueues"][0]
+    envs = batch.describe_service_environments()["serviceEnvironments"]
+    env = [e for e in envs if e["serviceEnvironmentName"] == "small-env"]
+    tags = {}
+    for s in runnable:
+        tags[s["jobArn"]] = batch.describe_service_job(jobId=s["jobId"]).get("tags") or {}
+    now = int(emu.advance(0) * 1000)
+    view = build_queue_view(
+        queue,
+        environments=env,
+        snapshot=snapshot,
+        runnable=runnable,
+        tags=tags,
+        known_tasks={("sweep", "train", "r1", 1), ("sweep", "train", "r1", 3)},
+        visible_dags={"sweep"},
+        now_ms=now,
+    )
+    assert view.policy == "fair share" and view.environments == ("small-env",)
+    total = view.capacity[0]
+    assert (total.label, total.used, total.limit, total.full) == ("all instance types", 1, 1, True)
+    assert view.waiting_total == 3
+    assert [w.position for w in view.waiting] == [1, 2, 3]
+    assert all(w.age_ms is not None and w.age_ms >= 9000 for w in view.waiting)
+    by_id = {w.job_id: w for w in view.waiting}
+    running = set(ids) - set(by_id)
+    assert len(running) == 1
+    owners = {w.job_id: (w.owner, w.owner_known, w.owner_visible) for w in view.waiting}
+    assert owners[ids[2]] == (None, False, False)  # untagged (not submitted by the provider)
+    for i in (1, 3):
+        if ids[i] in owners:
+            assert owners[ids[i]] == (TaskRef("sweep", "train", "r1", i), True, True)
+    assert view.shares and view.shares[0].kind == "fair share"
+    html = render.queues_page(
+        conn_ids=["c"], conn_id="c", views=[view], generated_ms=now, refresh=10
+    )
+    assert 'class="waiting-job"' in html and 'data-mine="true"' in html
+    assert "../dags/sweep/runs/r1/tasks/train/mapped/" in html and 'target="_top"' in html
+    assert '<meta http-equiv="refresh" content="10">' in html
+    assert 'data-used="1" data-limit="1"' in html
+
+
+def test_queue_view_hides_dags_the_viewer_may_not_read() -> None:
+    arn = "arn:aws:batch:us-east-1:1:service-job/x"
+    view = build_queue_view(
+        {"jobQueueName": "q"},
+        environments=[
+            {
+                "serviceEnvironmentName": "e",
+                "capacityLimits": [{"maxCapacity": 2, "capacityUnit": "NUM_INSTANCES"}],
+            }
+        ],
+        snapshot={"frontOfQueue": {"jobs": [{"jobArn": arn, "earliestTimeAtPosition": 1000}]}},
+        runnable=[{"jobArn": arn, "jobId": "x", "jobName": "n", "createdAt": 0}],
+        tags={arn: {TASK_TAG: "secret_dag:t:r:-1"}},
+        known_tasks={("secret_dag", "t", "r", -1)},
+        visible_dags=set(),
+        now_ms=5000,
+    )
+    job = view.waiting[0]
+    assert job.owner_known and not job.owner_visible
+    html = render.queue_html(view)
+    assert "no access to its DAG" in html
+    assert 'href="../dags/secret_dag' not in html
+
+
+def test_quota_share_view() -> None:
+    view = build_queue_view(
+        {"jobQueueName": "q", "schedulingPolicyArn": "p"},
+        environments=[
+            {
+                "serviceEnvironmentName": "e",
+                "capacityLimits": [{"maxCapacity": 8, "capacityUnit": "ml.g5.xlarge"}],
+            }
+        ],
+        snapshot={
+            "queueUtilization": {
+                "totalCapacityUsage": [{"capacityUnit": "ml.g5.xlarge", "quantity": 3}],
+                "quotaShareUtilization": {
+                    "topCapacityUtilization": [
+                        {
+                            "quotaShareName": "research",
+                            "capacityUsage": [{"capacityUnit": "ml.g5.xlarge", "quantity": 3}],
+                        }
+                    ]
+                },
+            }
+        },
+        quota_shares=[
+            {
+                "quotaShareName": "research",
+                "capacityLimits": [{"maxCapacity": 2, "capacityUnit": "ml.g5.xlarge"}],
+                "resourceSharingConfiguration": {"strategy": "LEND_AND_BORROW", "borrowLimit": 50},
+                "preemptionConfiguration": {"inSharePreemption": "ENABLED"},
+                "state": "ENABLED",
+            },
+            {
+                "quotaShareName": "prod",
+                "capacityLimits": [{"maxCapacity": 6, "capacityUnit": "ml.g5.xlarge"}],
+                "resourceSharingConfiguration": {"strategy": "RESERVE"},
+            },
+        ],
+        now_ms=0,
+    )
+    assert view.policy == "quota share"
+    assert [(b.label, b.used, b.limit) for b in view.capacity] == [("ml.g5.xlarge", 3, 8)]
+    shares = {s.name: s for s in view.shares}
+    assert shares["research"].bars[0].used == 3 and shares["research"].bars[0].limit == 2
+    assert shares["research"].detail == "LEND_AND_BORROW, borrows up to 50%, in-share preemption"
+    assert shares["prod"].bars[0].used == 0 and shares["prod"].detail == "RESERVE"
+
+
+def test_env_aws_conn_ids() -> None:
+    env = {
+        "AIRFLOW_CONN_BATCH_EMULATOR": json.dumps({"conn_type": "aws", "extra": {}}),
+        "AIRFLOW_CONN_AWS_PROD": "aws://key:secret@",
+        "AIRFLOW_CONN_PG": "postgres://x",
+        "AIRFLOW_CONN_BROKEN": "{not json",
+        "OTHER": "aws://",
+    }
+    assert sorted(env_aws_conn_ids(env)) == ["aws_prod", "batch_emulator"]
+
+
+def test_view_model_modules_import_neither_airflow_nor_boto3() -> None:
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "import airflow_batch_service.plugins.timeline, airflow_batch_service.plugins.queues\n"
+        "import airflow_batch_service.plugins.render, airflow_batch_service.plugins.airflow_data\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('airflow', 'boto3', 'botocore', 'fastapi')]\n"
+        "print(bad); sys.exit(1 if bad else 0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr

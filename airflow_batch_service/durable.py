@@ -39,36 +39,57 @@ A retry reattaches to the job carrying it; after a non-final failure the task fa
 ``AirflowFailException``, because AWS would reject the same token again (template the token
 with something that changes, or leave it unset and let this module derive one).
 
-Everything that reads a describe response goes through :func:`core.verdict.interpret`.
-Nothing heavy is imported at module level.
+The rules (tokens, tags, the decision table) are pure, in ``core.durable``; this module is
+their I/O shell: it looks the previous job up, submits, and rides out throttling. Every AWS
+call goes through the hook; every error is read through the hook's ``classify_exception``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from airflow_batch_service.core.backoff import Backoff
+from airflow_batch_service.core.durable import (
+    DURABLE_REQUEST_RESERVE,
+    STORE_KEY,
+    TASK_TAG,
+    TOKEN_TAG,
+    Action,
+    Decision,
+    TaskKey,
+    decide,
+    derive_token,
+    is_token_rejection,
+    killed_by_other_try,
+    with_durable_tags,
+)
+from airflow_batch_service.core.errors import ErrorKind
+from airflow_batch_service.core.retry import Cause
+from airflow_batch_service.core.verdict import interpret
+from airflow_batch_service.hooks.batch_service import classify_exception
+
 if TYPE_CHECKING:
-    from airflow_batch_service.core.verdict import Verdict
     from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 
-#: Tag carrying the task key, for people (console, cost reports) and for auditing.
-TASK_TAG = "airflow-batch-service:task"
-#: Tag carrying the clientToken the job was submitted with: the lookup's proof of ownership.
-TOKEN_TAG = "airflow-batch-service:client-token"
-#: ``task_state_store`` key (Airflow 3.3+). Renaming it breaks in-flight retries.
-STORE_KEY = "airflow_batch_service.service_job"
-#: Token scheme version: part of the hash, so a future scheme never collides with this one.
-TOKEN_SCHEME = "abs1"
-MAX_TOKEN = 64
-MAX_TAGS, MAX_TAG_VALUE = 50, 256
+__all__ = [
+    "DURABLE_REQUEST_RESERVE",
+    "STORE_KEY",
+    "TASK_TAG",
+    "TOKEN_TAG",
+    "DurableSubmitError",
+    "DurableSubmitter",
+    "Submission",
+    "TaskKey",
+    "decide",
+    "derive_token",
+    "killed_by_other_try",
+    "with_durable_tags",
+]
+
 #: At most this many same-named jobs are described per lookup (newest first). A job name
 #: unique per run (``{{ run_id }}``-derived) keeps the lookup at one or two describes.
 LOOKUP_LIMIT = 50
@@ -79,164 +100,6 @@ VISIBILITY_WAIT_SECONDS = 30.0
 SUBMIT_PATIENCE = 600.0
 #: Rounds of decide -> submit -> "token already used" -> decide, before giving up (a loop guard).
 MAX_ROUNDS = 5
-
-#: Bytes the durable clientToken and the two tags can add to a request (token 64, token tag
-#: about 100, task tag at most 290, JSON punctuation): counted against the 30 KiB quota.
-DURABLE_REQUEST_RESERVE = 512
-
-_TAG_VALUE_UNSAFE = re.compile(r"[^\w .:/=+\-@]")
-_TOKEN_REJECTION_WORDS = ("clienttoken", "client token", "idempot", "already", "duplicate")
-
-
-@dataclass(frozen=True)
-class TaskKey:
-    """What identifies "the same task" across tries: a retry or a clear keeps all four."""
-
-    dag_id: str
-    task_id: str
-    run_id: str
-    map_index: int = -1
-
-    @classmethod
-    def from_context(cls, context: Mapping[str, Any], *, dag_id: str, task_id: str) -> TaskKey:
-        """Read the key from the task context (the operator supplies its own ids)."""
-        ti = context.get("ti")
-        run_id = context.get("run_id") or getattr(ti, "run_id", None) or ""
-        map_index = getattr(ti, "map_index", None)
-        if not isinstance(map_index, int):
-            map_index = -1
-        return cls(str(dag_id), str(task_id), str(run_id), map_index)
-
-    def __str__(self) -> str:
-        return f"{self.dag_id}:{self.task_id}:{self.run_id}:{self.map_index}"
-
-    def tag_value(self) -> str:
-        """The key as a tag value: Batch's tag charset and at most 256 characters (a long key
-        keeps its head and gains a hash, so it stays unique)."""
-        text = _TAG_VALUE_UNSAFE.sub("_", str(self))
-        if len(text) <= MAX_TAG_VALUE:
-            return text
-        digest = hashlib.sha256(str(self).encode()).hexdigest()[:16]
-        return f"{text[: MAX_TAG_VALUE - 17]}~{digest}"
-
-
-def derive_token(key: TaskKey, job_name: str, previous_job_id: str | None = None) -> str:
-    """The deterministic clientToken for ``key``'s job named ``job_name`` that replaces
-    ``previous_job_id`` (``None``: the first). 64 characters, ``[a-z0-9-]``."""
-    material = json.dumps(
-        [TOKEN_SCHEME, key.dag_id, key.task_id, key.run_id, key.map_index, job_name,
-         previous_job_id],
-        separators=(",", ":"),
-    )
-    digest = hashlib.sha256(material.encode()).hexdigest()
-    token = f"{TOKEN_SCHEME}-{digest}"[:MAX_TOKEN]
-    return token
-
-
-def with_durable_tags(
-    request: Mapping[str, Any], *, key: TaskKey, token: str, warn: Callable[[str], None]
-) -> dict[str, Any]:
-    """``request`` with ``clientToken`` and the two durable tags merged into the user's tags.
-
-    The user's tags win a key collision (they are unlikely to use ours). Batch allows 50 tags:
-    the token tag (which the lookup needs) is added first, the task tag only if room is left.
-    """
-    out = dict(request)
-    out["clientToken"] = token
-    user_tags = dict(out.get("tags") or {})
-    tags = dict(user_tags)
-    for tag_key, value in ((TOKEN_TAG, token), (TASK_TAG, key.tag_value())):
-        if tag_key in tags:
-            continue
-        if len(tags) >= MAX_TAGS:
-            warn(
-                f"tags: {len(user_tags)} user tags leave no room for {tag_key!r} (Batch allows "
-                f"{MAX_TAGS}); "
-                + ("a retry can only find this job through task_state_store (Airflow 3.3+)"
-                   if tag_key == TOKEN_TAG else "the job is not labelled with its task")
-            )
-            continue
-        tags[tag_key] = value
-    if tags:
-        out["tags"] = tags
-    return out
-
-
-# ------------------------------------------------------------------------------ decision
-
-
-class Action(StrEnum):
-    SUBMIT = "submit"
-    REATTACH = "reattach"
-    FAIL = "fail"
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What to do about the previous job of this task key."""
-
-    action: Action
-    message: str
-    verdict: Verdict | None = None
-
-    @property
-    def job_id(self) -> str | None:
-        return self.verdict.job_id if self.verdict else None
-
-
-def decide(describe: Mapping[str, Any] | None, *, origin: str = "an earlier try") -> Decision:
-    """The decision table (module doc) for one DescribeServiceJob response, or ``None``.
-
-    ``origin`` says who submitted it ("try 1", "an earlier try"), for the log line only.
-    """
-    from airflow_batch_service.core.retry import Cause
-    from airflow_batch_service.core.verdict import interpret
-
-    if describe is None:
-        return Decision(Action.SUBMIT, "no earlier job of this task found: submitting a new one")
-    verdict = interpret(describe)
-    job = verdict.job_id
-    if not verdict.done:
-        return Decision(
-            Action.REATTACH,
-            f"reattaching to job {job} ({verdict.status}) submitted by {origin}",
-            verdict,
-        )
-    if verdict.succeeded:
-        return Decision(
-            Action.REATTACH,
-            f"job {job} submitted by {origin} already SUCCEEDED: returning it, not resubmitting",
-            verdict,
-        )
-    if verdict.cause is Cause.EXIT_RULE:
-        return Decision(
-            Action.FAIL,
-            f"previous job {job} failed for good because an EXIT rule matched: not "
-            f"resubmitting. {verdict.headline()}",
-            verdict,
-        )
-    cause = verdict.cause.value.replace("_", " ") if verdict.cause else "no cause given"
-    return Decision(
-        Action.SUBMIT,
-        f"previous job {job} failed ({cause}): submitting a new one. {verdict.headline()}",
-        verdict,
-    )
-
-
-def killed_by_other_try(status_reason: Any, prefix: str, try_number: int) -> str | None:
-    """The try number whose kill terminated a job, when ``status_reason`` is this task
-    instance's kill reason (``prefix`` + ``"N) was killed"``) for a try other than
-    ``try_number``; else None. A clear of a deferred task lets the old try's kill land after
-    the new try reattached: the new try must not fail for it."""
-    if not isinstance(status_reason, str) or not status_reason.startswith(prefix):
-        return None
-    number = status_reason[len(prefix) :].split(")", 1)[0]
-    if not number.isdigit() or int(number) == try_number:
-        return None
-    return number
-
-
-# ------------------------------------------------------------------------------ the shell
 
 
 class DurableSubmitError(Exception):
@@ -260,26 +123,6 @@ class Submission:
 
 def _job_response(describe: Mapping[str, Any]) -> dict[str, Any]:
     return {k: describe.get(k) for k in ("jobArn", "jobName", "jobId")}
-
-
-def _error_text(exc: BaseException) -> str:
-    from botocore.exceptions import ClientError
-
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {}) or {}
-        return f"{error.get('Code')}: {error.get('Message')}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def looks_like_token_rejection(exc: BaseException) -> bool:
-    """The documented "second request is rejected" has no documented error code: a
-    ClientException that mentions the token or a duplicate is taken for one."""
-    from botocore.exceptions import ClientError
-
-    if not isinstance(exc, ClientError):
-        return False
-    text = _error_text(exc).lower()
-    return any(word in text for word in _TOKEN_REJECTION_WORDS)
 
 
 @dataclass
@@ -430,9 +273,6 @@ class DurableSubmitter:
 
     def _lookup(self, job_name: str, user_token: str | None) -> dict[str, Any] | None:
         """The newest job of this task key's token chain (module doc), or ``None``."""
-        from airflow_batch_service.core.retry import Cause
-        from airflow_batch_service.core.verdict import interpret
-
         jobs = self._by_token(job_name)
         if user_token:
             return jobs.get(user_token)
@@ -474,9 +314,6 @@ class DurableSubmitter:
     def _describe_visible(self, job_id: str) -> dict[str, Any] | None:
         """Describe, waiting out "not found" right after submit (eventual consistency);
         ``None`` if the job stays invisible for ``visibility_wait`` seconds."""
-        from airflow_batch_service.core.errors import ErrorKind
-        from airflow_batch_service.waiting import classify_exception
-
         deadline = time.monotonic() + self.visibility_wait
         delay = 0.25
         while True:
@@ -508,10 +345,6 @@ class DurableSubmitter:
         A permanent error (HTTP 4xx) is final: the task fails without Airflow retries, with
         SubmitServiceJob's own message.
         """
-        from airflow_batch_service.core.backoff import Backoff
-        from airflow_batch_service.core.errors import ErrorKind
-        from airflow_batch_service.waiting import classify_exception
-
         full = with_durable_tags(request, key=self.key, token=token, warn=self.log.warning)
         backoff = Backoff(patience=self.patience)
         started, failures = time.monotonic(), 0
@@ -542,8 +375,8 @@ class DurableSubmitter:
                     )
                     self.sleep(delay)
                     continue
-                rejected = looks_like_token_rejection(exc)
-                holder = self._holder_of(token, str(request["jobName"]), exc) if rejected else None
+                rejected = is_token_rejection(text)
+                holder = self._holder_of(token, str(request["jobName"])) if rejected else None
                 if holder is None and rejected:
                     raise DurableSubmitError(
                         f"SubmitServiceJob says clientToken {token} was used already, but no job "
@@ -559,7 +392,7 @@ class DurableSubmitter:
                     ) from exc
                 self.log.warning(
                     "SubmitServiceJob refused clientToken %s (%s): it belongs to job %s (%s)",
-                    token, _error_text(exc), holder.get("jobId"), holder.get("status"),
+                    token, text, holder.get("jobId"), holder.get("status"),
                 )
                 return None, holder
         self.log.info(
@@ -568,17 +401,10 @@ class DurableSubmitter:
         )
         return response, None
 
-    def _holder_of(
-        self, token: str, job_name: str, exc: BaseException
-    ) -> dict[str, Any] | None:
-        """The job already submitted with ``token``: waited for (up to ``visibility_wait``)
-        when the error reads like a token rejection, looked up once otherwise."""
-        from botocore.exceptions import ClientError
-
-        if not isinstance(exc, ClientError):
-            return None  # a timeout after botocore's retries: the next try looks it up
-        patient = looks_like_token_rejection(exc)
-        deadline = time.monotonic() + (self.visibility_wait if patient else 0)
+    def _holder_of(self, token: str, job_name: str) -> dict[str, Any] | None:
+        """The job already submitted with ``token`` (AWS said the token was used), waited for
+        up to ``visibility_wait``: a job just created may not be listed yet."""
+        deadline = time.monotonic() + self.visibility_wait
         while True:
             holder = self._by_token(job_name).get(token)
             if holder is not None or time.monotonic() >= deadline:

@@ -5,7 +5,7 @@ Two traps this module exists for:
 - Under a real scheduler a manual run has no logical date in Airflow 3, so ``{{ ds }}`` fails.
   Build names from ``{{ run_id }}``, which every run has, made safe with :func:`batch_name`.
 - Batch names each attempt's training job ``AWSBatch<TrainingJobName><32 hex>`` and SageMaker
-  allows 63 characters, so only :data:`TRAINING_JOB_NAME_MAX` characters of the payload's
+  allows 63 characters, so only :data:`PAYLOAD_NAME_MAX` characters of the payload's
   ``TrainingJobName`` fit. :func:`unique_training_job_name` makes a unique one that fits.
 
 ``TEMPLATE_FILTERS`` plugs both into a DAG: ``DAG(..., user_defined_filters=TEMPLATE_FILTERS)``
@@ -21,8 +21,6 @@ from airflow_batch_service.core.training_job import PAYLOAD_NAME_MAX
 
 #: jobName: 1-128 letters, digits, hyphens, underscores.
 JOB_NAME_MAX = 128
-#: SageMaker's 63 minus Batch's "AWSBatch" prefix and 32-hex suffix.
-TRAINING_JOB_NAME_MAX = PAYLOAD_NAME_MAX
 
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -39,11 +37,11 @@ def short_hash(value: str, length: int = 10) -> str:
 
 
 def unique_training_job_name(prefix: str, unique: str, hash_length: int = 10) -> str:
-    """``<prefix>-<hash of unique>``, at most :data:`TRAINING_JOB_NAME_MAX` characters.
+    """``<prefix>-<hash of unique>``, at most :data:`PAYLOAD_NAME_MAX` characters.
 
     SageMaker's rule is ``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``: no underscores.
     """
-    room = TRAINING_JOB_NAME_MAX - hash_length - 1
+    room = PAYLOAD_NAME_MAX - hash_length - 1
     head = re.sub(r"[^A-Za-z0-9-]+", "-", prefix).strip("-")[:room].rstrip("-")
     tail = short_hash(unique, hash_length)
     return f"{head}-{tail}" if head else tail

@@ -24,11 +24,6 @@ from airflow_batch_service.core.validation import Problem
 if TYPE_CHECKING:
     from botocore.model import Shape
 
-__all__ = ["BATCH_NAME_OVERHEAD", "MAX_TRAINING_JOB_NAME", "SAGEMAKER_NAME_MAX"]
-
-#: The payload's TrainingJobName may use at most this many characters (23): see
-#: ``core.training_job``.
-MAX_TRAINING_JOB_NAME = PAYLOAD_NAME_MAX
 TRAINING_JOB_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 
@@ -45,11 +40,11 @@ def training_job_name_problems(payload: dict[str, Any], path: str) -> list[Probl
     if not isinstance(name, str):
         return []  # absence and type are the model check's to report
     out: list[Problem] = []
-    if len(name) > MAX_TRAINING_JOB_NAME:
+    if len(name) > PAYLOAD_NAME_MAX:
         out.append(
             Problem(
                 f"{path}.TrainingJobName",
-                f"must be at most {MAX_TRAINING_JOB_NAME} characters, got {len(name)} ({name!r}): "
+                f"must be at most {PAYLOAD_NAME_MAX} characters, got {len(name)} ({name!r}): "
                 f"Batch names each attempt's training job 'AWSBatch<TrainingJobName><32 hex "
                 f"characters>', adding {BATCH_NAME_OVERHEAD} characters, and SageMaker allows "
                 f"{SAGEMAKER_NAME_MAX}",

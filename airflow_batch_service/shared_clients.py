@@ -13,7 +13,8 @@ aiohttp queues them all). It also needs no event-loop binding (one client serves
 and thread of the process, so it can be created once and kept), is the very client and
 botocore configuration of the sync hook (standard retries, 3 attempts, short timeouts), and is
 intercepted by ``moto.mock_aws``, so triggers run against the in-process emulator in tests.
-botocore clients are thread-safe; calls run through :func:`run_blocking`, on a thread pool of
+botocore clients are thread-safe; the hook's async twins (``BatchServiceJobHook.a*``, the only
+callers) run their calls through :func:`run_blocking`, on a thread pool of
 :data:`MAX_WORKERS` threads, as many as a botocore client keeps connections (10 by default): more
 threads would only open and discard connections, and the triggerer's default executor stays
 free for everything else.
@@ -21,8 +22,7 @@ free for everything else.
 A client is kept for :data:`MAX_AGE_SECONDS` (15 min) and then rebuilt on next use, so an edited
 connection reaches running triggers without a triggerer restart, at the cost of one client
 build per connection per quarter hour (credentials of an assumed role refresh themselves in
-between). Workers (the sync wait) build their own clients with :func:`build_client`: one task,
-one client. Building one looks up the Airflow connection, which must not run
+between). Workers (the sync wait) use their hook's own clients: one task, one client. Building one looks up the Airflow connection, which must not run
 on the triggerer's event loop: :func:`get_shared_client_async` builds it in a thread
 (asgiref's ``sync_to_async``, like the amazon provider), once per key even when many triggers
 ask at the same moment.
@@ -44,15 +44,6 @@ MAX_WORKERS = 10
 
 #: How long a shared client is reused before it is rebuilt (picks up connection edits).
 MAX_AGE_SECONDS = 900.0
-
-#: The connection arguments every AWS-facing class of this provider carries and serializes.
-CONNECTION_ARGS = ("aws_conn_id", "region_name", "verify", "botocore_config")
-
-
-def connection_kwargs(owner: Any) -> dict[str, Any]:
-    """``owner``'s connection arguments (operator, sensor or trigger), for a shared client."""
-    return {name: getattr(owner, name) for name in CONNECTION_ARGS}
-
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, ...], tuple[float, Any]] = {}
@@ -92,11 +83,7 @@ def build_client(
         verify=verify,
         config=dict(botocore_config) if botocore_config else None,
     )
-    if service == "batch":
-        return hook.conn
-    # Same connection, endpoint overrides (service_config.<service>) and botocore defaults.
-    hook.client_type = service
-    return hook.get_client_type()
+    return hook.client(service)
 
 
 def get_shared_client(

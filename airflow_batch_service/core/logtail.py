@@ -27,9 +27,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_batch_service.core.training_job import LOG_GROUP
-
-TRAINING_LOG_GROUP = LOG_GROUP
 #: Least seconds between two reads of one wait's logs (except at an attempt change and the end).
 READ_INTERVAL_SECONDS = 30.0
 _HOST = re.compile(r"^(?P<host>.+?)(?:-\d+)?$")

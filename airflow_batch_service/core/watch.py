@@ -36,6 +36,10 @@ class WatchState:
     reason: str | None = None  # the statusReason last seen
     since_exact: bool = False  # ``since`` is a timestamp from the response, not an observation
     seen: int | None = None  # epoch ms of the last poll that saw ``status``
+    #: Every state change seen, in order: ``{"status", "atMs", "exact", "reason"}`` (``exact``:
+    #: the time is a timestamp from the response, not the poll that saw it). The describe has
+    #: no intermediate transition times, so this is the only record of them.
+    transitions: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -45,6 +49,7 @@ class WatchState:
         if not value:
             return cls()
         known = {k: value[k] for k in cls.__dataclass_fields__ if k in value}
+        known["transitions"] = [dict(t) for t in known.get("transitions") or ()]
         return cls(**known)
 
 
@@ -114,6 +119,14 @@ class JobWatcher:
                 state.runnable_since = None
             state.status, state.since = verdict.status, since
             state.since_exact = exact is not None
+            state.transitions.append(
+                {
+                    "status": verdict.status,
+                    "atMs": since,
+                    "exact": exact is not None,
+                    "reason": verdict.status_reason,
+                }
+            )
 
         elif (
             verdict.status == ServiceJobStatus.RUNNABLE
@@ -124,6 +137,10 @@ class JobWatcher:
             messages.append(
                 f"service job {name} went back to RUNNABLE: {verdict.status_reason}; "
                 "Batch requeued it without using an attempt"
+            )
+            state.transitions.append(
+                {"status": verdict.status, "atMs": now_ms, "exact": False,
+                 "reason": verdict.status_reason}
             )
         state.reason = verdict.status_reason
         state.seen = now_ms

@@ -20,18 +20,66 @@ SubmitServiceJob by the durable submitter's patience (``submit_patience``, minut
 also retries SubmitServiceJob after a 5xx or a read timeout: the operator always sends a
 ``clientToken``, so such a retry is rejected as a repeat (or answered with the first job)
 instead of queueing a second job.
+
+The one I/O boundary. Every AWS call of the provider (Batch, CloudWatch Logs for the
+training logs, SageMaker for the training result) is a method here, and every blocking method
+that a deferred wait needs has an ``async`` twin written beside it (``describe_service_job`` /
+``adescribe_service_job``), the way httpx's ``Client`` and ``AsyncClient`` mirror each other.
+The twins run the same boto3 call on the triggerer process's shared client, in a small thread
+pool (``shared_clients``: one client per connection, not one per waiting task). Responses lose
+``ResponseMetadata`` here, reasons are cut to Batch's 1,000 characters here, and botocore's
+exceptions are mapped to ``core.errors`` kinds here (:func:`classify_exception`), once.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
+from airflow_batch_service.core.errors import ErrorKind, classify
+
 if TYPE_CHECKING:
     from botocore.config import Config
+
+#: TerminateServiceJob's ``reason`` is at most this long.
+MAX_REASON = 1000
+
+#: Connection-level failures: the request never got an answer. Always worth retrying.
+_CONNECTION_ERRORS = (
+    "EndpointConnectionError",
+    "ConnectionClosedError",
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "ProxyConnectionError",
+    "SSLError",
+    "HTTPClientError",
+    "ConnectionError",
+)
+
+
+def classify_exception(exc: BaseException) -> tuple[ErrorKind, str] | None:
+    """Map a botocore exception to ``(kind, message)``; ``None`` means "not an AWS error,
+    let it propagate" (a bug should fail loudly, not be polled around)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {}) or {}
+        code = error.get("Code")
+        status = (exc.response.get("ResponseMetadata", {}) or {}).get("HTTPStatusCode")
+        message = error.get("Message") or str(exc)
+        return classify(code, status, message), f"{code} (HTTP {status}): {message}"
+    if isinstance(exc, BotoCoreError):
+        names = {cls.__name__ for cls in type(exc).__mro__}
+        if names.intersection(_CONNECTION_ERRORS):
+            return ErrorKind.TRANSIENT, f"{type(exc).__name__}: {exc}"
+        return ErrorKind.FATAL, f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return ErrorKind.TRANSIENT, f"{type(exc).__name__}: {exc}"
+    return None
 
 #: botocore settings used unless the connection or ``botocore_config`` sets them.
 DEFAULT_BOTOCORE_CONFIG: dict[str, Any] = {
@@ -47,8 +95,6 @@ _cache: dict[tuple[str, ...], tuple[float, Any]] = {}
 
 
 def _cached(key: tuple[str, ...], load: Any) -> Any:
-    import time
-
     hit = _cache.get(key)
     now = time.monotonic()
     if hit is not None and now - hit[0] < QUEUE_CACHE_SECONDS:
@@ -64,6 +110,13 @@ def clear_cache() -> None:
     _cache.clear()
 
 
+def _log_events_params(log_group: str, stream: str, token: str | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"logGroupName": log_group, "logStreamName": stream, "startFromHead": True}
+    if token:
+        params["nextToken"] = token
+    return params
+
+
 def _strip_metadata(response: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in response.items() if k != "ResponseMetadata"}
 
@@ -77,7 +130,45 @@ class BatchServiceJobHook(AwsBaseHook):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["client_type"] = "batch"
+        config = kwargs.get("config")
+        #: The botocore config as given (a dict), the shared clients' key.
+        self.botocore_config: dict[str, Any] | None = (
+            dict(config) if isinstance(config, Mapping) else None
+        )
         super().__init__(*args, **kwargs)
+        self._clients: dict[str, Any] = {}
+
+    def connection_args(self) -> dict[str, Any]:
+        """This hook's connection arguments as given (not resolved through the connection:
+        that lookup must not run on the triggerer's event loop), as tasks and triggers carry
+        them; the shared clients' key."""
+        return {
+            "aws_conn_id": self.aws_conn_id,
+            "region_name": self._region_name,
+            "verify": self._verify,
+            "botocore_config": self.botocore_config,
+        }
+
+    def client(self, service: str = "batch") -> Any:
+        """This hook's boto3 client for ``service`` (batch, logs, sagemaker): the same
+        connection, endpoint overrides (``service_config.<service>``) and botocore defaults;
+        built once per hook."""
+        if service == "batch":
+            return self.conn
+        if service not in self._clients:
+            args = self.connection_args()
+            args["config"] = args.pop("botocore_config")
+            sibling = type(self)(**args)
+            sibling.client_type = service
+            self._clients[service] = sibling.get_client_type()
+        return self._clients[service]
+
+    async def _acall(self, service: str, method: str, **params: Any) -> Any:
+        """``method`` of the process's shared ``service`` client, off the event loop."""
+        from airflow_batch_service.shared_clients import get_shared_client_async, run_blocking
+
+        client = await get_shared_client_async(service, **self.connection_args())
+        return await run_blocking(getattr(client, method), **params)
 
     @cached_property
     def _effective_config(self) -> Config:
@@ -107,6 +198,10 @@ class BatchServiceJobHook(AwsBaseHook):
     def describe_service_job(self, job_id: str) -> dict[str, Any]:
         """DescribeServiceJob: the job's full state, attempts history included."""
         return _strip_metadata(self.conn.describe_service_job(jobId=job_id))
+
+    async def adescribe_service_job(self, job_id: str) -> dict[str, Any]:
+        """:meth:`describe_service_job` on the shared client, off the event loop."""
+        return _strip_metadata(await self._acall("batch", "describe_service_job", jobId=job_id))
 
     def list_service_jobs(
         self,
@@ -173,8 +268,54 @@ class BatchServiceJobHook(AwsBaseHook):
     # -- terminate / update -------------------------------------------------------------
 
     def terminate_service_job(self, job_id: str, reason: str) -> None:
-        """TerminateServiceJob. ``reason`` becomes the job's statusReason: make it say who."""
-        self.conn.terminate_service_job(jobId=job_id, reason=reason)
+        """TerminateServiceJob. ``reason`` becomes the job's statusReason: make it say who
+        (cut to Batch's 1,000 characters)."""
+        self.conn.terminate_service_job(jobId=job_id, reason=reason[:MAX_REASON])
+
+    async def aterminate_service_job(self, job_id: str, reason: str) -> None:
+        """:meth:`terminate_service_job` on the shared client, off the event loop."""
+        await self._acall("batch", "terminate_service_job", jobId=job_id, reason=reason[:MAX_REASON])
+
+    # -- training logs (CloudWatch Logs) and the training job (SageMaker) ---------------
+
+    def describe_log_streams(self, log_group: str, prefix: str) -> list[str]:
+        """Names of the log streams of ``log_group`` starting with ``prefix``."""
+        response = self.client("logs").describe_log_streams(
+            logGroupName=log_group, logStreamNamePrefix=prefix
+        )
+        return [s["logStreamName"] for s in response.get("logStreams", [])]
+
+    async def adescribe_log_streams(self, log_group: str, prefix: str) -> list[str]:
+        response = await self._acall(
+            "logs", "describe_log_streams", logGroupName=log_group, logStreamNamePrefix=prefix
+        )
+        return [s["logStreamName"] for s in response.get("logStreams", [])]
+
+    def get_log_events(
+        self, log_group: str, stream: str, token: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One GetLogEvents page from the head (or ``token``): ``(events, nextForwardToken)``."""
+        response = self.client("logs").get_log_events(**_log_events_params(log_group, stream, token))
+        return response.get("events", []), response.get("nextForwardToken")
+
+    async def aget_log_events(
+        self, log_group: str, stream: str, token: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        response = await self._acall(
+            "logs", "get_log_events", **_log_events_params(log_group, stream, token)
+        )
+        return response.get("events", []), response.get("nextForwardToken")
+
+    def describe_training_job(self, name: str) -> dict[str, Any]:
+        """SageMaker DescribeTrainingJob (by name; an ARN's last part is its name)."""
+        name = name.rsplit("/", 1)[-1]
+        return _strip_metadata(self.client("sagemaker").describe_training_job(TrainingJobName=name))
+
+    async def adescribe_training_job(self, name: str) -> dict[str, Any]:
+        name = name.rsplit("/", 1)[-1]
+        return _strip_metadata(
+            await self._acall("sagemaker", "describe_training_job", TrainingJobName=name)
+        )
 
     def terminate_service_jobs(self, job_ids: Iterable[str], reason: str) -> dict[str, list[Any]]:
         """Terminate many jobs, ``MAX_TERMINATE_BATCH`` (50) per TerminateServiceJobs call.

@@ -16,10 +16,7 @@ from urllib.parse import quote
 
 from airflow.providers.amazon.aws.links.base_aws import BASE_AWS_CONSOLE_LINK, BaseAwsLink
 
-from airflow_batch_service.core.training_job import LOG_GROUP as TRAINING_LOG_GROUP
-
-#: CloudWatch group SageMaker writes training logs to (one stream per host, named
-#: ``<training job name>/algo-<n>-<epoch>``).
+from airflow_batch_service.core.training_job import LOG_GROUP
 
 
 def _cloudwatch_escape(value: str) -> str:
@@ -72,7 +69,7 @@ class TrainingJobLogsLink(_ServiceJobLink):
         name = kwargs.get("training_job_name")
         if not name:
             return ""
-        kwargs["log_group"] = _cloudwatch_escape(TRAINING_LOG_GROUP)
+        kwargs["log_group"] = _cloudwatch_escape(LOG_GROUP)
         kwargs["stream_prefix"] = _cloudwatch_escape(f"{name}/")
         return super().format_link(**kwargs)
 
@@ -112,6 +109,39 @@ def persist_training_job_links(
             aws_partition=aws_partition,
             training_job_name=name,
         )
+
+
+class ServiceJobLinks:
+    """A task's links, persisted as its wait learns them: the job's at once, the training job's
+    when the latest attempt has one (and again when a new attempt replaces it). Shared by the
+    operator and the sensor; each persist happens once per value."""
+
+    def __init__(self, context, task) -> None:
+        self.context, self.task = context, task
+        self._seen: dict[str, str] = {}
+
+    def _where(self) -> dict[str, str]:
+        hook = self.task.hook
+        return {"region_name": hook.conn_region_name, "aws_partition": hook.conn_partition}
+
+    def job(self, job_id: str) -> None:
+        if self._seen.get("job") != job_id:
+            self._seen["job"] = job_id
+            BatchServiceJobDetailsLink.persist(
+                context=self.context, operator=self.task, job_id=job_id, **self._where()
+            )
+
+    def training(self, training_job_arn: str | None) -> None:
+        if training_job_arn and self._seen.get("training") != training_job_arn:
+            self._seen["training"] = training_job_arn
+            persist_training_job_links(
+                self.context, self.task, training_job_arn=training_job_arn, **self._where()
+            )
+
+    def seen(self, verdict) -> None:
+        """A fresh ``core.verdict.Verdict``: persist what it adds."""
+        self.job(verdict.job_id)
+        self.training(verdict.latest_training_job_arn)
 
 
 #: The links every task of this provider shows (operator and sensor alike).

@@ -9,12 +9,17 @@ rejected by SageMaker is the expensive way to find a typo.
 
 Pair it with ``BatchServiceJobSensor`` (``job_id=submit.output``), or set
 ``wait_for_completion=True`` to wait in this task with exactly the sensor's semantics (one
-shared wait, ``airflow_batch_service.waiting``).
+wait: ``core.wait``, driven by ``airflow_batch_service.waiting``).
+
+A shell: request building lives in ``submit_request``, durable submission in ``durable``, the
+wait in ``core.wait``; AWS calls go through the hook. Those modules are imported inside the
+methods that use them, on purpose: every DAG file imports this one, and parsing a DAG must not
+load validation, the payload model or the wait (``benchmarks/import_time.py`` measures it,
+``tests/provider/test_packaging.py`` checks it).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -25,164 +30,14 @@ from airflow.providers.common.compat.sdk import conf
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 from airflow_batch_service.links.batch_service import (
     SERVICE_JOB_LINKS,
-    BatchServiceJobDetailsLink,
+    ServiceJobLinks,
     persist_link_placeholders,
-    persist_training_job_links,
 )
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_batch_service.core.validation import Problem
-    from airflow_batch_service.core.verdict import Verdict
-
-#: SubmitServiceJob field -> this operator's argument, so messages name what the user wrote.
-ARGUMENT_FOR_FIELD: dict[str, str] = {
-    "jobName": "job_name",
-    "jobQueue": "job_queue",
-    "serviceRequestPayload": "service_request_payload",
-    "serviceJobType": "service_job_type",
-    "retryStrategy": "retry_strategy",
-    "schedulingPriority": "scheduling_priority",
-    "shareIdentifier": "share_identifier",
-    "quotaShareName": "quota_share_name",
-    "preemptionConfiguration": "preemption_configuration",
-    "timeoutConfig": "timeout_config",
-    "tags": "tags",
-    "clientToken": "client_token",
-}
-_DICT_FIELDS = ("retryStrategy", "preemptionConfiguration", "timeoutConfig", "tags")
-
-
-def argument_for(field: str) -> str:
-    """``retryStrategy.evaluateOnExit[2].action`` -> ``retry_strategy``."""
-    head = field.split(".", 1)[0].split("[", 1)[0]
-    return ARGUMENT_FOR_FIELD.get(head, head)
-
-
-def _named(field: str) -> str:
-    """A field as the operator's messages name it: ``share_identifier (shareIdentifier)``."""
-    return f"{argument_for(field)} ({field})" if field in ARGUMENT_FOR_FIELD else field
-
-
-def describe_problems(problems: Sequence[Problem]) -> str:
-    lines = [f"  - {_named_path(p.field)}: {p.text(_named)}" for p in problems]
-    return "Invalid arguments; nothing was submitted:\n" + "\n".join(lines)
-
-
-def _named_path(field: str) -> str:
-    """``retryStrategy.evaluateOnExit[0].action`` -> ``retry_strategy (retryStrategy...)``."""
-    if field == "request":  # the whole request (its size), not one argument
-        return "request (the whole SubmitServiceJob body)"
-    return f"{argument_for(field)} ({field})"
-
-
-def _maybe_json(field: str, value: Any, problems: list[Problem]) -> Any:
-    """Templates render to strings: accept a JSON object string wherever a dict is expected."""
-    from airflow_batch_service.core.validation import Problem
-
-    if not isinstance(value, str):
-        return value
-    try:
-        parsed = json.loads(value)
-    except ValueError as err:
-        problems.append(Problem(field, f"must be an object or a JSON object string ({err})"))
-        return None
-    return parsed
-
-
-def _payload_json(value: Any, problems: list[Problem]) -> tuple[str | None, dict[str, Any] | None]:
-    """The payload as the API wants it (a JSON string) and as a dict for the model check."""
-    from airflow_batch_service.core.validation import Problem
-
-    field = "serviceRequestPayload"
-    if isinstance(value, Mapping):
-        try:
-            text = json.dumps(dict(value))
-        except (TypeError, ValueError) as err:
-            problems.append(Problem(field, f"must be JSON-serialisable ({err})"))
-            return None, None
-        return text, dict(value)
-    if isinstance(value, str):
-        try:
-            parsed = json.loads(value)
-        except ValueError as err:
-            problems.append(
-                Problem(field, f"must be a dict or a JSON object string; not JSON ({err})")
-            )
-            return None, None
-        if not isinstance(parsed, dict):
-            problems.append(Problem(field, f"must be a JSON object, got {type(parsed).__name__}"))
-            return None, None
-        return value, parsed
-    if value is None:
-        return None, None
-    problems.append(
-        Problem(field, f"must be a dict or a JSON object string, got {type(value).__name__}")
-    )
-    return None, None
-
-
-def build_submit_request(
-    *,
-    job_name: Any,
-    job_queue: Any,
-    service_request_payload: Any,
-    service_job_type: Any = "SAGEMAKER_TRAINING",
-    retry_strategy: Any = None,
-    scheduling_priority: Any = None,
-    share_identifier: Any = None,
-    quota_share_name: Any = None,
-    preemption_configuration: Any = None,
-    timeout_config: Any = None,
-    tags: Any = None,
-    client_token: Any = None,
-    validate_payload: bool = True,
-) -> tuple[dict[str, Any], list[Problem]]:
-    """The SubmitServiceJob request (camelCase, None dropped) and every problem with it.
-
-    core.validation is imported here, not at module level: DAG parsing never needs it.
-    """
-    from airflow_batch_service.core.validation import submit_request_problems
-
-    problems: list[Problem] = []
-    payload_text, payload = _payload_json(service_request_payload, problems)
-    if isinstance(scheduling_priority, str) and scheduling_priority.strip().isdigit():
-        scheduling_priority = int(scheduling_priority)  # a rendered template
-    request: dict[str, Any] = {
-        "jobName": job_name,
-        "jobQueue": job_queue,
-        "serviceRequestPayload": payload_text,
-        "serviceJobType": service_job_type,
-        "retryStrategy": retry_strategy,
-        "schedulingPriority": scheduling_priority,
-        "shareIdentifier": share_identifier,
-        "quotaShareName": quota_share_name,
-        "preemptionConfiguration": preemption_configuration,
-        "timeoutConfig": timeout_config,
-        "tags": tags,
-        "clientToken": client_token,
-    }
-    for field in _DICT_FIELDS:
-        request[field] = _maybe_json(field, request[field], problems)
-    request = {k: v for k, v in request.items() if v is not None}
-    core_problems = submit_request_problems(request)
-    if payload_text is None and any(p.field == "serviceRequestPayload" for p in problems):
-        # Already reported why the payload is unusable; don't also say "is required".
-        core_problems = [p for p in core_problems if p.field != "serviceRequestPayload"]
-    if not core_problems or all(p.field == "request" for p in core_problems):
-        # Size against the quota once the durable-submission token and tags are added too.
-        from airflow_batch_service.core.validation import request_size_problems
-        from airflow_batch_service.durable import DURABLE_REQUEST_RESERVE
-
-        core_problems = request_size_problems(request, reserve=DURABLE_REQUEST_RESERVE)
-    problems.extend(core_problems)
-    if validate_payload and payload is not None:
-        from airflow_batch_service.payload import payload_model_problems
-
-        problems.extend(payload_model_problems(payload))
-    return request, problems
-
+    from airflow_batch_service.core.wait import Limit, WaitOutcome
 
 #: How many times one try submits afresh after an earlier try's kill terminated its job.
 MAX_KILL_RESUBMITS = 3
@@ -203,23 +58,6 @@ def kill_reason(dag_id: str, task_id: str, context: Context) -> str:
     tell its own job apart from one an earlier try's kill terminated."""
     try_number = getattr(context.get("ti"), "try_number", None)
     return f"{kill_reason_prefix(dag_id, task_id, context)}{try_number}) was killed"
-
-
-def execution_deadline_ms(operator: Any, context: Context) -> int | None:
-    """Epoch ms at which ``execution_timeout`` ends this try (from the try's start), or None."""
-    timeout = getattr(operator, "execution_timeout", None)
-    if timeout is None:
-        return None
-    start = getattr(context.get("ti"), "start_date", None)
-    if start is not None and hasattr(start, "timestamp"):
-        start_ms = int(start.timestamp() * 1000)
-    else:
-        start_ms = getattr(operator, "_started_ms", None)
-        if start_ms is None:
-            from airflow_batch_service.waiting import now_ms
-
-            start_ms = now_ms()
-    return start_ms + int(timeout.total_seconds() * 1000)
 
 
 class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
@@ -373,6 +211,8 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
         """The validated SubmitServiceJob request; raises ``AirflowFailException`` if invalid."""
         from airflow.providers.common.compat.sdk import AirflowFailException
 
+        from airflow_batch_service.submit_request import build_submit_request, describe_problems
+
         request, problems = build_submit_request(
             job_name=self.job_name,
             job_queue=self.job_queue,
@@ -408,79 +248,13 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
                 SAGEMAKER_PREFIX + rule.on_status_reason[len(SAGEMAKER_PREFIX.rstrip()) :],
             )
 
-    def submit_durably(self, request: Mapping[str, Any], context: Context) -> dict[str, Any]:
-        """Submit, or reattach to the job an earlier try of this task submitted.
-
-        Durable submission (``airflow_batch_service.durable``): the job id is kept in
-        ``context["task_state_store"]`` where Airflow has it (3.3+); otherwise, and as a safety
-        net, a deterministic clientToken plus a ``list_service_jobs`` lookup by job name and
-        token tag. Returns SubmitServiceJob's ``{jobId, jobArn, jobName}`` either way.
-        """
-        from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
-
-        from airflow_batch_service.durable import DurableSubmitError, DurableSubmitter, TaskKey
-
-        ti = context["ti"]
-        submitter = DurableSubmitter(
-            patience=float(self.submit_patience),
-            hook=self.hook,
-            key=TaskKey.from_context(context, dag_id=self.dag_id, task_id=self.task_id),
-            log=self.log,
-            store=context.get("task_state_store"),
-            try_number=int(getattr(ti, "try_number", 1) or 1),
-        )
-        try:
-            return submitter.submit(request).response
-        except DurableSubmitError as err:
-            raise (AirflowFailException if err.final else AirflowException)(str(err)) from err
-
-    def execute(self, context: Context) -> str:
-        from airflow_batch_service.waiting import now_ms
-
-        self._started_ms = now_ms()
-        persist_link_placeholders(context, self)
-        request = self.build_request()
-        self._kill_reason = kill_reason(self.dag_id, self.task_id, context)
-        self.check_queue(request)
-        submitted_ms, _ = self._submit(request, context)
-        if self.wait_for_completion:
-            summary = self._wait(context, submitted_ms)  # defers when self.deferrable
-            if self.do_xcom_push:
-                context["ti"].xcom_push(key="summary", value=summary)
-        return str(self.job_id)
-
-    def _submit(self, request: Mapping[str, Any], context: Context) -> tuple[int, dict[str, Any]]:
-        """Submit (or reattach), push the job's XComs and link; ``(submitted_ms, response)``."""
-        from airflow_batch_service.waiting import now_ms
-
-        self.log.info(
-            "Submitting service job %s to queue %s (%s)",
-            request["jobName"],
-            request["jobQueue"],
-            request["serviceJobType"],
-        )
-        submitted_ms = now_ms()
-        response = self.submit_durably(request, context)
-        self.job_id = response["jobId"]
-        ti = context["ti"]
-        if self.do_xcom_push:
-            ti.xcom_push(key="job_arn", value=response.get("jobArn"))
-            ti.xcom_push(key="job_name", value=response.get("jobName"))
-        BatchServiceJobDetailsLink.persist(
-            context=context,
-            operator=self,
-            region_name=self.hook.conn_region_name,
-            aws_partition=self.hook.conn_partition,
-            job_id=self.job_id,
-        )
-        return submitted_ms, response
-
     def check_queue(self, request: Mapping[str, Any]) -> None:
         """Refuse a queue the job cannot go to, before submitting (see the class docstring)."""
         from airflow.providers.common.compat.sdk import AirflowFailException
 
         from airflow_batch_service.core.queue_check import queue_problems
-        from airflow_batch_service.waiting import classify_exception
+        from airflow_batch_service.hooks.batch_service import classify_exception
+        from airflow_batch_service.submit_request import describe_problems
 
         name = str(request["jobQueue"])
         try:
@@ -503,220 +277,180 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
             self.log.error(message)
             raise AirflowFailException(message)
 
-    # -- the wait (sync or deferred; one semantics: airflow_batch_service.waiting) --------
+    def submit_durably(self, request: Mapping[str, Any], context: Context) -> dict[str, Any]:
+        """Submit, or reattach to the job an earlier try of this task submitted.
 
-    def _client_kwargs(self) -> dict[str, Any]:
-        from airflow_batch_service.shared_clients import connection_kwargs
+        Durable submission (``airflow_batch_service.durable``): the job id is kept in
+        ``context["task_state_store"]`` where Airflow has it (3.3+); otherwise, and as a safety
+        net, a deterministic clientToken plus a ``list_service_jobs`` lookup by job name and
+        token tag. Returns SubmitServiceJob's ``{jobId, jobArn, jobName}`` either way.
+        """
+        from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-        return connection_kwargs(self)
+        from airflow_batch_service.durable import DurableSubmitError, DurableSubmitter, TaskKey
 
-    def _timeout_what(self) -> str:
-        return f"The wait exceeded wait_timeout={self.wait_timeout:g}s."
-
-    def _deadline(self, context: Context, started_ms: int) -> tuple[int | None, str | None, str]:
-        """The wait's deadline (epoch ms), which limit it is, and its wording: the nearer of
-        ``wait_timeout`` (from the submit) and what is left of ``execution_timeout``."""
-        from airflow_batch_service.waiting import EXECUTION_TIMEOUT, WAIT_TIMEOUT
-
-        limits: list[tuple[int, str, str]] = []
-        if self.wait_timeout is not None:
-            limits.append(
-                (started_ms + int(self.wait_timeout * 1000), WAIT_TIMEOUT, self._timeout_what())
-            )
-        execution = execution_deadline_ms(self, context)
-        if execution is not None:
-            limits.append(
-                (
-                    execution,
-                    EXECUTION_TIMEOUT,
-                    f"The task exceeded execution_timeout={self.execution_timeout}.",
-                )
-            )
-        if not limits:
-            return None, None, ""
-        return min(limits)
-
-    def _wait(self, context: Context, started_ms: int) -> dict[str, Any]:
-        """Wait here (or defer); resubmit once per job an earlier try's kill terminated."""
-        from airflow_batch_service.waiting import finish
-
-        for _ in range(MAX_KILL_RESUBMITS + 1):
-            outcome = self._wait_once(context, started_ms)
-            if not self._resubmit_after_kill(outcome.to_event(), context):
-                return finish(outcome.to_event(), self.log, resubmit_on_retry=True)
-            started_ms = self._resubmit(context)
-        raise AssertionError("unreachable")  # _resubmit_after_kill stops after the limit
-
-    def _wait_once(self, context: Context, started_ms: int) -> Any:
-        from airflow_batch_service.waiting import SyncJobWait, now_ms
-
-        assert self.job_id is not None
-        region, partition = self.hook.conn_region_name, self.hook.conn_partition
-        prefix = f"Airflow task {self.dag_id}.{self.task_id}: "
-        if self.deferrable:
-            self._defer(context, started_ms, prefix)
-        latest: dict[str, str | None] = {"arn": None}
-        tail = None
-        if self.stream_logs:
-            from airflow_batch_service.core.logtail import LogTail
-
-            tail = LogTail()
-
-        def on_verdict(verdict: Verdict) -> None:
-            if tail is not None:
-                from airflow_batch_service.training_logs import follow_verdict
-
-                follow_verdict(tail, verdict)
-            arn = verdict.latest_training_job_arn
-            if arn and arn != latest["arn"]:
-                latest["arn"] = arn
-                persist_training_job_links(
-                    context,
-                    self,
-                    region_name=region,
-                    aws_partition=partition,
-                    training_job_arn=arn,
-                )
-
-        logs_client: list[Any] = []
-
-        def on_step(step: Any) -> None:
-            if tail is None or step.verdict is None or not tail.due(now_ms(), final=step.done):
-                return  # nothing to read yet: not even a client is built
-            from airflow_batch_service.training_logs import fetch_new_lines
-
-            if not logs_client:
-                from airflow_batch_service.shared_clients import build_client
-
-                logs_client.append(build_client("logs", **self._client_kwargs()))
-            for line in fetch_new_lines(logs_client[0], tail):
-                self.log.info("%s", line)
-
-        # Only wait_timeout here: on a worker Airflow applies execution_timeout itself
-        # (AirflowTaskTimeout, then on_kill terminates the job).
-        sync_deadline = (
-            started_ms + int(self.wait_timeout * 1000) if self.wait_timeout is not None else None
-        )
-        wait = SyncJobWait.create(
-            self.hook,
-            self.job_id,
+        submitter = DurableSubmitter(
+            hook=self.hook,
+            key=TaskKey.from_context(context, dag_id=self.dag_id, task_id=self.task_id),
             log=self.log,
+            store=context.get("task_state_store"),
+            try_number=int(getattr(context["ti"], "try_number", 1) or 1),
+            patience=float(self.submit_patience),
+        )
+        try:
+            return submitter.submit(request).response
+        except DurableSubmitError as err:
+            raise (AirflowFailException if err.final else AirflowException)(str(err)) from err
+
+    def execute(self, context: Context) -> str:
+        from airflow_batch_service.waiting import now_ms
+
+        self._started_ms = now_ms()
+        persist_link_placeholders(context, self)
+        request = self.build_request()
+        self._kill_reason = kill_reason(self.dag_id, self.task_id, context)
+        self.check_queue(request)
+        submitted_ms = self._submit(request, context)
+        if self.wait_for_completion:
+            self._finish(context, self._wait(context, submitted_ms))  # defers when deferrable
+        return str(self.job_id)
+
+    def _submit(self, request: Mapping[str, Any], context: Context) -> int:
+        """Submit (or reattach), push the job's XComs and link; when it was submitted."""
+        from airflow_batch_service.waiting import now_ms
+
+        self.log.info(
+            "Submitting service job %s to queue %s (%s)",
+            request["jobName"],
+            request["jobQueue"],
+            request["serviceJobType"],
+        )
+        submitted_ms = now_ms()
+        response = self.submit_durably(request, context)
+        self.job_id = response["jobId"]
+        if self.do_xcom_push:
+            context["ti"].xcom_push(key="job_arn", value=response.get("jobArn"))
+            context["ti"].xcom_push(key="job_name", value=response.get("jobName"))
+        ServiceJobLinks(context, self).job(str(self.job_id))
+        return submitted_ms
+
+    # -- the wait (sync or deferred; one wait: core.wait, driven by airflow_batch_service.waiting)
+
+    def _limit(self, context: Context, started_ms: int, *, deferred: bool) -> Limit | None:
+        """The wait's deadline: ``wait_timeout`` from the submit and, deferred, what is left of
+        ``execution_timeout`` (on a worker Airflow applies that one itself); the nearer."""
+        from airflow_batch_service.core.wait import WAIT_TIMEOUT, Limit, nearest
+        from airflow_batch_service.waiting import execution_limit
+
+        waited = None
+        if self.wait_timeout is not None:
+            waited = Limit(
+                started_ms + int(self.wait_timeout * 1000),
+                WAIT_TIMEOUT,
+                f"The wait exceeded wait_timeout={self.wait_timeout:g}s.",
+                f"wait_timeout={self.wait_timeout:g}s",
+            )
+        return nearest([waited, execution_limit(self, context) if deferred else None])
+
+    def _wait(self, context: Context, started_ms: int) -> list[WaitOutcome]:
+        """Wait here (or defer); submit afresh once per job an earlier try's kill terminated.
+        Returns every outcome, the last one deciding how the task ends."""
+        outcomes: list[WaitOutcome] = []
+        while True:
+            if self.deferrable:
+                self._defer(context, started_ms)
+            outcome = self._wait_here(context, started_ms)
+            outcomes.append(outcome)
+            if not self._resubmit_after_kill(outcome, context):
+                return outcomes
+            started_ms = self._submit(self.build_request(), context)
+
+    def _wait_here(self, context: Context, started_ms: int) -> WaitOutcome:
+        from airflow_batch_service.core.logtail import LogTail
+        from airflow_batch_service.core.wait import JobWait, wait_flow
+        from airflow_batch_service.waiting import now_ms, run
+
+        wait = JobWait.create(
+            str(self.job_id),
             poll_interval=self.poll_interval,
             max_runnable_seconds=self.max_runnable_seconds,
             started_ms=started_ms,
-            on_verdict=on_verdict,
-            deadline_ms=sync_deadline,
-            terminate_on_timeout=True,
-            resubmit_on_retry=True,
-            timeout_what=self._timeout_what() if self.wait_timeout is not None else "",
             not_found_grace=self.not_found_grace,
+            limit=self._limit(context, started_ms, deferred=False),
+            terminate_on_timeout=True,
+            terminate_reason_prefix=f"Airflow task {self.dag_id}.{self.task_id}: ",
         )
-        return wait.run_until_outcome(terminate_reason_prefix=prefix, on_step=on_step)
+        flow = wait_flow(wait, clock=now_ms, tail=LogTail() if self.stream_logs else None)
+        outcome = run(flow, self.hook, self.log, on_seen=ServiceJobLinks(context, self).seen)
+        assert outcome is not None  # the flow runs until the wait ends
+        return outcome
 
-    def _defer(self, context: Context, started_ms: int, prefix: str) -> None:
-        """Hand the wait to the triggerer. The job link is already persisted (execute)."""
-        from airflow_batch_service.triggers.batch_service import (
-            BatchServiceJobTrigger,
-            defer_timeout,
-        )
-        from airflow_batch_service.waiting import now_ms
+    def _defer(self, context: Context, started_ms: int) -> None:
+        """Hand the wait to the triggerer. The job link is already persisted (``_submit``)."""
+        from airflow_batch_service.waiting import defer
 
-        deadline_ms, timeout_kind, timeout_what = self._deadline(context, started_ms)
-        if deadline_ms is None:
-            self.log.info(
-                "Deferring the wait on service job %s to the triggerer: no time limit applies "
-                "(neither execution_timeout nor wait_timeout is set); it lasts until the job ends",
-                self.job_id,
-            )
-        else:
-            self.log.info(
-                "Deferring the wait on service job %s to the triggerer: %s applies, %.0fs from "
-                "now; when it passes the job is terminated and the task fails",
-                self.job_id,
-                f"execution_timeout={self.execution_timeout}"
-                if timeout_kind == "execution_timeout"
-                else f"wait_timeout={self.wait_timeout:g}s",
-                max(0.0, (deadline_ms - now_ms()) / 1000),
-            )
-        trigger = BatchServiceJobTrigger(
+        defer(
+            self,
             job_id=str(self.job_id),
-            **self._client_kwargs(),
+            limit=self._limit(context, started_ms, deferred=True),
+            owns_job=True,
             poll_interval=self.poll_interval,
             max_runnable_seconds=self.max_runnable_seconds,
             state={"started_ms": started_ms},
-            deadline_ms=deadline_ms,
-            terminate_on_timeout=True,
-            timeout_what=timeout_what,
-            timeout_kind=timeout_kind,
-            terminate_on_kill=True,
             kill_reason=self._kill_reason,
-            terminate_reason_prefix=prefix,
+            terminate_reason_prefix=f"Airflow task {self.dag_id}.{self.task_id}: ",
             stream_logs=self.stream_logs,
             not_found_grace=self.not_found_grace,
         )
-        self.defer(
-            trigger=trigger,
-            method_name="execute_complete",
-            timeout=defer_timeout(deadline_ms, self.poll_interval),
-        )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
-        """The trigger's event -> what the sync wait returns: the jobId, with the summary XCom;
-        or the same ``AirflowFailException`` / ``AirflowException``."""
-        from airflow_batch_service.waiting import finish
+        """The trigger's event -> what the sync wait ends with: the jobId and the summary XCom,
+        or the same exception."""
+        from airflow_batch_service.core.wait import WaitOutcome
 
-        event = event or {}
-        self.job_id = event.get("job_id") or self.job_id
+        outcome = WaitOutcome.from_event(event or {})
+        self.job_id = outcome.job_id or self.job_id
         self._kill_reason = kill_reason(self.dag_id, self.task_id, context)
-        arn = event.get("training_job_arn")
-        if arn:
-            persist_training_job_links(
-                context,
-                self,
-                region_name=self.hook.conn_region_name,
-                aws_partition=self.hook.conn_partition,
-                training_job_arn=arn,
-            )
-        if self._resubmit_after_kill(event, context):
-            summary = self._wait(context, self._resubmit(context))  # defers again
-        else:
-            summary = finish(event, self.log, resubmit_on_retry=True)
+        if outcome.training_job_arn:
+            ServiceJobLinks(context, self).training(outcome.training_job_arn)
+        outcomes = [outcome]
+        if self._resubmit_after_kill(outcome, context):
+            outcomes += self._wait(context, self._submit(self.build_request(), context))
+        self._finish(context, outcomes)
+        return str(self.job_id)
+
+    def _finish(self, context: Context, outcomes: list[WaitOutcome]) -> None:
+        """End the task as the last outcome says; the summary and the timeline to XCom."""
+        from airflow_batch_service.waiting import finish, push_timeline
+
+        push_timeline(context, self, outcomes)
+        summary = finish(outcomes[-1], self.log, resubmit_on_retry=True)
         if self.do_xcom_push:
             context["ti"].xcom_push(key="summary", value=summary)
-        return str(self.job_id)
 
     # -- a clear while deferred: the old try's kill must not end the new try ------------
 
-    def _resubmit_after_kill(self, event: Mapping[str, Any], context: Context) -> bool:
+    def _resubmit_after_kill(self, outcome: WaitOutcome, context: Context) -> bool:
         """True when the job this try waited on was terminated by the kill of an EARLIER try
         of this task (a clear of a deferred task: the new try reattached to the running job,
         then the old trigger's ``on_kill`` terminated it). The new try then submits a fresh
         job, as it would have had the kill landed first (the sync clear)."""
-        from airflow_batch_service.durable import killed_by_other_try
+        from airflow_batch_service.core.durable import killed_by_other_try
 
-        if event.get("status") != "failed" or event.get("cause") != "terminated":
+        if outcome.status != "failed" or outcome.cause != "terminated":
             return False
         try_number = int(getattr(context.get("ti"), "try_number", 1) or 1)
-        other = killed_by_other_try(
-            event.get("status_reason"), kill_reason_prefix(self.dag_id, self.task_id, context),
-            try_number,
-        )
-        if other is None:
-            return False
-        if self._kill_resubmits >= MAX_KILL_RESUBMITS:
+        prefix = kill_reason_prefix(self.dag_id, self.task_id, context)
+        other = killed_by_other_try(outcome.status_reason, prefix, try_number)
+        if other is None or self._kill_resubmits >= MAX_KILL_RESUBMITS:
             return False
         self._kill_resubmits += 1
         self.log.warning(
             "Service job %s was terminated by the kill of try %s of this task (the task was "
             "cleared while deferred): this try %s submits a fresh job instead of failing",
-            event.get("job_id"), other, try_number,
+            outcome.job_id, other, try_number,
         )
         return True
-
-    def _resubmit(self, context: Context) -> int:
-        request = self.build_request()
-        submitted_ms, _ = self._submit(request, context)
-        return submitted_ms
 
     def on_kill(self) -> None:
         """Terminate the job this task submitted: a killed task must not leave a GPU job

@@ -37,23 +37,26 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import AirflowSensorTimeout, conf
+from airflow.providers.common.compat.sdk import (
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    conf,
+)
 from airflow.sdk import PokeReturnValue
 
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 from airflow_batch_service.links.batch_service import (
     SERVICE_JOB_LINKS,
-    BatchServiceJobDetailsLink,
+    ServiceJobLinks,
     persist_link_placeholders,
-    persist_training_job_links,
 )
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_batch_service.core.logtail import LogTail
-    from airflow_batch_service.core.verdict import Verdict
-    from airflow_batch_service.waiting import SyncJobWait
+    from airflow_batch_service.core.wait import JobWait, Limit
 
 STATE_KEY_PREFIX = "airflow_batch_service.wait"
 
@@ -111,11 +114,10 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
         self.stream_logs = stream_logs
         self.not_found_grace = not_found_grace
         self._tail: LogTail | None = None
-        self._logs_client: Any = None
-        self._wait: SyncJobWait | None = None
+        self._wait: JobWait | None = None
+        self._links: ServiceJobLinks | None = None
         self._backoff: float = 0.0
-        self._links: dict[str, Any] = {}
-        self._last_verdict: Verdict | None = None
+        self._started_ms: int | None = None
 
     # -- state carried between pokes ----------------------------------------------------
 
@@ -137,7 +139,7 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
             return None
         return value if isinstance(value, dict) else None
 
-    def _save_state(self, context: Context, wait: SyncJobWait) -> None:
+    def _save_state(self, context: Context, wait: JobWait) -> None:
         store = self._store(context)
         if store is None:
             return
@@ -149,90 +151,46 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
         except Exception:
             self.log.debug("could not save the wait state", exc_info=True)
 
-    def _get_wait(self, context: Context) -> SyncJobWait:
-        from airflow_batch_service.waiting import SyncJobWait
+    def _get_wait(self, context: Context) -> JobWait:
+        from airflow_batch_service.core.logtail import LogTail
+        from airflow_batch_service.core.wait import JobWait
 
-        if self._wait is None or self._wait.loop.job_id != self.job_id:
+        if self._wait is None or self._wait.job_id != self.job_id:
             state = self._load_state(context)
-            if self.stream_logs:
-                from airflow_batch_service.core.logtail import LogTail
-
-                self._tail = LogTail.from_dict((state or {}).get("logs"))
-            self._wait = SyncJobWait.create(
-                self.hook,
+            self._tail = LogTail.from_dict((state or {}).get("logs")) if self.stream_logs else None
+            self._wait = JobWait.create(
                 self.job_id,
-                log=self.log,
                 poll_interval=self.poke_interval,
                 max_runnable_seconds=self.max_runnable_seconds,
                 state=state,
-                on_verdict=lambda verdict: self._on_verdict(context, verdict),
-                terminate_reason_prefix=f"Airflow sensor {self.dag_id}.{self.task_id}: ",
                 not_found_grace=self.not_found_grace,
+                terminate_reason_prefix=f"Airflow sensor {self.dag_id}.{self.task_id}: ",
             )
         return self._wait
-
-    def _stream_logs(self, final: bool) -> None:
-        """Copy the training job's new log lines into the task log (``core.logtail``)."""
-        from airflow_batch_service.waiting import now_ms
-
-        if self._tail is None or not self._tail.due(now_ms(), final=final):
-            return  # nothing to read yet: not even a client is built
-        from airflow_batch_service.training_logs import fetch_new_lines
-
-        if self._logs_client is None:
-            from airflow_batch_service.shared_clients import build_client
-
-            self._logs_client = build_client("logs", **self._client_kwargs())
-        for line in fetch_new_lines(self._logs_client, self._tail):
-            self.log.info("%s", line)
-
-    def _client_kwargs(self) -> dict[str, Any]:
-        from airflow_batch_service.shared_clients import connection_kwargs
-
-        return connection_kwargs(self)
-
-    def _on_verdict(self, context: Context, verdict: Verdict) -> None:
-        """Persist links as soon as they are known (and again after a reschedule cleared
-        them), so the UI has them even while the job is still queued."""
-        self._last_verdict = verdict
-        if self._tail is not None:
-            from airflow_batch_service.training_logs import follow_verdict
-
-            follow_verdict(self._tail, verdict)
-        region, partition = self.hook.conn_region_name, self.hook.conn_partition
-        if self._links.get("job") != verdict.job_id:
-            self._links["job"] = verdict.job_id
-            BatchServiceJobDetailsLink.persist(
-                context=context, operator=self, region_name=region, aws_partition=partition,
-                job_id=verdict.job_id,
-            )
-        arn = verdict.latest_training_job_arn
-        if arn and self._links.get("training") != arn:
-            self._links["training"] = arn
-            persist_training_job_links(
-                context, self, region_name=region, aws_partition=partition, training_job_arn=arn
-            )
 
     # -- the sensor ---------------------------------------------------------------------
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        if not self.job_id or not isinstance(self.job_id, str):
-            from airflow.providers.common.compat.sdk import AirflowFailException
+        from airflow_batch_service.core.wait import wait_flow
+        from airflow_batch_service.waiting import finish, now_ms, push_timeline, run
 
+        if not self.job_id or not isinstance(self.job_id, str):
             raise AirflowFailException(
                 f"job_id is {self.job_id!r}: expected a service jobId or ARN (with "
                 "job_id=submit.output, did the submit task return one?)"
             )
         wait = self._get_wait(context)
-        step = wait.poll()
-        if step.verdict is not None:
-            self._stream_logs(final=step.done)
-        self._backoff = step.sleep if wait.loop.consecutive_errors else 0.0
+        links = self._links or ServiceJobLinks(context, self)
+        self._links = links
+        flow = wait_flow(wait, clock=now_ms, tail=self._tail, once=True)
+        outcome = run(flow, self.hook, self.log, on_seen=links.seen)
+        step = wait.last_step
+        self._backoff = step.sleep if step is not None and wait.loop.consecutive_errors else 0.0
         self._save_state(context, wait)
-        summary = wait.conclude(step)
-        if summary is None:
+        if outcome is None:
             return False
-        return PokeReturnValue(is_done=True, xcom_value=summary)
+        push_timeline(context, self, [outcome])
+        return PokeReturnValue(is_done=True, xcom_value=finish(outcome, self.log))
 
     def _get_next_poke_interval(self, started_at: Any, run_duration: Any, poke_count: int) -> float:
         """The base interval, stretched by the wait loop's backoff after transient errors
@@ -244,14 +202,12 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
         return interval
 
     def execute(self, context: Context) -> Any:
-        from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
-
-        # Every execute is a fresh start for the links: a reschedule (in any process model,
-        # ``airflow dags test`` reuses this object) cleared the XComs persisted before.
         from airflow_batch_service.waiting import now_ms
 
         self._started_ms = now_ms()  # execution_timeout counts from here without a start_date
-        self._links = {}
+        # Every execute is a fresh start for the links: a reschedule (in any process model,
+        # ``airflow dags test`` reuses this object) cleared the XComs persisted before.
+        self._links = None
         persist_link_placeholders(context, self)
         try:
             if self.deferrable:
@@ -272,116 +228,74 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
             # BaseSensorOperator's skip carries "Sensor has timed out" or "Skipping due to
             # soft_fail": give it the explanation the failure would have had.
             cause = err.__cause__
-            if cause is not None and str(cause):
-                message = str(cause)
-            else:
-                message = self._timeout_explanation(str(err))
+            message = str(cause) if cause is not None and str(cause) else (
+                self._timeout_explanation(str(err))
+            )
             self.log.warning("Skipping (soft_fail): %s", message)
             raise AirflowSkipException(message) from err
 
     def _timeout_explanation(self, what: str) -> str:
         from airflow_batch_service.core.errors import ErrorKind
-        from airflow_batch_service.waiting import timeout_message
+        from airflow_batch_service.core.wait import timeout_message
 
+        wait = self._wait
+        verdict = wait.last_verdict if wait is not None else None
         never_found = (
-            self._last_verdict is None
-            and self._wait is not None
-            and self._wait.loop.last_error is ErrorKind.NOT_FOUND
+            verdict is None and wait is not None and wait.loop.last_error is ErrorKind.NOT_FOUND
         )
         return timeout_message(
-            str(self.job_id), self._last_verdict, terminates=False, what=what,
-            not_found=never_found,
+            str(self.job_id), verdict, terminates=False, what=what, not_found=never_found
         )
 
     # -- deferrable -----------------------------------------------------------------------
 
     def _execute_deferrable(self, context: Context) -> Any:
         """One poke here (links persisted, a finished job ends at once), then defer."""
-        from airflow_batch_service.triggers.batch_service import (
-            BatchServiceJobTrigger,
-            defer_timeout,
-        )
+        from airflow_batch_service.waiting import defer
 
         result = self.poke(context)
         if isinstance(result, PokeReturnValue) and result.is_done:
             return result.xcom_value
         wait = self._get_wait(context)
-        started_ms = wait.loop.started_ms or 0
-        deadline_ms, timeout_kind, timeout_what = self._deadline(context, started_ms)
-        self.log.info(
-            "Deferring the wait on service job %s to the triggerer: %s applies, %.0fs from now "
-            "(the job is left running when it passes: the sensor does not own it)",
-            self.job_id,
-            f"execution_timeout={self.execution_timeout}"
-            if timeout_kind == "execution_timeout"
-            else f"timeout={self.timeout:g}s",
-            max(0.0, (deadline_ms - wait.clock()) / 1000),
-        )
-        trigger = BatchServiceJobTrigger(
+        defer(
+            self,
             job_id=self.job_id,
-            **self._client_kwargs(),
+            limit=self._limit(context, wait.loop.started_ms or 0),
+            owns_job=False,
             poll_interval=self.poke_interval,
             max_runnable_seconds=self.max_runnable_seconds,
             state=wait.state(),
-            deadline_ms=deadline_ms,
-            terminate_on_timeout=False,
-            timeout_what=timeout_what,
-            timeout_kind=timeout_kind,
-            terminate_on_kill=False,
             terminate_reason_prefix=wait.terminate_reason_prefix,
             stream_logs=self.stream_logs,
             log_state=self._tail.to_dict() if self._tail is not None else None,
             not_found_grace=self.not_found_grace,
         )
-        # The trigger ends itself at the deadline with the full explanation; Airflow's own
-        # deferral timeout is only a backstop should the trigger never report.
-        self.defer(
-            trigger=trigger,
-            method_name="execute_complete",
-            timeout=defer_timeout(deadline_ms, self.poke_interval),
-        )
 
-    def _deadline(self, context: Context, started_ms: int) -> tuple[int, str, str]:
+    def _limit(self, context: Context, started_ms: int) -> Limit | None:
         """The nearer of ``timeout`` (from the first poke) and what is left of
-        ``execution_timeout``: (epoch ms, which, its wording)."""
-        from airflow_batch_service.operators.batch_service import execution_deadline_ms
-        from airflow_batch_service.waiting import EXECUTION_TIMEOUT, SENSOR_TIMEOUT
+        ``execution_timeout`` (Airflow does not apply it to a deferred task)."""
+        from airflow_batch_service.core.wait import SENSOR_TIMEOUT, Limit, nearest
+        from airflow_batch_service.waiting import execution_limit
 
-        limits = [
-            (
-                started_ms + int(self.timeout * 1000),
-                SENSOR_TIMEOUT,
-                f"Sensor has timed out: the job did not finish within timeout={self.timeout:g}s.",
-            )
-        ]
-        execution = execution_deadline_ms(self, context)
-        if execution is not None:
-            limits.append(
-                (
-                    execution,
-                    EXECUTION_TIMEOUT,
-                    f"The task exceeded execution_timeout={self.execution_timeout}.",
-                )
-            )
-        return min(limits)
+        timeout = Limit(
+            started_ms + int(self.timeout * 1000),
+            SENSOR_TIMEOUT,
+            f"Sensor has timed out: the job did not finish within timeout={self.timeout:g}s.",
+            f"timeout={self.timeout:g}s",
+        )
+        return nearest([timeout, execution_limit(self, context)])
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """The trigger's event -> the poke's result: the summary, or the same exception."""
-        from airflow.providers.common.compat.sdk import AirflowSkipException
+        from airflow_batch_service.core.wait import SUCCESS, WaitOutcome
+        from airflow_batch_service.waiting import finish, push_timeline
 
-        from airflow_batch_service.waiting import SUCCESS, finish
-
-        event = event or {}
-        arn = event.get("training_job_arn")
-        if arn:
-            persist_training_job_links(
-                context, self, region_name=self.hook.conn_region_name,
-                aws_partition=self.hook.conn_partition, training_job_arn=arn,
-            )
-        if event.get("status") != SUCCESS and self.soft_fail:
+        outcome = WaitOutcome.from_event(event or {})
+        ServiceJobLinks(context, self).training(outcome.training_job_arn)
+        push_timeline(context, self, [outcome])
+        if outcome.status != SUCCESS and self.soft_fail:
             # The same explanation as the failure, as the skip's reason (not Airflow's bare
             # "Skipping due to soft_fail").
-            message = str(event.get("message"))
-            self.log.warning("Skipping (soft_fail): %s", message)
-            raise AirflowSkipException(message)
-        return finish(event, self.log)
+            self.log.warning("Skipping (soft_fail): %s", outcome.message)
+            raise AirflowSkipException(outcome.message)
+        return finish(outcome, self.log)

@@ -388,10 +388,7 @@ def sensor_summary() -> str:
 
 def validation_error() -> str:
     """What ``build_submit_request`` reports for a handful of typical mistakes."""
-    from airflow_batch_service.operators.batch_service import (
-        build_submit_request,
-        describe_problems,
-    )
+    from airflow_batch_service.submit_request import build_submit_request, describe_problems
 
     call = dict(
         job_name="train 2026-11-24",  # a space: not allowed
@@ -442,7 +439,8 @@ def airflow_outcome() -> str:
     from types import SimpleNamespace
 
     from airflow_batch_service.core.retry import Cause
-    from airflow_batch_service.waiting import FAILED, finish
+    from airflow_batch_service.core.wait import FAILED
+    from airflow_batch_service.waiting import finish
 
     quiet = SimpleNamespace(error=lambda *args, **kwargs: None)
 

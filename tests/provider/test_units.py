@@ -10,19 +10,16 @@ from botocore.exceptions import (
 )
 
 from airflow_batch_service.core.errors import ErrorKind
-from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
+from airflow_batch_service.core.training_job import PAYLOAD_NAME_MAX
+from airflow_batch_service.hooks.batch_service import BatchServiceJobHook, classify_exception
 from airflow_batch_service.links.batch_service import (
     BatchServiceJobDetailsLink,
     SageMakerTrainingJobLink,
     TrainingJobLogsLink,
 )
-from airflow_batch_service.operators.batch_service import (
-    BatchSubmitServiceJobOperator,
-    argument_for,
-    build_submit_request,
-)
-from airflow_batch_service.payload import MAX_TRAINING_JOB_NAME, payload_model_problems
-from airflow_batch_service.waiting import classify_exception
+from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
+from airflow_batch_service.payload import payload_model_problems
+from airflow_batch_service.submit_request import argument_for, build_submit_request
 
 PAYLOAD = {
     "TrainingJobName": "unit",
@@ -96,11 +93,11 @@ def test_validate_payload_false_skips_the_model_check():
 
 
 def test_training_job_name_limit_explains_the_batch_prefix():
-    problems = payload_model_problems({**PAYLOAD, "TrainingJobName": "a" * (MAX_TRAINING_JOB_NAME + 1)})
+    problems = payload_model_problems({**PAYLOAD, "TrainingJobName": "a" * (PAYLOAD_NAME_MAX + 1)})
     assert len(problems) == 1
     assert problems[0].field == "serviceRequestPayload.TrainingJobName"
     assert "AWSBatch" in problems[0].rule and "63" in problems[0].rule
-    assert payload_model_problems({**PAYLOAD, "TrainingJobName": "a" * MAX_TRAINING_JOB_NAME}) == []
+    assert payload_model_problems({**PAYLOAD, "TrainingJobName": "a" * PAYLOAD_NAME_MAX}) == []
 
 
 def test_links_format_and_cope_with_missing_values():
@@ -179,10 +176,10 @@ def test_templates_render_into_names_and_payload():
 
 
 def test_name_limit_agrees_with_the_naming_helpers():
+    from airflow_batch_service.core.training_job import BATCH_NAME_OVERHEAD, SAGEMAKER_NAME_MAX
     from airflow_batch_service.naming import unique_training_job_name
-    from airflow_batch_service.payload import BATCH_NAME_OVERHEAD, SAGEMAKER_NAME_MAX
 
-    assert MAX_TRAINING_JOB_NAME == SAGEMAKER_NAME_MAX - BATCH_NAME_OVERHEAD == 23
+    assert PAYLOAD_NAME_MAX == SAGEMAKER_NAME_MAX - BATCH_NAME_OVERHEAD == 23
     name = unique_training_job_name("a-very-long-prefix-for-training", "manual__run")
     assert payload_model_problems({**PAYLOAD, "TrainingJobName": name}) == []
 

@@ -17,5 +17,5 @@ echo "bootstrap: installing into $venv with $constraints (about a minute on a fr
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-  -c "$constraints" -e ".[dev,async]"
+  -c "$constraints" -e ".[dev,async,openlineage]"
 echo "$want" > "$stamp"

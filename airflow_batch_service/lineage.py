@@ -1,0 +1,169 @@
+"""OpenLineage for service jobs: S3 inputs -> the model artifact, and the training job.
+
+``ServiceJobLineageMixin`` gives the submit operator and the sensor the methods the OpenLineage
+provider's ``DefaultExtractor`` looks for, following what the amazon provider's
+``SageMakerTrainingOperator`` emits:
+
+- **inputs**: one dataset per S3 channel of the payload
+  (``InputDataConfig[].DataSource.S3DataSource.S3Uri``);
+- **output**: the model artifact (``ModelArtifacts.S3ModelArtifacts`` of the final attempt's
+  training job, from ``self.training_job_result``, the ``core.training_result`` dict);
+- **run facets**: ``externalQuery`` (the training job's name, source ``sagemaker``: the
+  standard facet for "the run in the external system", as the Athena and BigQuery operators
+  use it) and ``awsBatchServiceJob`` (the service job's id, ARN, queue and the training result:
+  artifact, final metrics, training and billable seconds, statuses, failure reason).
+
+Datasets follow OpenLineage's S3 naming, as the amazon provider writes them: namespace
+``s3://<bucket>``, name the object key (``/`` for a bucket root).
+
+The operator reads its own (rendered) ``service_request_payload``; the sensor has none, so it
+reads ``service_request_payload_seen``, the payload of the job it watched, when its wait set
+it. Nothing of OpenLineage is imported until Airflow asks for lineage: the package works
+without the OpenLineage provider (``pip install "airflow-batch-service[openlineage]"`` adds it).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from typing import Any
+
+#: The ``externalQuery`` facet's ``source`` for a SageMaker training job.
+EXTERNAL_SOURCE = "sagemaker"
+#: The run facet carrying the service job and its training result.
+RUN_FACET_NAME = "awsBatchServiceJob"
+
+
+def s3_dataset_parts(uri: str) -> tuple[str, str] | None:
+    """``s3://bucket/key`` -> ``("s3://bucket", "key")`` (``"/"`` for the bucket itself), or
+    None for anything that is not an S3 URI."""
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        return None
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    if not bucket:
+        return None
+    return f"s3://{bucket}", key or "/"
+
+
+def payload_s3_inputs(payload: Any) -> list[str]:
+    """The S3 URIs of the payload's input channels, in order, without duplicates. ``payload``
+    is the CreateTrainingJob request as a dict or a JSON string; anything else gives []."""
+    if isinstance(payload, str):
+        try:
+            payload = json.loads(payload)
+        except ValueError:
+            return []
+    if not isinstance(payload, Mapping):
+        return []
+    uris: list[str] = []
+    channels = payload.get("InputDataConfig")
+    for channel in channels if isinstance(channels, list) else []:
+        source = channel.get("DataSource") if isinstance(channel, Mapping) else None
+        s3 = source.get("S3DataSource") if isinstance(source, Mapping) else None
+        uri = s3.get("S3Uri") if isinstance(s3, Mapping) else None
+        if isinstance(uri, str) and uri and uri not in uris:
+            uris.append(uri)
+    return uris
+
+
+@functools.cache
+def _run_facet_class() -> Any:
+    """The ``awsBatchServiceJob`` run facet, defined on first use (attrs, as OpenLineage's)."""
+    from airflow.providers.common.compat.openlineage.facet import RunFacet
+    from attrs import define
+
+    @define
+    class AwsBatchServiceJobRunFacet(RunFacet):
+        """The AWS Batch service job behind an Airflow task, and its training result."""
+
+        jobId: str | None = None
+        jobArn: str | None = None
+        jobQueue: str | None = None
+        trainingJob: dict | None = None
+
+    return AwsBatchServiceJobRunFacet
+
+
+class ServiceJobLineageMixin:
+    """OpenLineage facets for a task that submitted or watched a service job.
+
+    Mix into an operator or sensor class (before the Airflow base class). It reads, when set:
+    ``service_request_payload`` (operator) or ``service_request_payload_seen`` (sensor): the
+    CreateTrainingJob request; ``training_job_result``: the ``core.training_result`` dict of
+    the final attempt's training job; ``job_id``: the service job. Missing pieces leave their
+    part of the lineage out; extraction never fails the task (the extractor logs and drops
+    errors, and this code raises none of its own).
+    """
+
+    def _lineage_payload(self) -> Any:
+        return getattr(self, "service_request_payload", None) or getattr(
+            self, "service_request_payload_seen", None
+        )
+
+    def _lineage_training_result(self, task_instance: Any = None) -> Mapping[str, Any] | None:
+        result = getattr(self, "training_job_result", None)
+        if isinstance(result, Mapping):
+            return result
+        if task_instance is None:
+            return None
+        # A task whose result was not kept on the object (another process ran the end of the
+        # wait): the summary XCom carries it under "trainingJob".
+        for key in ("summary", "return_value"):
+            try:
+                value = task_instance.xcom_pull(task_ids=task_instance.task_id, key=key)
+            except Exception:
+                continue
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    continue
+            if isinstance(value, Mapping) and isinstance(value.get("trainingJob"), Mapping):
+                return value["trainingJob"]
+        return None
+
+    @staticmethod
+    def _datasets(uris: list[str]) -> list[Any]:
+        from airflow.providers.common.compat.openlineage.facet import Dataset
+
+        out = []
+        for uri in uris:
+            parts = s3_dataset_parts(uri)
+            if parts is not None:
+                out.append(Dataset(namespace=parts[0], name=parts[1], facets={}))
+        return out
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """At the start only the inputs are known (the payload's S3 channels)."""
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        return OperatorLineage(inputs=self._datasets(payload_s3_inputs(self._lineage_payload())))
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Inputs, the model artifact as output, and the training job as run facets."""
+        from airflow.providers.common.compat.openlineage.facet import ExternalQueryRunFacet
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        inputs = self._datasets(payload_s3_inputs(self._lineage_payload()))
+        result = self._lineage_training_result(task_instance)
+        artifact = (result or {}).get("modelArtifacts")
+        outputs = self._datasets([artifact]) if isinstance(artifact, str) else []
+        run_facets: dict[str, Any] = {}
+        job_id = getattr(self, "job_id", None)
+        if result is not None and result.get("trainingJobName"):
+            run_facets["externalQuery"] = ExternalQueryRunFacet(
+                externalQueryId=str(result["trainingJobName"]), source=EXTERNAL_SOURCE
+            )
+        if result is not None or job_id:
+            run_facets[RUN_FACET_NAME] = _run_facet_class()(
+                jobId=str(job_id) if job_id else None,
+                jobArn=getattr(self, "job_arn", None),
+                jobQueue=getattr(self, "job_queue", None),
+                trainingJob=dict(result) if result is not None else None,
+            )
+        return OperatorLineage(inputs=inputs, outputs=outputs, run_facets=run_facets)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """A failed job: what it read, and as far as its training job got (no artifact)."""
+        return self.get_openlineage_facets_on_complete(task_instance)

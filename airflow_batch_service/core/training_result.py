@@ -7,19 +7,19 @@ metrics by name, the training and billable seconds, the training job's name, ARN
 secondary status, and the failure reason. Every key is always present (``None`` or ``{}`` when
 the training job did not get that far), so a downstream task can index it without guards:
 
-.. code-block:: python
-
-    {
-        "trainingJobName": "AWSBatchtrain-3f2a...",
-        "trainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/awsbatch...",
-        "trainingJobStatus": "Completed",
-        "secondaryStatus": "Completed",
-        "modelArtifacts": "s3://my-bucket/models/AWSBatchtrain-3f2a.../output/model.tar.gz",
-        "finalMetrics": {"validation:accuracy": 0.93, "train:loss": 0.12},
-        "trainingTimeInSeconds": 1260,
-        "billableTimeInSeconds": 1260,
-        "failureReason": None,
-    }
+```python
+{
+    "trainingJobName": "AWSBatchtrain-3f2a...",
+    "trainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/awsbatch...",
+    "trainingJobStatus": "Completed",
+    "secondaryStatus": "Completed",
+    "modelArtifacts": "s3://my-bucket/models/AWSBatchtrain-3f2a.../output/model.tar.gz",
+    "finalMetrics": {"validation:accuracy": 0.93, "train:loss": 0.12},
+    "trainingTimeInSeconds": 1260,
+    "billableTimeInSeconds": 1260,
+    "failureReason": None,
+}
+```
 
 Pure: standard library only, no Airflow, no boto3.
 """

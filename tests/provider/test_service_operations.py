@@ -681,3 +681,31 @@ def test_operations_example_dag(airflow_home, batch_emulator_server, monkeypatch
         assert described["status"] == "FAILED" and described["isTerminated"] is True
         assert described["statusReason"].startswith("Airflow: the sweep's baseline failed in run ")
     assert emu.stats()["TerminateServiceJobs"] == 1
+
+
+def test_importing_the_operations_modules_stays_cheap():
+    import subprocess
+    import sys
+
+    code = """
+import sys, json, boto3
+import airflow_batch_service.operators.service_operations
+import airflow_batch_service.sensors.service_operations
+import airflow_batch_service.triggers.service_operations
+import airflow_batch_service.lineage
+print(json.dumps({
+    "default_session": boto3.DEFAULT_SESSION is not None,
+    "validation": "airflow_batch_service.core.validation" in sys.modules,
+    "openlineage": any(m.startswith("openlineage") for m in sys.modules),
+    "moto": "moto" in sys.modules,
+}))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=120
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {
+        "default_session": False,
+        "validation": False,
+        "openlineage": False,
+        "moto": False,
+    }

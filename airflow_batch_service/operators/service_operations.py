@@ -366,12 +366,9 @@ class BatchTerminateServiceJobsOperator(AwsBaseOperator[BatchServiceJobHook]):
         return out
 
     def _submitted_by_run(self, job_id: str, task_ids: list[Any] | None) -> bool:
+        from airflow_batch_service.core.durable import TASK_TAG, TaskKey
         from airflow_batch_service.core.errors import ErrorKind, classify
         from airflow_batch_service.core.operations import parse_task_tag
-        try:  # the pure half of durable submission, where it lives
-            from airflow_batch_service.core.durable import TASK_TAG, TaskKey
-        except ImportError:
-            from airflow_batch_service.durable import TASK_TAG, TaskKey  # type: ignore[no-redef]
 
         try:
             tags = self.hook.describe_service_job(job_id).get("tags") or {}

@@ -150,10 +150,7 @@ def test_task_tag_parsing():
 
 
 def test_parse_matches_what_durable_submission_writes():
-    try:
-        from airflow_batch_service.core.durable import TaskKey
-    except ImportError:
-        from airflow_batch_service.durable import TaskKey
+    from airflow_batch_service.core.durable import TaskKey
 
     key = TaskKey("my_dag", "train", "manual__2026-11-24T08:17:26.273129+00:00", 7)
     assert parse_task_tag(key.tag_value()) == ("my_dag", "train", key.run_id, 7)

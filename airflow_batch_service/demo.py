@@ -14,6 +14,7 @@ too), so it shows what a user of the provider would see against a real account.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -25,7 +26,14 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from airflow_batch_service.core.status import ServiceJobStatus
+from airflow_batch_service.core.verdict import interpret
+from airflow_batch_service.emulator.connection import aws_connection_json
+
+if TYPE_CHECKING:
+    from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 
 CONN_ID = "batch_service_emulator"
 QUEUE = "demo-training"
@@ -94,8 +102,6 @@ def airflow_env(
 ) -> dict[str, str]:
     """The environment of every Airflow command the demo runs: a throwaway home, sqlite, no
     example DAGs of Airflow's own, and an ``aws`` connection pointing at the emulator."""
-    from airflow_batch_service.emulator import aws_connection_json
-
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__"))}
     env.update(
         {
@@ -152,8 +158,6 @@ class Event:
 
 def timeline(describe: Mapping[str, Any]) -> list[Event]:
     """A job's history as far as DescribeServiceJob tells it, explained by ``core.verdict``."""
-    from airflow_batch_service.core.verdict import interpret
-
     verdict = interpret(describe)
     events = [Event(int(describe["createdAt"]), "SUBMITTED")]
     if describe.get("scheduledAt") and not verdict.attempts:
@@ -206,8 +210,6 @@ def notes_from_log(log_text: str, job_name: str) -> list[str]:
 
 
 def print_timeline(describe: Mapping[str, Any], log_text: str = "", out: Any = sys.stdout) -> None:
-    from airflow_batch_service.core.verdict import interpret
-
     verdict = interpret(describe)
     print(f"  job {verdict.job_name} ({verdict.job_id})", file=out)
     start = int(describe["createdAt"])
@@ -252,22 +254,39 @@ def capacity_chart(
     print(f"    at most {peak} job(s) held capacity at once (limit {capacity} instances)", file=out)
 
 
-def all_jobs(batch: Any, queues: Iterable[str]) -> list[dict[str, Any]]:
+def all_jobs(hook: BatchServiceJobHook, queues: Iterable[str]) -> list[dict[str, Any]]:
     """Every job in the queues, all statuses (ListServiceJobs lists one status at a time)."""
-    from airflow_batch_service.core.status import ServiceJobStatus
-
     seen: dict[str, dict[str, Any]] = {}
-    paginator = batch.get_paginator("list_service_jobs")
     for queue in queues:
         for status in ServiceJobStatus:
-            for page in paginator.paginate(jobQueue=queue, jobStatus=status.value):
-                for summary in page["jobSummaryList"]:
-                    seen[summary["jobId"]] = summary
+            for summary in hook.list_service_jobs(job_queue=queue, job_status=status.value):
+                seen[summary["jobId"]] = summary
     return sorted(seen.values(), key=lambda s: s["createdAt"])
 
 
+@contextlib.contextmanager
+def reading_hook(env: Mapping[str, str]) -> Any:
+    """The provider's hook on the demo's ``aws`` connection, to read the jobs back as a user
+    would: this process sees the demo's Airflow home and connection meanwhile."""
+    # Imported here: it loads Airflow, and the CLI imports this module to build its --help.
+    from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
+
+    keys = [k for k in env if k.startswith("AIRFLOW")]
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update({k: env[k] for k in keys})
+    try:
+        yield BatchServiceJobHook(aws_conn_id=CONN_ID)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def run(args: argparse.Namespace) -> int:
-    from airflow_batch_service.emulator import EmulatorServer
+    # Imported here: the CLI imports this module to build its --help, which stays instant.
+    from airflow_batch_service.emulator.server import EmulatorServer
 
     folder = find_dags_folder(args.dags_folder)
     wanted = args.dag or list(DAGS)
@@ -308,7 +327,6 @@ def run(args: argparse.Namespace) -> int:
                 )
                 args.keep = True
                 return 1
-            batch = server.emulator.client("batch")
             reported: set[str] = set()
             for dag_id in wanted:
                 print(f"\n== {dag_id}: {DAGS[dag_id]}")
@@ -322,13 +340,14 @@ def run(args: argparse.Namespace) -> int:
                 if state != "success":
                     failures += 1
                 described = []
-                for summary in all_jobs(batch, [QUEUE, FAIR_SHARE_QUEUE]):
-                    if summary["jobId"] in reported:
-                        continue
-                    reported.add(summary["jobId"])
-                    describe = batch.describe_service_job(jobId=summary["jobId"])
-                    described.append(describe)
-                    print_timeline(describe, log.read_text())
+                with reading_hook(env) as hook:
+                    for summary in all_jobs(hook, [QUEUE, FAIR_SHARE_QUEUE]):
+                        if summary["jobId"] in reported:
+                            continue
+                        reported.add(summary["jobId"])
+                        describe = hook.describe_service_job(summary["jobId"])
+                        described.append(describe)
+                        print_timeline(describe, log.read_text())
                 sweep = [d for d in described if d["jobQueue"].endswith("/" + FAIR_SHARE_QUEUE)]
                 if sweep:
                     capacity_chart(sweep, SWEEP_CAPACITY)

@@ -1,9 +1,11 @@
 """``airflow-batch-service``: the project's command line.
 
-Subcommands are listed in :data:`COMMANDS` as ``name -> (help, "module:function")``: the
-module is imported only when that subcommand runs, so ``--help`` stays instant and a
-subcommand's dependencies (moto for ``emulator``) load only when needed. To add one, write
-``add_arguments(parser)`` and ``run(args) -> int`` in its module and add a line here.
+Subcommands are listed in :data:`COMMANDS` as ``name -> (help, module)``. Building the parser
+imports every subcommand's module to let it declare its arguments (``add_arguments(parser)``),
+and the chosen one's ``run(args) -> int`` then does the work. So a subcommand module must stay
+cheap to import, with its heavy dependencies (moto for ``emulator``, Airflow for ``demo``)
+imported inside ``run``: that keeps ``--help`` instant. To add one, write ``add_arguments``
+and ``run`` in its module and add a line here.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-#: name -> (one-line help, "module" exposing add_arguments(parser) and run(args) -> int)
+#: name -> (one-line help, module exposing add_arguments(parser) and run(args) -> int)
 COMMANDS: dict[str, tuple[str, str]] = {
     "emulator": (
         "run the local AWS Batch service-job emulator (moto-based) on loopback",

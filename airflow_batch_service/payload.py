@@ -4,15 +4,19 @@ Batch accepts any JSON at submit and only hands it to SageMaker when capacity fr
 hours later: a typo in ``ResourceConfig`` then fails an attempt (and, under a catch-all RETRY
 rule, several paid ones). botocore ships SageMaker's model and its own validator, so the
 operator runs the exact client-side check ``sagemaker.create_training_job`` would, before any
-AWS call. botocore is imported lazily: loading the SageMaker model costs tens of milliseconds
-and must not happen when a DAG file is parsed.
+AWS call. The SageMaker model is loaded on first use (tens of milliseconds), never when a DAG
+file is parsed: only a running task imports this module (through ``submit_request``).
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import botocore.session
+from botocore.model import Shape
+from botocore.validate import ParamValidator
 
 from airflow_batch_service.core.training_job import (
     BATCH_NAME_OVERHEAD,
@@ -21,16 +25,11 @@ from airflow_batch_service.core.training_job import (
 )
 from airflow_batch_service.core.validation import Problem
 
-if TYPE_CHECKING:
-    from botocore.model import Shape
-
 TRAINING_JOB_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 
 @lru_cache(maxsize=1)
 def _create_training_job_shape() -> Shape:
-    import botocore.session
-
     model = botocore.session.get_session().get_service_model("sagemaker")
     return model.operation_model("CreateTrainingJob").input_shape
 
@@ -66,8 +65,6 @@ def payload_model_problems(
 ) -> list[Problem]:
     """Every way ``payload`` breaks botocore's ``CreateTrainingJob`` input model (required
     members, unknown keys, types, minimum lengths and values) plus the name-length rule."""
-    from botocore.validate import ParamValidator
-
     report = ParamValidator().validate(payload, _create_training_job_shape())
     out: list[Problem] = []
     if report.has_errors():

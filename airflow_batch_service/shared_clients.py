@@ -39,6 +39,10 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from asgiref.sync import sync_to_async
+
+from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
+
 #: Threads for AWS calls of every trigger in the process (botocore's max_pool_connections).
 MAX_WORKERS = 10
 
@@ -75,8 +79,6 @@ def build_client(
     verify: bool | str | None,
     botocore_config: Mapping[str, Any] | None,
 ) -> Any:
-    from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
-
     hook = BatchServiceJobHook(
         aws_conn_id=aws_conn_id,
         region_name=region_name,
@@ -131,8 +133,6 @@ async def get_shared_client_async(service: str, **kwargs: Any) -> Any:
         return client
     # Through asgiref, as the amazon provider's get_async_conn: on Airflow 3.0 the triggerer's
     # connection lookup (async_to_sync to the supervisor) only works from its threads.
-    from asgiref.sync import sync_to_async
-
     return await sync_to_async(get_shared_client)(service, **kwargs)
 
 

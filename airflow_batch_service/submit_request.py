@@ -19,6 +19,7 @@ from airflow_batch_service.core.validation import (
     request_size_problems,
     submit_request_problems,
 )
+from airflow_batch_service.payload import payload_model_problems
 
 #: SubmitServiceJob field -> this operator's argument, so messages name what the user wrote.
 ARGUMENT_FOR_FIELD: dict[str, str] = {
@@ -150,7 +151,5 @@ def build_submit_request(
         core_problems = request_size_problems(request, reserve=DURABLE_REQUEST_RESERVE)
     problems.extend(core_problems)
     if validate_payload and payload is not None:
-        from airflow_batch_service.payload import payload_model_problems
-
         problems.extend(payload_model_problems(payload))
     return request, problems

@@ -14,9 +14,9 @@ ends. CloudWatch Logs allows GetLogEvents about 25 times a second per account an
 thousand waits reading on every 30-second poll would already pass that, and a wait that polls
 every second must not spend its time reading logs.
 
-It does no I/O: ``airflow_batch_service.training_logs`` asks it what to read
-(:meth:`LogTail.to_discover`, :meth:`LogTail.to_read`) and feeds it the answers. The sync wait
-and the trigger use the same fetcher, so "what is new" has one implementation. The state is
+It does no I/O: ``core.wait.read_logs`` asks it what to read (:meth:`LogTail.to_discover`,
+:meth:`LogTail.to_read`) and feeds it the answers the hook gave. The sync wait and the trigger
+step that same flow, so "what is new" has one implementation. The state is
 JSON-able (:meth:`LogTail.to_dict`): a reschedule or a deferral carries it on.
 """
 

@@ -90,7 +90,8 @@ rect.inexact { fill-opacity: .7; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { text-align: left; vertical-align: top; padding: 4px 8px 4px 0; border-bottom: 1px solid var(--border); }
 th { color: var(--muted); font-weight: 600; }
-td.reason { word-break: break-word; min-width: 14em; }
+td.reason { word-break: break-word; min-width: 12em; }
+td code { word-break: break-all; }
 ol.events { margin: 6px 0; padding-left: 20px; font-size: 13px; }
 ol.events li { margin: 2px 0; }
 .links { display: flex; flex-wrap: wrap; gap: 4px 14px; margin: 8px 0 0; font-size: 13px; }
@@ -237,7 +238,11 @@ def _attempts_table(lane: JobLane) -> str:
             f'<td><span class="badge outcome-{_e("SUCCEEDED" if row.outcome == "SUCCEEDED" else "FAILED" if row.outcome in ("FAILED", "RETRIED", "PREEMPTED") else "IN_PROGRESS")}">{_e(row.outcome)}</span></td>'
             f'<td class="optional">{_e(row.duration or "")}</td>'
             f'<td class="reason">{_e(row.reason or "")}'
-            + (f'<div class="rule"><small>{_e(row.rule)}</small></div>' if row.rule else "")
+            + (
+                f'<div class="rule"><small>{_e(row.rule)}</small></div>'
+                if row.rule and row.rule not in (row.decision or "")
+                else ""
+            )
             + (
                 f'<div class="decision"><small>{_e(row.decision)}</small></div>'
                 if row.decision

@@ -284,7 +284,8 @@ def _segments_from_observed(
 def _capacity_requeues(
     transitions: list[dict[str, Any]], describe: Mapping[str, Any] | None
 ) -> list[Marker]:
-    """RUNNABLE again after SCHEDULED/STARTING with no attempt ending in between."""
+    """RUNNABLE again after SCHEDULED/STARTING with no attempt ending in between (or with a
+    capacity reason): Batch requeued the job without using an attempt."""
     stops = sorted(
         _int(r.get("stoppedAt")) or 0
         for r in _runs(describe or {})
@@ -292,9 +293,18 @@ def _capacity_requeues(
     )
     markers: list[Marker] = []
     for prev, cur in pairwise(transitions):
-        if cur["status"] != "RUNNABLE" or prev["status"] not in _ACTIVE:
-            continue
         reason = cur.get("reason")
+        if cur["status"] != "RUNNABLE":
+            continue
+        # Back from SCHEDULED/STARTING; or, when the polls missed the short SCHEDULED, a
+        # RUNNABLE that now carries a capacity reason it did not have.
+        missed = (
+            prev["status"] == "RUNNABLE"
+            and reasons.is_capacity(reason)
+            and reason != prev.get("reason")
+        )
+        if prev["status"] not in _ACTIVE and not missed:
+            continue
         if reasons.is_preemption(reason):
             continue  # counted from preemptionSummary
         # An attempt that ended between the two looks (a second of slack: times from polls

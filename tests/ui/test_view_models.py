@@ -130,6 +130,28 @@ def test_observed_lane_shows_requeue_retry_and_success(story: dict[str, Any]) ->
     assert lane.time_in()["RUNNING"] == 5000  # 2 s failed attempt + 3 s successful one
 
 
+def test_capacity_requeue_seen_without_its_scheduled_state() -> None:
+    """Polls that miss the short SCHEDULED still see RUNNABLE gain a capacity reason."""
+    capacity = "Received status from SageMaker: CapacityError: Unable to provision"
+    transitions = [
+        {"status": "RUNNABLE", "atMs": 0, "exact": True, "reason": None},
+        {"status": "RUNNABLE", "atMs": 4000, "exact": False, "reason": capacity},
+        {"status": "RUNNING", "atMs": 9000, "exact": True, "reason": capacity},
+    ]
+    describe = {
+        "jobId": "j",
+        "status": "RUNNING",
+        "createdAt": 0,
+        "statusReason": capacity,
+        "attempts": [{"startedAt": 9000}],
+    }
+    lane = build_lane(
+        LaneInput(job_id="j", describe=describe, transitions=transitions), now_ms=10_000
+    )
+    assert lane.capacity_requeues == 1
+    assert [m.kind for m in lane.markers] == ["capacity"]
+
+
 def test_describe_only_lane_for_an_earlier_try(story: dict[str, Any]) -> None:
     lane = build_lane(
         LaneInput(job_id=story["job_id"], describe=story["describe"], try_number=1),

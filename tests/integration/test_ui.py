@@ -238,10 +238,12 @@ def test_ui_plugin_absent_without_error_on_airflow_30(stack: AirflowStack) -> No
     assert "airflow_batch_service.plugins" not in api_log, api_log[-3000:]
 
 
-def test_ui_sweep_in_the_browser(stack: AirflowStack, emulator: Any, browser: Any) -> None:
+def test_ui_sweep_in_the_browser(
+    stack: AirflowStack, emulator: Any, request: pytest.FixtureRequest
+) -> None:
     if not _ui_supported(stack):
         pytest.skip("external views need Airflow >= 3.1")
-    driver = browser
+    driver = request.getfixturevalue("browser")  # started only where there is something to see
     emulator.configure(seconds_per_state=1.5)
     emulator.create_queue(QUEUE, max_capacity=2)
     emulator.load_scenarios(SCENARIOS)

@@ -332,6 +332,26 @@ def test_tab_shows_every_try(world: dict[str, Any]) -> None:
     assert "every map index" in html
 
 
+def test_tab_of_a_sensor_and_of_every_map_index(world: dict[str, Any]) -> None:
+    svc = world["services"]
+    sensor = _ti(
+        task_id="wait",
+        operator="BatchServiceJobSensor",
+        history=[],
+        try_number=1,
+        rendered={"aws_conn_id": "emu", "region_name": "us-east-1", "job_id": "job-1"},
+        xcoms={"return_value": {"jobId": "job-1", "outcome": "SUCCEEDED"}},
+    )
+    svc.metadata.tis += [sensor, _ti(map_index=1, xcoms={"return_value": "job-2"}, history=[])]
+    page = _get(world, "/ti", "viewer", dag_id=DAG, run_id=RUN, task_id="wait", map_index="0")
+    assert page.status_code == 200
+    assert 'data-job-id="job-1"' in page.text and "watched" in page.text
+    every = _get(world, "/ti", "viewer", dag_id=DAG, run_id=RUN, task_id=TASK, map_index="all")
+    assert every.status_code == 200
+    assert 'data-map-index="0"' in every.text and 'data-map-index="1"' in every.text
+    assert "(every map index)" in every.text
+
+
 def test_tab_of_a_task_that_is_not_ours(world: dict[str, Any]) -> None:
     page = _get(world, "/ti", "viewer", dag_id=DAG, run_id=RUN, task_id="plain", map_index="0")
     assert page.status_code == 200 and "not a task of airflow-batch-service" in page.text

@@ -85,26 +85,82 @@ async def arun(
     log: Any,
     *,
     on_seen: Callable[[Verdict], None] | None = None,
+    share_polls: float | None = None,
 ) -> WaitOutcome | None:
-    """Step ``flow`` with the hook's async twins until it returns."""
+    """Step ``flow`` with the hook's async twins until it returns.
+
+    ``share_polls`` (the poll interval; the trigger's): share one listing round per queue with
+    the process's other waits (``coalesce``): a describe whose job the last round shows
+    unchanged is answered with the previous describe, and a sleep ends when a round completes.
+    """
     reply: Any = None
+    shared = _SharedPolls(hook, share_polls) if share_polls else None
     try:
         while True:
             request = flow.send(reply)
             reply = None
             if isinstance(request, Call):
-                try:
-                    reply = await getattr(hook, f"a{request.method}")(**request.kwargs)
-                except Exception as exc:
-                    reply = _failed(hook, exc)
+                reply = shared.cached(request) if shared is not None else None
+                if reply is None:
+                    try:
+                        reply = await getattr(hook, f"a{request.method}")(**request.kwargs)
+                    except Exception as exc:
+                        reply = _failed(hook, exc)
+                    if shared is not None:
+                        shared.described(request, reply)
             elif isinstance(request, Sleep):
-                await asyncio.sleep(request.seconds)
+                if shared is not None and shared.active:
+                    await shared.next_round(request.seconds)
+                else:
+                    await asyncio.sleep(request.seconds)
             elif isinstance(request, Log):
                 getattr(log, request.level)("%s", request.message)
             elif isinstance(request, Seen) and on_seen is not None:
                 on_seen(request.verdict)
     except StopIteration as stop:
         return stop.value
+    finally:
+        if shared is not None:
+            shared.leave()
+
+
+class _SharedPolls:
+    """One wait's side of ``coalesce.QueueWatch``: its last describe and its watch."""
+
+    def __init__(self, hook: BatchServiceJobHook, interval: float) -> None:
+        self.hook, self.interval = hook, interval
+        self.watch: Any = None
+        self.job_id: str | None = None
+        self.last: dict[str, Any] | None = None
+        self.key: tuple[Any, ...] | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.watch is not None and self.watch.active
+
+    def cached(self, request: Call) -> dict[str, Any] | None:
+        if request.method != "describe_service_job" or self.watch is None or self.last is None:
+            return None
+        return dict(self.last) if self.watch.unchanged(self.job_id, self.key) else None
+
+    def described(self, request: Call, reply: Any) -> None:
+        from airflow_batch_service.coalesce import watch_for
+        from airflow_batch_service.core.sweep import summary_key
+
+        if request.method != "describe_service_job" or not isinstance(reply, Mapping):
+            return
+        self.last, self.key = dict(reply), summary_key(reply)
+        if self.watch is None and reply.get("jobQueue"):
+            self.job_id = str(request.kwargs.get("job_id"))
+            self.watch = watch_for(self.hook, str(reply["jobQueue"]), self.interval)
+            self.watch.join(self.job_id)
+
+    async def next_round(self, timeout: float) -> None:
+        await self.watch.next_round(timeout)
+
+    def leave(self) -> None:
+        if self.watch is not None and self.job_id is not None:
+            self.watch.leave(self.job_id)
 
 
 # -------------------------------------------------------------------------- the task's end
@@ -238,3 +294,20 @@ def push_timeline(context: Mapping[str, Any], task: Any, outcomes: list[WaitOutc
         context["ti"].xcom_push(key=TIMELINE_KEY, value=value)
     except Exception:  # a timeline is never worth failing the task for
         task.log.debug("could not push the timeline", exc_info=True)
+
+
+#: XCom key of what the final attempt's training job produced (``core.training_result``).
+TRAINING_JOB_KEY = "training_job"
+
+
+def record_training_result(
+    context: Mapping[str, Any], task: Any, outcome: WaitOutcome
+) -> dict[str, Any] | None:
+    """Push the outcome's training result (if read) as the ``training_job`` XCom; return it."""
+    result = outcome.training_job
+    if result is not None and getattr(task, "do_xcom_push", True):
+        try:
+            context["ti"].xcom_push(key=TRAINING_JOB_KEY, value=result)
+        except Exception:
+            task.log.debug("could not push the training result", exc_info=True)
+    return result

@@ -30,8 +30,11 @@ from typing import Any
 from airflow_batch_service.core.errors import ErrorKind
 from airflow_batch_service.core.logtail import LogTail
 from airflow_batch_service.core.retry import Cause
+from airflow_batch_service.core.standing import READ_INTERVAL_SECONDS, standing
+from airflow_batch_service.core.status import ServiceJobStatus
 from airflow_batch_service.core.training_job import LOG_GROUP
-from airflow_batch_service.core.verdict import Verdict, training_job_name
+from airflow_batch_service.core.training_result import training_result
+from airflow_batch_service.core.verdict import Verdict, format_duration, training_job_name
 from airflow_batch_service.core.watch import JobWatcher, PollPolicy, Step, WaitLoop, WatchState
 
 #: Event statuses (``WaitOutcome.status``).
@@ -77,6 +80,10 @@ class WaitOutcome:
     #: The state transitions the wait observed (``WatchState.transitions``).
     timeline: tuple[dict[str, Any], ...] = ()
     job_name: str | None = None
+    #: What the final attempt's training job produced (``core.training_result``), or None.
+    training_job: dict[str, Any] | None = None
+    #: The job's ``serviceRequestPayload`` as last described (lineage reads its S3 inputs).
+    payload: str | None = None
 
     def to_event(self) -> dict[str, Any]:
         """The JSON-able event (a trigger's payload); no pending termination in it."""
@@ -212,6 +219,9 @@ class JobWait:
     terminate_reason_prefix: str = ""
     last_verdict: Verdict | None = None
     last_step: Step | None = None
+    #: Read the final attempt's training job when the wait ends (DescribeTrainingJob, once).
+    read_training_result: bool = False
+    payload: str | None = None
 
     @classmethod
     def create(
@@ -226,6 +236,7 @@ class JobWait:
         limit: Limit | None = None,
         terminate_on_timeout: bool = False,
         terminate_reason_prefix: str = "",
+        read_training_result: bool = False,
     ) -> JobWait:
         """A wait, resuming from :meth:`state` (a reschedule poke, a deferral)."""
         state = state or {}
@@ -245,7 +256,13 @@ class JobWait:
             started_ms=state.get("started_ms", started_ms),
             consecutive_errors=int(state.get("errors", 0)),
         )
-        return cls(loop, limit, terminate_on_timeout, terminate_reason_prefix)
+        return cls(
+            loop,
+            limit,
+            terminate_on_timeout,
+            terminate_reason_prefix,
+            read_training_result=read_training_result,
+        )
 
     @property
     def job_id(self) -> str:
@@ -268,6 +285,8 @@ class JobWait:
             self.loop.started_ms = now_ms
 
     def on_response(self, describe: Mapping[str, Any], now_ms: int) -> Step:
+        payload = describe.get("serviceRequestPayload")
+        self.payload = payload if isinstance(payload, str) else self.payload
         step = self.last_step = self.loop.on_response(describe, now_ms)
         if step.verdict is not None:
             self.last_verdict = step.verdict
@@ -291,10 +310,20 @@ class JobWait:
     def outcome(self, step: Step, now_ms: int) -> WaitOutcome | None:
         """None while the wait goes on; otherwise how it ended (termination still to do)."""
         outcome = self._outcome(step, now_ms)
-        if outcome is None or outcome.job_name or self.last_verdict is None:
+        if outcome is None:
             return outcome
         values = asdict(outcome)
-        values.update(job_name=self.last_verdict.job_name, timeline=outcome.timeline)
+        values.update(timeline=outcome.timeline, payload=self.payload)
+        if self.last_verdict is not None:
+            values.update(job_name=self.last_verdict.job_name)
+        return WaitOutcome(**values)
+
+    def with_training_result(self, outcome: WaitOutcome, result: dict[str, Any]) -> WaitOutcome:
+        """``outcome`` carrying what the training job produced (in the summary too)."""
+        values = asdict(outcome)
+        values.update(timeline=outcome.timeline, training_job=result)
+        if outcome.summary is not None:
+            values["summary"] = {**outcome.summary, "trainingJob": result}
         return WaitOutcome(**values)
 
     def _outcome(self, step: Step, now_ms: int) -> WaitOutcome | None:
@@ -309,20 +338,27 @@ class JobWait:
         if observation is not None:
             verdict = observation.verdict
             if observation.terminate_reason and not verdict.done:
+                where = self.loop.watcher.state.standing_text
+                seen = f" At the last look: {where}." if where else ""
                 return WaitOutcome(
                     FAILED,
                     job_id,
-                    f"{observation.terminate_reason}.\n{verdict.explain()}",
+                    f"{observation.terminate_reason}.{seen}\n{verdict.explain()}",
                     training_job_arn=arn,
                     terminate_reason=observation.terminate_reason,
                     timeline=timeline,
                 )
             if verdict.done and verdict.succeeded:
+                state = self.loop.watcher.state
+                summary = verdict.summary()
+                # Where it last stood while RUNNABLE (None: never seen waiting, or beyond 100).
+                summary["queuePosition"] = state.position
+                summary["queuePlace"] = state.place
                 return WaitOutcome(
                     SUCCESS,
                     job_id,
                     verdict.headline(),
-                    summary=verdict.summary(),
+                    summary=summary,
                     training_job_arn=arn,
                     timeline=timeline,
                 )
@@ -456,6 +492,44 @@ def read_logs(tail: LogTail, now_ms: int) -> Generator[Request, Any, list[str]]:
     return lines
 
 
+def _look_at_queue(
+    wait: JobWait, describe: Mapping[str, Any], verdict: Verdict, now_ms: int
+) -> Generator[Request, Any, None]:
+    """While the job is RUNNABLE, read where it stands (at most every
+    ``core.standing.READ_INTERVAL_SECONDS``; the snapshot itself is shared per queue by the
+    hook) and log it when its place or the capacity in use changed."""
+    state = wait.loop.watcher.state
+    queue = describe.get("jobQueue")
+    if verdict.status != ServiceJobStatus.RUNNABLE or not queue or not verdict.job_arn:
+        return
+    if state.standing_read is not None and now_ms - state.standing_read < READ_INTERVAL_SECONDS * 1000:
+        return
+    state.standing_read = now_ms
+    reply = yield Call(
+        "queue_picture",
+        {"job_queue": str(queue), "quota_share_name": describe.get("quotaShareName")},
+    )
+    if isinstance(reply, Failed):
+        yield Log("debug", f"could not read the queue snapshot: {reply.message}")
+        return
+    if not isinstance(reply, Mapping):
+        return
+    where = standing(
+        reply.get("snapshot") or {},
+        job_arn=verdict.job_arn,
+        queue=str(reply.get("queue") or queue),
+        quota_share=describe.get("quotaShareName"),
+        share_identifier=describe.get("shareIdentifier"),
+        limits=reply.get("limits") or {},
+    )
+    since = state.runnable_since or state.since or now_ms
+    text = where.describe(format_duration(max(0, now_ms - since)))
+    state.position, state.place, state.standing_text = where.position, where.place, text
+    if where.key() != state.standing_key:
+        state.standing_key = where.key()
+        yield Log("info", text)
+
+
 def wait_flow(
     wait: JobWait,
     *,
@@ -481,6 +555,8 @@ def wait_flow(
             yield Log(level, message)
         if step.verdict is not None:
             yield Seen(step.verdict)
+            if isinstance(reply, Mapping):
+                yield from _look_at_queue(wait, reply, step.verdict, clock())
             if tail is not None:
                 follow = step.verdict
                 tail.follow(
@@ -505,6 +581,17 @@ def wait_flow(
                 if error is not None:
                     yield Log("error", f"could not terminate service job {wait.job_id}: {error}")
                 outcome = wait.terminated(outcome, error)
+            if wait.read_training_result and outcome.training_job_arn:
+                reply = yield Call("describe_training_job", {"name": outcome.training_job_arn})
+                if isinstance(reply, Failed):
+                    yield Log(
+                        "warning",
+                        f"could not read training job {outcome.training_job_arn} "
+                        f"(sagemaker:DescribeTrainingJob): {reply.message}; its result is left "
+                        "out (set read_training_result=False to skip the call)",
+                    )
+                elif isinstance(reply, Mapping):
+                    outcome = wait.with_training_result(outcome, training_result(reply))
             return outcome
         if once:
             return None

@@ -40,6 +40,13 @@ class WatchState:
     #: the time is a timestamp from the response, not the poll that saw it). The describe has
     #: no intermediate transition times, so this is the only record of them.
     transitions: list[dict[str, Any]] = field(default_factory=list)
+    #: Where the job last stood while RUNNABLE (``core.standing``): what was logged, when the
+    #: snapshot was read, the position (1-based, None beyond the front) and its words.
+    standing_key: str | None = None
+    standing_read: int | None = None
+    standing_text: str | None = None
+    position: int | None = None
+    place: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

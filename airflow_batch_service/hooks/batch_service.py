@@ -94,10 +94,15 @@ QUEUE_CACHE_SECONDS = 300.0
 _cache: dict[tuple[str, ...], tuple[float, Any]] = {}
 
 
-def _cached(key: tuple[str, ...], load: Any) -> Any:
+#: How long a queue snapshot is reused within one process: every wait on the queue in the
+#: triggerer shares one GetJobQueueSnapshot per this many seconds.
+SNAPSHOT_CACHE_SECONDS = 20.0
+
+
+def _cached(key: tuple[str, ...], load: Any, ttl: float = QUEUE_CACHE_SECONDS) -> Any:
     hit = _cache.get(key)
     now = time.monotonic()
-    if hit is not None and now - hit[0] < QUEUE_CACHE_SECONDS:
+    if hit is not None and now - hit[0] < ttl:
         return hit[1]
     value = load()
     if value is not None:  # a missing queue is asked again: the user may be creating it
@@ -105,9 +110,34 @@ def _cached(key: tuple[str, ...], load: Any) -> Any:
     return value
 
 
+_inflight: dict[tuple[str, ...], Any] = {}
+
+
+async def _acached(key: tuple[str, ...], load: Any, ttl: float = QUEUE_CACHE_SECONDS) -> Any:
+    """:func:`_cached` for coroutines: concurrent misses share one load (one call, not N)."""
+    import asyncio
+
+    hit = _cache.get(key)
+    if hit is not None and time.monotonic() - hit[0] < ttl:
+        return hit[1]
+    pending = _inflight.get(key)
+    if pending is None:
+        pending = _inflight[key] = asyncio.ensure_future(load())
+        try:
+            value = await pending
+        finally:
+            _inflight.pop(key, None)
+        if value is not None:
+            _cache[key] = (time.monotonic(), value)
+        return value
+    return await asyncio.shield(pending)
+
+
 def clear_cache() -> None:
-    """Forget cached queue and policy descriptions (tests that rebuild their emulator)."""
+    """Forget cached queue, policy, snapshot and limit descriptions (tests that rebuild their
+    emulator)."""
     _cache.clear()
+    _inflight.clear()
 
 
 def _log_events_params(log_group: str, stream: str, token: str | None) -> dict[str, Any]:
@@ -263,7 +293,98 @@ class BatchServiceJobHook(AwsBaseHook):
         )
 
     def _cache_key(self) -> tuple[str, ...]:
-        return (str(self.aws_conn_id), str(self.region_name))
+        return (str(self.aws_conn_id), str(self._region_name))
+
+    # -- where a RUNNABLE job stands (GetJobQueueSnapshot) and the coalesced listing -----
+
+    def queue_picture(self, job_queue: str, quota_share_name: str | None = None) -> dict[str, Any]:
+        """What ``core.standing`` needs for a job of ``job_queue``: ``{"queue": name,
+        "snapshot": GetJobQueueSnapshot, "limits": {unit: max}}``, the limits being the quota
+        share's or else the service environment's. The snapshot is shared per process for
+        :data:`SNAPSHOT_CACHE_SECONDS`, the limits for :data:`QUEUE_CACHE_SECONDS`."""
+        base = (*self._cache_key(), job_queue)
+        snapshot = _cached(
+            ("snapshot", *base),
+            lambda: _strip_metadata(self.conn.get_job_queue_snapshot(jobQueue=job_queue)),
+            SNAPSHOT_CACHE_SECONDS,
+        )
+        queue = self.describe_job_queue(job_queue) or {}
+        limits = _cached(
+            ("limits", *base, str(quota_share_name)),
+            lambda: self._limits(queue, quota_share_name),
+        )
+        return {"queue": queue.get("jobQueueName") or job_queue, "snapshot": snapshot, "limits": limits}
+
+    async def aqueue_picture(
+        self, job_queue: str, quota_share_name: str | None = None
+    ) -> dict[str, Any]:
+        base = (*self._cache_key(), job_queue)
+
+        async def snapshot() -> dict[str, Any]:
+            return _strip_metadata(await self._acall("batch", "get_job_queue_snapshot", jobQueue=job_queue))
+
+        async def queue() -> dict[str, Any] | None:
+            found = await self._acall("batch", "describe_job_queues", jobQueues=[job_queue])
+            return next(iter(found.get("jobQueues") or []), None)
+
+        taken = await _acached(("snapshot", *base), snapshot, SNAPSHOT_CACHE_SECONDS)
+        detail: dict[str, Any] = await _acached(("queue", *base), queue) or {}
+
+        async def limits() -> dict[str, float]:
+            from airflow_batch_service.shared_clients import run_blocking
+
+            return await run_blocking(self._limits, detail, quota_share_name, asynchronous=True)
+
+        found = await _acached(("limits", *base, str(quota_share_name)), limits)
+        return {"queue": detail.get("jobQueueName") or job_queue, "snapshot": taken, "limits": found}
+
+    def _limits(
+        self, queue: Mapping[str, Any], quota_share_name: str | None, asynchronous: bool = False
+    ) -> dict[str, float]:
+        """The capacity limits that apply: the quota share's, else the service
+        environment's. ``asynchronous``: called in a thread of the triggerer, so use the
+        process's shared client (its connection was looked up the triggerer's way)."""
+        from airflow_batch_service.core.standing import limits_of
+
+        if asynchronous:
+            from airflow_batch_service.shared_clients import get_shared_client
+
+            client = get_shared_client("batch", **self.connection_args())
+        else:
+            client = self.conn
+        arn = queue.get("jobQueueArn")
+        if quota_share_name and arn:
+            shares = client.list_quota_shares(jobQueue=arn).get("quotaShares") or []
+            for share in shares:
+                if share.get("quotaShareName") == quota_share_name:
+                    return limits_of(share.get("capacityLimits"))
+        environments = [
+            str(item.get("serviceEnvironment"))
+            for item in sorted(queue.get("serviceEnvironmentOrder") or [], key=lambda i: i.get("order", 0))
+        ]
+        if not environments:
+            return {}
+        found = client.describe_service_environments(serviceEnvironments=environments[:1])
+        detail: dict[str, Any] = next(iter(found.get("serviceEnvironments") or []), {})
+        return limits_of(detail.get("capacityLimits"))
+
+    async def alist_active_service_jobs(self, job_queue: str) -> list[dict[str, Any]]:
+        """Summaries of every job of ``job_queue`` that can still change: one ListServiceJobs
+        per active status, 100 per page. What one poll of a whole queue costs in the
+        triggerer (``coalesce``), instead of one DescribeServiceJob per waiting job."""
+        from airflow_batch_service.core.sweep import ACTIVE_STATUSES
+
+        found: list[dict[str, Any]] = []
+        for status in ACTIVE_STATUSES:
+            params: dict[str, Any] = {"jobQueue": job_queue, "jobStatus": status, "maxResults": 100}
+            while True:
+                page = await self._acall("batch", "list_service_jobs", **params)
+                found.extend(page.get("jobSummaryList") or [])
+                token = page.get("nextToken")
+                if not token:
+                    break
+                params["nextToken"] = token
+        return found
 
     # -- terminate / update -------------------------------------------------------------
 

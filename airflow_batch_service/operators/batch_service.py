@@ -28,6 +28,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import conf
 
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
+from airflow_batch_service.lineage import ServiceJobLineageMixin
 from airflow_batch_service.links.batch_service import (
     SERVICE_JOB_LINKS,
     ServiceJobLinks,
@@ -60,7 +61,7 @@ def kill_reason(dag_id: str, task_id: str, context: Context) -> str:
     return f"{kill_reason_prefix(dag_id, task_id, context)}{try_number}) was killed"
 
 
-class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
+class BatchSubmitServiceJobOperator(ServiceJobLineageMixin, AwsBaseOperator[BatchServiceJobHook]):
     """Submit an AWS Batch service job (SubmitServiceJob) and return its jobId.
 
     One argument per SubmitServiceJob field (all templated):
@@ -108,6 +109,11 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
         clientToken, before the task fails (default 600: AWS allows 5 submits per second per
         account, and a mapped sweep's burst must wait its turn, not fail). A refused request
         (HTTP 400) is never retried: the task fails at once, without Airflow retries.
+    :param read_training_result: while waiting, read the final attempt's training job when the
+        job ends (one ``sagemaker:DescribeTrainingJob``): the model artifact, final metrics,
+        training and billable seconds go to the ``summary`` XCom under ``trainingJob`` and to
+        the ``training_job`` XCom (also when the job failed, as far as it got). Default True;
+        turn off without that permission.
     :param not_found_grace: while waiting, seconds a job may be "not found" right after its
         submit (eventual consistency) before the task fails saying it does not exist
         (default 120).
@@ -178,6 +184,7 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
         stream_logs: bool = True,
         submit_patience: float = 600.0,
         not_found_grace: float = 120.0,
+        read_training_result: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -202,7 +209,9 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
         self.stream_logs = stream_logs
         self.submit_patience = submit_patience
         self.not_found_grace = not_found_grace
+        self.read_training_result = read_training_result
         self.job_id: str | None = None
+        self.training_job_result: dict[str, Any] | None = None
         self._started_ms: int | None = None
         self._kill_resubmits = 0
         self._kill_reason = f"Airflow task {self.dag_id}.{self.task_id} was killed"
@@ -379,6 +388,7 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
             limit=self._limit(context, started_ms, deferred=False),
             terminate_on_timeout=True,
             terminate_reason_prefix=f"Airflow task {self.dag_id}.{self.task_id}: ",
+            read_training_result=self.read_training_result,
         )
         flow = wait_flow(wait, clock=now_ms, tail=LogTail() if self.stream_logs else None)
         outcome = run(flow, self.hook, self.log, on_seen=ServiceJobLinks(context, self).seen)
@@ -401,6 +411,7 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
             terminate_reason_prefix=f"Airflow task {self.dag_id}.{self.task_id}: ",
             stream_logs=self.stream_logs,
             not_found_grace=self.not_found_grace,
+            read_training_result=self.read_training_result,
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
@@ -421,9 +432,10 @@ class BatchSubmitServiceJobOperator(AwsBaseOperator[BatchServiceJobHook]):
 
     def _finish(self, context: Context, outcomes: list[WaitOutcome]) -> None:
         """End the task as the last outcome says; the summary and the timeline to XCom."""
-        from airflow_batch_service.waiting import finish, push_timeline
+        from airflow_batch_service.waiting import finish, push_timeline, record_training_result
 
         push_timeline(context, self, outcomes)
+        self.training_job_result = record_training_result(context, self, outcomes[-1])
         summary = finish(outcomes[-1], self.log, resubmit_on_retry=True)
         if self.do_xcom_push:
             context["ti"].xcom_push(key="summary", value=summary)

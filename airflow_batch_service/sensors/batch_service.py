@@ -46,6 +46,7 @@ from airflow.providers.common.compat.sdk import (
 from airflow.sdk import PokeReturnValue
 
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
+from airflow_batch_service.lineage import ServiceJobLineageMixin
 from airflow_batch_service.links.batch_service import (
     SERVICE_JOB_LINKS,
     ServiceJobLinks,
@@ -56,12 +57,12 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_batch_service.core.logtail import LogTail
-    from airflow_batch_service.core.wait import JobWait, Limit
+    from airflow_batch_service.core.wait import JobWait, Limit, WaitOutcome
 
 STATE_KEY_PREFIX = "airflow_batch_service.wait"
 
 
-class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
+class BatchServiceJobSensor(ServiceJobLineageMixin, AwsBaseSensor[BatchServiceJobHook]):
     """Wait for an AWS Batch service job to finish, and explain the outcome.
 
     :param job_id: the jobId (or ARN) to watch, usually ``submit.output`` (templated).
@@ -77,6 +78,10 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
     :param not_found_grace: seconds a job may be "not found" from the first poke (a job just
         submitted may not be visible yet) before the sensor fails with "service job X does not
         exist", without Airflow retries (default 120).
+    :param read_training_result: when the job ends, read its final attempt's training job (one
+        ``sagemaker:DescribeTrainingJob``) into the summary's ``trainingJob`` (model artifact,
+        final metrics, training and billable seconds) and the ``training_job`` XCom, also when
+        it failed. Default True; turn off without that permission.
     :param aws_conn_id: the ``aws`` connection; also ``region_name``, ``verify``,
         ``botocore_config``.
 
@@ -105,6 +110,7 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         stream_logs: bool = True,
         not_found_grace: float = 120.0,
+        read_training_result: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
@@ -113,6 +119,9 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
         self.deferrable = deferrable
         self.stream_logs = stream_logs
         self.not_found_grace = not_found_grace
+        self.read_training_result = read_training_result
+        self.training_job_result: dict[str, Any] | None = None
+        self.service_request_payload_seen: dict[str, Any] | None = None
         self._tail: LogTail | None = None
         self._wait: JobWait | None = None
         self._links: ServiceJobLinks | None = None
@@ -165,6 +174,7 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
                 state=state,
                 not_found_grace=self.not_found_grace,
                 terminate_reason_prefix=f"Airflow sensor {self.dag_id}.{self.task_id}: ",
+                read_training_result=self.read_training_result,
             )
         return self._wait
 
@@ -172,7 +182,7 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         from airflow_batch_service.core.wait import wait_flow
-        from airflow_batch_service.waiting import finish, now_ms, push_timeline, run
+        from airflow_batch_service.waiting import now_ms, run
 
         if not self.job_id or not isinstance(self.job_id, str):
             raise AirflowFailException(
@@ -189,8 +199,22 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
         self._save_state(context, wait)
         if outcome is None:
             return False
+        return PokeReturnValue(is_done=True, xcom_value=self._end(context, outcome))
+
+    def _end(self, context: Context, outcome: WaitOutcome) -> Any:
+        """Record what the wait found (timeline, training result, payload), then end."""
+        import json
+
+        from airflow_batch_service.waiting import finish, push_timeline, record_training_result
+
         push_timeline(context, self, [outcome])
-        return PokeReturnValue(is_done=True, xcom_value=finish(outcome, self.log))
+        self.training_job_result = record_training_result(context, self, outcome)
+        if outcome.payload:
+            try:
+                self.service_request_payload_seen = json.loads(outcome.payload)
+            except ValueError:
+                self.service_request_payload_seen = None
+        return finish(outcome, self.log)
 
     def _get_next_poke_interval(self, started_at: Any, run_duration: Any, poke_count: int) -> float:
         """The base interval, stretched by the wait loop's backoff after transient errors
@@ -269,6 +293,7 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
             stream_logs=self.stream_logs,
             log_state=self._tail.to_dict() if self._tail is not None else None,
             not_found_grace=self.not_found_grace,
+            read_training_result=self.read_training_result,
         )
 
     def _limit(self, context: Context, started_ms: int) -> Limit | None:
@@ -288,14 +313,12 @@ class BatchServiceJobSensor(AwsBaseSensor[BatchServiceJobHook]):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """The trigger's event -> the poke's result: the summary, or the same exception."""
         from airflow_batch_service.core.wait import SUCCESS, WaitOutcome
-        from airflow_batch_service.waiting import finish, push_timeline
 
         outcome = WaitOutcome.from_event(event or {})
         ServiceJobLinks(context, self).training(outcome.training_job_arn)
-        push_timeline(context, self, [outcome])
         if outcome.status != SUCCESS and self.soft_fail:
             # The same explanation as the failure, as the skip's reason (not Airflow's bare
             # "Skipping due to soft_fail").
             self.log.warning("Skipping (soft_fail): %s", outcome.message)
             raise AirflowSkipException(outcome.message)
-        return finish(outcome, self.log)
+        return self._end(context, outcome)

@@ -38,6 +38,7 @@ _FIELDS = (
     "job_id", "poll_interval", "max_runnable_seconds", "state", "deadline_ms",
     "terminate_on_timeout", "timeout_what", "timeout_kind", "terminate_on_kill", "kill_reason",
     "terminate_reason_prefix", "stream_logs", "log_state", "not_found_grace",
+    "read_training_result",
 )  # fmt: skip
 
 
@@ -63,6 +64,8 @@ class BatchServiceJobTrigger(BaseTrigger):
         ``log_state``: the log tail's state (``LogTail.to_dict()``) at deferral.
     :param not_found_grace: seconds a job may be "not found" before the wait says it does not
         exist (default 120).
+    :param read_training_result: when the wait ends, read the final attempt's training job
+        (one DescribeTrainingJob) into the event's ``training_job`` and the summary.
     """
 
     def __init__(
@@ -86,6 +89,7 @@ class BatchServiceJobTrigger(BaseTrigger):
         stream_logs: bool = True,
         log_state: Mapping[str, Any] | None = None,
         not_found_grace: float | None = None,
+        read_training_result: bool = False,
     ) -> None:
         super().__init__()
         self.aws_conn_id = aws_conn_id
@@ -106,6 +110,7 @@ class BatchServiceJobTrigger(BaseTrigger):
         self.stream_logs = stream_logs
         self.log_state = dict(log_state) if log_state else None
         self.not_found_grace = not_found_grace
+        self.read_training_result = read_training_result
 
     @cached_property
     def hook(self) -> BatchServiceJobHook:
@@ -151,9 +156,15 @@ class BatchServiceJobTrigger(BaseTrigger):
             limit=limit,
             terminate_on_timeout=self.terminate_on_timeout,
             terminate_reason_prefix=self.terminate_reason_prefix,
+            read_training_result=self.read_training_result,
         )
         tail = LogTail.from_dict(self.log_state) if self.stream_logs else None
-        outcome = await arun(wait_flow(wait, clock=now_ms, tail=tail), self.hook, self.log)
+        outcome = await arun(
+            wait_flow(wait, clock=now_ms, tail=tail),
+            self.hook,
+            self.log,
+            share_polls=self.poll_interval,
+        )
         assert outcome is not None  # the flow runs until the wait ends
         yield TriggerEvent(outcome.to_event())
 

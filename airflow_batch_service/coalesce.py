@@ -1,0 +1,111 @@
+"""One poll per queue in the triggerer: many deferred waits, one listing round per interval.
+
+Every ``BatchServiceJobTrigger`` of a triggerer process waiting on a job of the same
+(connection, region, queue) registers with one :class:`QueueWatch`. While at least
+``core.sweep.MIN_WAITS`` waits are registered, the watch lists the queue's active jobs once per
+poll interval (``BatchServiceJobHook.alist_active_service_jobs``: one ListServiceJobs per active
+status, 100 per page) and remembers each job's ``core.sweep.summary_key``. A wait's driver
+(``waiting.arun``) then answers the flow's describe with the wait's previous describe when the
+round shows its job unchanged, and only describes a job whose summary moved, or that the round
+did not show (another queue, eventual consistency, a job that just finished: finished jobs are
+not listed), or when no round ran. Each wait wakes when a round completes, so a change is seen
+at most one interval late, as with its own describes; its rules (deadline, RUNNABLE guard, log
+schedule) run on every wake as before. A round that fails (throttling, a 5xx) is retried at
+the next interval and changes nothing meanwhile; a round that AWS refuses (no
+``batch:ListServiceJobs``) switches the queue back to one describe per wait.
+
+What it saves: at N waits on one queue, about (6 + N/100) calls per interval instead of N
+(``benchmarks/sweep_scale.py``, ``docs/sweeps.md``). Only the async driver uses it: a
+reschedule-mode sensor is a new process per poke and has nobody to share a round with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from airflow_batch_service.core.errors import ErrorKind
+from airflow_batch_service.core.sweep import summary_key, worth_listing
+
+if TYPE_CHECKING:
+    from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
+
+_watches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, QueueWatch]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def watch_for(hook: BatchServiceJobHook, job_queue: str, interval: float) -> QueueWatch:
+    """The running loop's watch of ``job_queue`` for this hook's connection (made on first use)."""
+    loop = asyncio.get_running_loop()
+    watches = _watches.setdefault(loop, {})
+    key = json.dumps([hook.connection_args(), job_queue], sort_keys=True, default=str)
+    watch = watches.get(key)
+    if watch is None:
+        watch = watches[key] = QueueWatch(hook, job_queue, interval)
+    watch.interval = min(watch.interval, interval)
+    return watch
+
+
+class QueueWatch:
+    """The shared listing of one queue, and who waits on it."""
+
+    def __init__(self, hook: BatchServiceJobHook, job_queue: str, interval: float) -> None:
+        self.hook, self.job_queue, self.interval = hook, job_queue, interval
+        self.waits: set[str] = set()
+        self.summaries: dict[str, tuple[Any, ...]] = {}
+        self.rounds = 0  # completed rounds (tests and the benchmark read it)
+        self.disabled = False
+        self._round: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def active(self) -> bool:
+        return not self.disabled and worth_listing(len(self.waits))
+
+    def join(self, job_id: str) -> None:
+        self.waits.add(job_id)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def leave(self, job_id: str) -> None:
+        self.waits.discard(job_id)
+
+    def unchanged(self, job_id: str, last: tuple[Any, ...] | None) -> bool:
+        """Whether the latest round shows ``job_id`` exactly as the wait last described it."""
+        return self.active and last is not None and self.summaries.get(job_id) == last
+
+    async def next_round(self, timeout: float) -> None:
+        """Until the next round completes, or ``timeout`` seconds (the wait's own sleep)."""
+        if self._round is None or self._round.done():
+            self._round = asyncio.get_running_loop().create_future()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._round), timeout)
+
+    async def _run(self) -> None:
+        from airflow_batch_service.hooks.batch_service import classify_exception
+
+        while self.waits:
+            await asyncio.sleep(self.interval)
+            if not self.active:
+                continue
+            try:
+                listed = await self.hook.alist_active_service_jobs(self.job_queue)
+            except Exception as exc:
+                mapped = classify_exception(exc)
+                if mapped is None or mapped[0] is ErrorKind.FATAL:
+                    self.disabled = True  # e.g. no batch:ListServiceJobs: describe per wait
+                    self.summaries.clear()
+                    self.hook.log.warning(
+                        "Listing queue %s failed (%s): its waits describe their own jobs",
+                        self.job_queue, mapped[1] if mapped else exc,
+                    )
+                continue  # transient: try at the next interval, changing nothing meanwhile
+            self.summaries = {str(s.get("jobId")): summary_key(s) for s in listed}
+            self.rounds += 1
+            if self._round is not None and not self._round.done():
+                self._round.set_result(None)
+

@@ -1,0 +1,129 @@
+"""Sweeps (issue 11) against the emulator: deferred waits on one queue share one listing round
+per interval in the triggerer, and a RUNNABLE job's wait says where it stands in the queue."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from airflow_batch_service import shared_clients
+from airflow_batch_service.hooks.batch_service import clear_cache
+from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
+from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
+from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
+
+from .support import PAYLOAD, connect_emulator, make_context, unique
+
+
+@pytest.fixture(autouse=True)
+def _fresh():
+    shared_clients.clear()
+    clear_cache()
+    yield
+    shared_clients.clear()
+    clear_cache()
+
+
+@pytest.fixture(params=["in_process", "http"])
+def emu(request, monkeypatch):
+    return connect_emulator(request, monkeypatch, request.param, 0.4)
+
+
+def submit(emu, name: str, queue: str | None = None) -> str:
+    return BatchSubmitServiceJobOperator(
+        task_id="submit", aws_conn_id="emu", job_name=name, job_queue=queue or emu.queue_name,
+        service_request_payload=PAYLOAD,
+    ).execute(make_context())
+
+
+def until_running(emu, job_id: str, states: tuple[str, ...] = ("RUNNING",)) -> None:
+    """Wait (bounded) until the job holds capacity, so the snapshot shows it in use."""
+    import time
+
+    client = emu.client()
+    deadline = time.monotonic() + 60
+    while client.describe_service_job(jobId=job_id)["status"] not in states:
+        assert time.monotonic() < deadline, "the first job never got capacity"
+        time.sleep(0.1)
+
+
+def run_triggers(job_ids: list[str], interval: float) -> list[dict[str, Any]]:
+    async def all_events() -> list[dict[str, Any]]:
+        triggers = []
+        for job_id in job_ids:
+            kwargs = BatchServiceJobTrigger(
+                job_id=job_id, aws_conn_id="emu", poll_interval=interval, stream_logs=False
+            ).serialize()[1]
+            triggers.append(BatchServiceJobTrigger(**json.loads(json.dumps(kwargs))))
+        events = await asyncio.gather(*(anext(t.run()) for t in triggers))
+        return [e.payload for e in events]
+
+    return asyncio.run(all_events())
+
+
+def test_deferred_waits_on_one_queue_share_one_listing_round(emu):
+    ids = [submit(emu, unique("sweep")) for _ in range(12)]
+    emu.reset_stats()
+    events = run_triggers(ids, interval=0.2)
+    assert [e["status"] for e in events] == ["success"] * 12
+    stats = emu.stats()
+    assert stats.get("ListServiceJobs", 0) >= 6  # at least one round: one call per status
+    # Each wait described its job once to start and once per change it saw, not every poll:
+    # with one describe per poll it would be about (4 states x 0.4 s) / 0.2 s = 8 or more.
+    changes = sum(len(e["timeline"]) for e in events)
+    assert stats["DescribeServiceJob"] <= changes + 2 * len(ids), (stats, changes)
+    # The same explanation as ever: every wait saw each state and ended with the summary.
+    for event in events:
+        seen = [t["status"] for t in event["timeline"]]
+        assert seen[-1] == "SUCCEEDED" and event["summary"]["status"] == "SUCCEEDED"
+
+
+def test_few_waits_describe_their_own_jobs(emu):
+    ids = [submit(emu, unique("few")) for _ in range(2)]
+    emu.reset_stats()
+    events = run_triggers(ids, interval=0.2)
+    assert [e["status"] for e in events] == ["success"] * 2
+    assert emu.stats().get("ListServiceJobs", 0) == 0  # a round would cost more than it saves
+
+
+def test_a_runnable_job_says_where_it_stands(emu, capsys, caplog):
+    caplog.set_level(logging.INFO)
+    emu.create_queue("tight", max_capacity=1)
+    emu.configure(seconds_per_state=1.0)
+    first = submit(emu, unique("first"), "tight")
+    second = submit(emu, unique("second"), "tight")
+    third = submit(emu, unique("third"), "tight")
+    until_running(emu, first)
+    summary = BatchServiceJobSensor(
+        task_id="wait", aws_conn_id="emu", job_id=third, poke_interval=0.2, timeout=120,
+        stream_logs=False,
+    ).execute(make_context())
+    captured = capsys.readouterr()
+    out = captured.out + captured.err + caplog.text
+    assert "RUNNABLE for " in out and " in tight; 1 of 1 instances in use" in out, out[-3000:]
+    assert "position " in out
+    assert summary["status"] == "SUCCEEDED"
+    assert isinstance(summary["queuePosition"], int) and summary["queuePlace"].startswith("position")
+    del first, second
+
+
+def test_the_runnable_guard_says_where_the_job_stood(emu):
+    emu.create_queue("tight2", max_capacity=1)
+    emu.configure(seconds_per_state=5.0)
+    hog = submit(emu, unique("hog"), "tight2")
+    waiting = submit(emu, unique("starved"), "tight2")
+    until_running(emu, hog, states=("SCHEDULED", "STARTING", "RUNNING"))
+    sensor = BatchServiceJobSensor(
+        task_id="wait", aws_conn_id="emu", job_id=waiting, poke_interval=0.2, timeout=120,
+        max_runnable_seconds=1, stream_logs=False,
+    )
+    with pytest.raises(AirflowFailException) as err:
+        sensor.execute(make_context())
+    message = str(err.value)
+    assert "longer than max_runnable_seconds=1" in message
+    assert "At the last look: RUNNABLE for " in message and " in tight2; 1 of 1 instances" in message

@@ -4,9 +4,9 @@ One training job per config (``.expand_kwargs``), each with its own ``share_iden
 ``scheduling_priority`` so Batch's fair-share scheduler orders them. Every job is submitted
 first and then waited for by a mapped sensor, so the whole sweep is in Batch's queue at once:
 when the queue has less capacity than the sweep needs, Batch (or the emulator) holds the rest
-in RUNNABLE and starts them as others finish. Then one task collects the model artifact of
-every job's final training job (read from ``latestAttempt``, never from the payload: each
-attempt is a new training job).
+in RUNNABLE and starts them as others finish. Then two tasks read what the training produced
+from the sensors' XCom alone (``summary["trainingJob"]``: the final attempt's model artifact,
+final metrics, billable seconds): every model, and the best run by validation accuracy.
 
 Settings: ``BATCH_SERVICE_FAIR_SHARE_QUEUE`` (a SAGEMAKER_TRAINING queue with a fair-share
 scheduling policy), ``BATCH_SERVICE_SWEEP_SIZE`` (how many configs; default the 3 below,
@@ -31,6 +31,8 @@ ROLE_ARN = os.environ.get(
 OUTPUT = os.environ.get("BATCH_SERVICE_OUTPUT", "s3://my-bucket/batch-service-example/")
 POLL_INTERVAL = float(os.environ.get("BATCH_SERVICE_POKE_INTERVAL", "60"))
 SWEEP_SIZE = int(os.environ.get("BATCH_SERVICE_SWEEP_SIZE", "3"))
+#: The metric the best run is picked by (a name in the training job's FinalMetricDataList).
+METRIC = "validation:accuracy"
 
 # [START howto_sweep_configs]
 CONFIGS = [
@@ -120,26 +122,28 @@ with DAG(
     ).expand(job_id=train.output)
     # [END howto_sweep_mapping]
 
+    # [START howto_sweep_results]
     @task
-    def collect_models(job_ids: list[str]) -> dict[str, str]:
-        """jobId -> S3 URI of the model the job's final training job wrote."""
-        from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
+    def collect_models(summaries: list[dict]) -> dict[str, str]:
+        """jobId -> S3 URI of the model its final training job wrote: read from the waits'
+        XCom (``summary["trainingJob"]``), no second hook, no ARN-to-name conversion."""
+        return {s["jobId"]: s["trainingJob"]["modelArtifacts"] for s in summaries}
 
-        from airflow_batch_service.core.verdict import interpret, training_job_name
-        from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
+    @task
+    def pick_best(summaries: list[dict]) -> dict:
+        """The run with the best validation accuracy, from XCom alone."""
+        scored = [s for s in summaries if METRIC in s["trainingJob"]["finalMetrics"]]
+        best = max(scored, key=lambda s: s["trainingJob"]["finalMetrics"][METRIC])
+        result = best["trainingJob"]
+        print(f"best: {best['jobName']} {METRIC}={result['finalMetrics'][METRIC]}")
+        return {
+            "jobId": best["jobId"],
+            "jobName": best["jobName"],
+            "model": result["modelArtifacts"],
+            METRIC: result["finalMetrics"][METRIC],
+            "billableSeconds": sum(s["trainingJob"]["billableTimeInSeconds"] or 0 for s in summaries),
+        }
 
-        batch = BatchServiceJobHook(aws_conn_id=CONN_ID)
-        sagemaker = SageMakerHook(aws_conn_id=CONN_ID)
-        models = {}
-        for job_id in job_ids:
-            verdict = interpret(batch.describe_service_job(job_id))
-            training = sagemaker.describe_training_job(
-                training_job_name(verdict.latest_training_job_arn)
-            )
-            models[job_id] = training["ModelArtifacts"]["S3ModelArtifacts"]
-            print(
-                f"{verdict.job_name}: {models[job_id]} (after {len(verdict.attempts)} attempt(s))"
-            )
-        return models
-
-    wait >> collect_models(train.output)
+    collect_models(wait.output)
+    pick_best(wait.output)
+    # [END howto_sweep_results]

@@ -91,6 +91,11 @@ def test_sweep_example(
     models = _xcom(collect, task_ids="collect_models")
     assert len(models) == 3
     assert all(uri.startswith("s3://my-bucket/batch-service-example/") for uri in models.values())
+    # The best run, picked from XCom alone by the final metric the scenario file scripts.
+    pick = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "pick_best")
+    best = _xcom(pick, task_ids="pick_best")
+    assert best["jobName"].startswith("sweep-lr-0-001-") and best["validation:accuracy"] == 0.94
+    assert best["model"] == models[best["jobId"]] and best["billableSeconds"] >= 0
     # The scenario file makes the lr=0.001 job lose capacity once; its task log says so.
     assert "Batch requeued it without using an attempt" in out
     batch = example_env.client("batch")

@@ -191,7 +191,7 @@ class Catalog:
                 )
             ]
         out = []
-        for i, item in enumerate(order, start=1):
+        for i, item in enumerate(order):
             path = f"serviceEnvironmentOrder[{i}]"
             if not isinstance(item, Mapping) or not isinstance(item.get("order"), int):
                 out.append(Problem(f"{path}.order", "is required (an integer)"))

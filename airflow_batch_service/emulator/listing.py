@@ -45,12 +45,12 @@ class Query:
             item = item if isinstance(item, Mapping) else {}
             name, raw = item.get("name"), item.get("values")
             if name not in FILTERS:
-                problems.append(Problem("filters[1].name", f"must be one of {', '.join(FILTERS)}, got {name!r}"))
+                problems.append(Problem("filters[0].name", f"must be one of {', '.join(FILTERS)}, got {name!r}"))
             if not isinstance(raw, list) or not raw or not all(isinstance(v, str) for v in raw):
-                problems.append(Problem("filters[1].values", "must be a non-empty list of strings"))
+                problems.append(Problem("filters[0].values", "must be a non-empty list of strings"))
                 continue
             if name in ("BEFORE_CREATED_AT", "AFTER_CREATED_AT") and not all(v.isdigit() for v in raw):
-                problems.append(Problem("filters[1].values", "must be epoch milliseconds"))
+                problems.append(Problem("filters[0].values", "must be epoch milliseconds"))
             values = tuple(raw)
         if problems:
             raise invalid("ListServiceJobs", problems)

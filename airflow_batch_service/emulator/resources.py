@@ -44,7 +44,7 @@ def capacity_limits_problems(
     if not isinstance(value, list) or not value:
         return [Problem(path, "must be a non-empty list of {maxCapacity, capacityUnit}")]
     out = []
-    for i, item in enumerate(value, start=1):
+    for i, item in enumerate(value):
         ipath = f"{path}[{i}]"
         if not isinstance(item, Mapping):
             out.append(Problem(ipath, "must be an object"))
@@ -66,7 +66,7 @@ def time_limit_actions_problems(
     if not isinstance(value, list):
         return [Problem(path, "must be a list")]
     out = []
-    for i, item in enumerate(value, start=1):
+    for i, item in enumerate(value):
         ipath = f"{path}[{i}]"
         if not isinstance(item, Mapping):
             out.append(Problem(ipath, "must be an object"))

@@ -123,7 +123,7 @@ def test_disabled_queue_accepts_no_jobs(emu, batch):
             ),
             "one filter",
         ),
-        (lambda b, q, j: b.list_service_jobs(jobQueue=q, filters=[{"name": "COLOUR", "values": ["a"]}]), "filters[1].name"),
+        (lambda b, q, j: b.list_service_jobs(jobQueue=q, filters=[{"name": "COLOUR", "values": ["a"]}]), "filters[0].name"),
         (lambda b, q, j: b.list_service_jobs(jobQueue="nope"), "does not exist"),
         (
             lambda b, q, j: b.create_service_environment(
@@ -160,7 +160,7 @@ def test_disabled_queue_accepts_no_jobs(emu, batch):
                 jobQueueName="tl", priority=1, jobQueueType="SAGEMAKER_TRAINING",
                 serviceEnvironmentOrder=[{"order": 1, "serviceEnvironment": "no-such-env"}],
             ),
-            "serviceEnvironmentOrder[1].serviceEnvironment",
+            "serviceEnvironmentOrder[0].serviceEnvironment",
         ),
         (lambda b, q, j: b.delete_job_queue(jobQueue=q), "must be DISABLED"),
         (lambda b, q, j: b.delete_service_environment(serviceEnvironment=f"{q}-env"), "must be DISABLED"),

@@ -1,0 +1,56 @@
+"""Issue 11 on a real scheduler and triggerer: a mapped deferrable sweep of 50 jobs on a queue
+with capacity for 8, with AWS's API quotas on in the emulator. Every task succeeds, exactly one
+job per task, and the emulator's counters show the triggerer's waits sharing listing rounds
+instead of describing every job every interval."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .stack import AirflowStack
+from .test_cancel_and_reattach import _dag
+
+SWEEP = 50
+CAPACITY = 8
+POLL = 0.5  # short against the jobs (2 s a state), so sharing rounds shows in the counts
+
+
+def test_a_50_job_deferrable_sweep_on_8_instances(stack: AirflowStack, emulator: Any) -> None:
+    dag_id = "it_sweep_50"
+    queue = "it-sweep-8"
+    emulator.create_queue(queue, max_capacity=CAPACITY)
+    emulator.configure(seconds_per_state=2, api_quotas="aws")
+    stack.add_dag_file(
+        _dag(
+            dag_id,
+            f"""
+BatchSubmitServiceJobOperator.partial(
+    task_id="train", aws_conn_id=CONN, job_queue={queue!r}, service_request_payload=PAYLOAD,
+    wait_for_completion=True, deferrable=True, poll_interval={POLL}, stream_logs=False,
+).expand(job_name=[f"it-sweep-{{i}}" for i in range({SWEEP})])
+""",
+        ),
+        f"{dag_id}.py",
+    )
+    stack.wait_for_dag(dag_id)
+    run_id = stack.trigger(dag_id)
+    stack.wait_for_run(dag_id, run_id, states={"success"}, timeout=780)
+
+    tis = [ti for ti in stack.task_instances(dag_id, run_id) if ti["task_id"] == "train"]
+    assert len(tis) == SWEEP and all(ti["state"] == "success" for ti in tis), tis
+    client = emulator.client()
+    pages = client.get_paginator("list_service_jobs").paginate(
+        jobQueue=queue, filters=[{"name": "JOB_NAME", "values": ["it-sweep-*"]}]
+    )
+    jobs = [job for page in pages for job in page["jobSummaryList"]]
+    names = sorted(job["jobName"] for job in jobs)
+    assert names == sorted(f"it-sweep-{i}" for i in range(SWEEP))  # one job per task
+    assert all(job["status"] == "SUCCEEDED" for job in jobs)
+    stats = emulator.stats()
+    assert stats["SubmitServiceJob"] == SWEEP, stats
+
+    # Coalesced: listing rounds happened, and the waits described far less than one call per
+    # job per poll interval (what each wait alone would have spent over its job's lifetime).
+    polls = sum((job["stoppedAt"] - job["createdAt"]) / 1000 / POLL for job in jobs)
+    assert stats.get("ListServiceJobs", 0) >= 6, stats
+    assert stats["DescribeServiceJob"] < 0.6 * polls, (stats, polls)

@@ -1,9 +1,15 @@
-"""Small builders shared by the emulator tests."""
+"""Small builders shared by the emulator tests (and, through ``tests/provider/support.py``, by
+the provider's): the SubmitServiceJob arguments, scenario documents, reasons."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+from airflow_batch_service.core import reasons
+
+ISE = reasons.sagemaker("InternalServerError: We encountered an internal error.")
+VALIDATION = reasons.sagemaker("ValidationException: bad hyperparameter")
 
 PAYLOAD = {
     "TrainingJobName": "train",
@@ -13,6 +19,75 @@ PAYLOAD = {
     "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 2, "VolumeSizeInGB": 10},
     "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
 }
+
+
+# -- scenario documents (the emulator's format, docs/emulator.md) ------------------------------
+
+
+def attempt(
+    result: str,
+    reason: str | None = None,
+    *,
+    seconds: float | None = None,
+    runnable_seconds: float | None = None,
+    metrics: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """One scripted try: ``{"result", "statusReason", "seconds", "runnableSeconds", "metrics"}``,
+    only the keys given."""
+    item: dict[str, Any] = {"result": result}
+    for key, value in (
+        ("statusReason", reason),
+        ("seconds", seconds),
+        ("runnableSeconds", runnable_seconds),
+        ("metrics", metrics),
+    ):
+        if value is not None:
+            item[key] = value
+    return item
+
+
+def succeeded(**timing: Any) -> dict[str, Any]:
+    return attempt("SUCCEEDED", **timing)
+
+
+def failed(reason: str | None = None, **timing: Any) -> dict[str, Any]:
+    """A failed try; without a reason the emulator's default (a SageMaker AlgorithmError)."""
+    return attempt("FAILED", reason, **timing)
+
+
+def hang(**timing: Any) -> dict[str, Any]:
+    """Runs until a timeout or a terminate."""
+    return attempt("HANG", **timing)
+
+
+def capacity(**timing: Any) -> dict[str, Any]:
+    """SCHEDULED, then back to RUNNABLE for want of capacity: no attempt used."""
+    return attempt("CAPACITY", **timing)
+
+
+def preempted(**timing: Any) -> dict[str, Any]:
+    return attempt("PREEMPTED", **timing)
+
+
+def script(name: str, *attempts: dict[str, Any]) -> dict[str, Any]:
+    """The script of the jobs whose name matches the glob ``name``."""
+    return {"jobName": name, "attempts": list(attempts)}
+
+
+def scenarios(*jobs: dict[str, Any], seconds_per_state: float | None = None) -> dict[str, Any]:
+    """A scenario document of several job scripts (the first match wins)."""
+    document: dict[str, Any] = {"jobs": list(jobs)}
+    if seconds_per_state is not None:
+        document["secondsPerState"] = seconds_per_state
+    return document
+
+
+def scenario(name: str, *attempts: dict[str, Any]) -> dict[str, Any]:
+    """A scenario document scripting one job name (glob): ``scenario("x", failed(ISE), succeeded())``."""
+    return scenarios(script(name, *attempts))
+
+
+# -- calls ---------------------------------------------------------------------------------------
 
 
 def submit_args(queue: str, name: str = "job", **extra: Any) -> dict[str, Any]:

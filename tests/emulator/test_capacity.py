@@ -10,7 +10,20 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from .helpers import PAYLOAD, all_jobs, assert_output_shape, describe, error_of
+from .helpers import (
+    PAYLOAD,
+    all_jobs,
+    assert_output_shape,
+    attempt,
+    describe,
+    error_of,
+    failed,
+    hang,
+    preempted,
+    scenarios,
+    script,
+    succeeded,
+)
 
 GPU = "ml.g5.xlarge"
 ACTIVE = ("SCHEDULED", "STARTING", "RUNNING")
@@ -68,11 +81,12 @@ class Trace:
         return {name: j["status"] for name, j in self.last.items()}
 
 
-HANG = {"attempts": [{"result": "HANG"}]}
+HANG = [hang()]
 
 
-def scripted(emu: Any, **by_name: dict[str, Any]) -> None:
-    emu.load_scenarios({"jobs": [{"jobName": name, **script} for name, script in by_name.items()]})
+def scripted(emu: Any, **by_name: list[dict[str, Any]]) -> None:
+    """Script each job name (glob) with its attempts."""
+    emu.load_scenarios(scenarios(*(script(name, *tries) for name, tries in by_name.items())))
 
 
 # --------------------------------------------------------------------------- capacity
@@ -185,16 +199,16 @@ def test_every_way_a_run_ends_frees_its_capacity(emu: Any, batch: Any, way: str)
     emu.create_queue("one", max_capacity=1)
     extra: dict[str, Any] = {}
     if way == "failed_attempt":
-        scripted(emu, first={"attempts": [{"result": "FAILED", "seconds": 3}]})
+        scripted(emu, first=[failed(seconds=3)])
         extra["retryStrategy"] = {"attempts": 2}
     elif way == "preempted":
-        scripted(emu, first={"attempts": [{"result": "PREEMPTED", "seconds": 3}]})
+        scripted(emu, first=[preempted(seconds=3)])
     elif way in ("terminated", "timed_out"):
         scripted(emu, first=HANG)
         if way == "timed_out":
             extra["timeoutConfig"] = {"attemptDurationSeconds": 3}
     elif way == "capacity_bounce":
-        scripted(emu, first={"attempts": [{"result": "CAPACITY"}]})
+        scripted(emu, first=[attempt("CAPACITY")])
     first = submit(batch, "one", "first", **extra)
     emu.advance(1)
     second = submit(batch, "one", "second")
@@ -226,7 +240,7 @@ def test_every_way_a_run_ends_frees_its_capacity(emu: Any, batch: Any, way: str)
 # ------------------------------------------------------------------------------ order
 def test_fair_share_queue_starts_higher_priority_first(emu: Any, batch: Any) -> None:
     emu.create_queue("fs", fair_share=True, max_capacity=1)
-    scripted(emu, blocker={"attempts": [{"result": "SUCCEEDED", "seconds": 5}]})
+    scripted(emu, blocker=[succeeded(seconds=5)])
     submit(batch, "fs", "blocker", shareIdentifier="a", schedulingPriority=0)
     emu.advance(2)  # the blocker takes the only instance before the others arrive
     for name, priority in (("p1", 1), ("p50", 50), ("p10", 10), ("p99", 99)):
@@ -249,7 +263,7 @@ def test_fair_share_same_priority_alternates_between_shares(emu: Any, batch: Any
 
 def test_update_service_job_reorders_the_queue(emu: Any, batch: Any) -> None:
     emu.create_queue("fs3", fair_share=True, max_capacity=1)
-    scripted(emu, blocker={"attempts": [{"result": "SUCCEEDED", "seconds": 5}]})
+    scripted(emu, blocker=[succeeded(seconds=5)])
     submit(batch, "fs3", "blocker", shareIdentifier="a")
     emu.advance(2)
     ids = {

@@ -15,10 +15,24 @@ from airflow_batch_service.core import reasons
 from airflow_batch_service.core.retry import Cause
 from airflow_batch_service.core.verdict import Outcome, interpret
 
-from .helpers import describe, run_to_end, statuses_until_end, submit_args
+from .helpers import (
+    ISE,
+    VALIDATION,
+    attempt,
+    capacity,
+    describe,
+    failed,
+    hang,
+    preempted,
+    run_to_end,
+    scenario,
+    scenarios,
+    script,
+    statuses_until_end,
+    submit_args,
+    succeeded,
+)
 
-ISE = reasons.sagemaker("InternalServerError: We encountered an internal error.")
-VALIDATION = reasons.sagemaker("ValidationException: bad hyperparameter")
 AWS_EXAMPLE = {
     "attempts": 5,
     "evaluateOnExit": [
@@ -29,12 +43,8 @@ AWS_EXAMPLE = {
 }
 
 
-def script(name: str, *attempts: dict) -> dict:
-    return {"jobs": [{"jobName": name, "attempts": list(attempts)}]}
-
-
 def test_retry_rule_then_success(emu, batch):
-    emu.load_scenarios(script("flaky-*", {"result": "FAILED", "statusReason": ISE, "seconds": 3}))
+    emu.load_scenarios(scenario("flaky-*", failed(ISE, seconds=3)))
     job = batch.submit_service_job(**submit_args(emu.queue_name, "flaky-1", retryStrategy=AWS_EXAMPLE))
     final = run_to_end(emu, batch, job["jobId"])
     assert final["status"] == "SUCCEEDED"
@@ -49,7 +59,7 @@ def test_retry_rule_then_success(emu, batch):
 
 
 def test_exit_rule_fails_at_once(emu, batch):
-    emu.load_scenarios(script("bad", {"result": "FAILED", "statusReason": VALIDATION}))
+    emu.load_scenarios(scenario("bad", failed(VALIDATION)))
     job = batch.submit_service_job(**submit_args(emu.queue_name, "bad", retryStrategy=AWS_EXAMPLE))
     final = run_to_end(emu, batch, job["jobId"])
     assert (final["status"], final["statusReason"], len(final["attempts"])) == ("FAILED", VALIDATION, 1)
@@ -60,7 +70,7 @@ def test_exit_rule_fails_at_once(emu, batch):
 
 def test_no_rule_matched_retries_while_attempts_remain(emu, batch):
     strategy = {"attempts": 2, "evaluateOnExit": [{"action": "EXIT", "onStatusReason": "*ValidationException*"}]}
-    emu.load_scenarios(script("nomatch", {"result": "FAILED", "statusReason": ISE}))
+    emu.load_scenarios(scenario("nomatch", failed(ISE)))
     job = batch.submit_service_job(**submit_args(emu.queue_name, "nomatch", retryStrategy=strategy))
     final = run_to_end(emu, batch, job["jobId"])
     assert final["status"] == "SUCCEEDED" and len(final["attempts"]) == 2
@@ -68,7 +78,7 @@ def test_no_rule_matched_retries_while_attempts_remain(emu, batch):
 
 
 def test_attempts_exhausted(emu, batch):
-    emu.load_scenarios(script("doomed", {"result": "FAILED", "statusReason": ISE}, {"result": "FAILED", "statusReason": ISE}))
+    emu.load_scenarios(scenario("doomed", failed(ISE), failed(ISE)))
     job = batch.submit_service_job(**submit_args(emu.queue_name, "doomed", retryStrategy={"attempts": 2}))
     final = run_to_end(emu, batch, job["jobId"])
     assert (final["status"], len(final["attempts"])) == ("FAILED", 2)
@@ -76,7 +86,7 @@ def test_attempts_exhausted(emu, batch):
 
 
 def test_no_retry_strategy_means_one_attempt(emu, batch):
-    emu.load_scenarios(script("once", {"result": "FAILED"}))
+    emu.load_scenarios(scenario("once", failed()))
     job = batch.submit_service_job(**submit_args(emu.queue_name, "once"))
     final = run_to_end(emu, batch, job["jobId"])
     assert (final["status"], len(final["attempts"])) == ("FAILED", 1)
@@ -84,7 +94,7 @@ def test_no_retry_strategy_means_one_attempt(emu, batch):
 
 
 def test_capacity_goes_back_to_runnable_without_using_an_attempt(emu, batch):
-    emu.load_scenarios(script("busy", {"result": "CAPACITY"}, {"result": "CAPACITY"}))
+    emu.load_scenarios(scenario("busy", capacity(), capacity()))
     job = batch.submit_service_job(**submit_args(emu.queue_name, "busy", retryStrategy={"attempts": 1}))
     seen, reasons_seen = [], []
     for _ in range(30):
@@ -102,7 +112,7 @@ def test_capacity_goes_back_to_runnable_without_using_an_attempt(emu, batch):
 
 
 def test_preemption_requeues_and_fills_the_summary(emu, batch):
-    emu.load_scenarios(script("pre", {"result": "PREEMPTED", "seconds": 2}))
+    emu.load_scenarios(scenario("pre", attempt("PREEMPTED", seconds=2)))
     job = batch.submit_service_job(**submit_args(emu.queue_name, "pre", retryStrategy={"attempts": 1}))
     final = run_to_end(emu, batch, job["jobId"])
     assert final["status"] == "SUCCEEDED" and len(final["attempts"]) == 1
@@ -115,7 +125,7 @@ def test_preemption_requeues_and_fills_the_summary(emu, batch):
 
 
 def test_preemption_limit_fails_the_job(emu, batch):
-    emu.load_scenarios(script("pre2", {"result": "PREEMPTED"}, {"result": "PREEMPTED"}, {"result": "PREEMPTED"}))
+    emu.load_scenarios(scenario("pre2", preempted(), preempted(), preempted()))
     job = batch.submit_service_job(
         **submit_args(emu.queue_name, "pre2", preemptionConfiguration={"preemptionRetriesBeforeTermination": 1})
     )
@@ -126,7 +136,7 @@ def test_preemption_limit_fails_the_job(emu, batch):
 
 
 def test_hang_until_attempt_timeout_is_not_retried(emu, batch):
-    emu.load_scenarios(script("hang", {"result": "HANG"}))
+    emu.load_scenarios(scenario("hang", hang()))
     job = batch.submit_service_job(
         **submit_args(emu.queue_name, "hang", retryStrategy={"attempts": 3}, timeoutConfig={"attemptDurationSeconds": 30})
     )
@@ -138,7 +148,7 @@ def test_hang_until_attempt_timeout_is_not_retried(emu, batch):
 
 
 def test_hang_runs_until_terminated(emu, batch):
-    emu.load_scenarios(script("hang", {"result": "HANG"}))
+    emu.load_scenarios(scenario("hang", hang()))
     job = batch.submit_service_job(**submit_args(emu.queue_name, "hang", retryStrategy={"attempts": 3}))
     emu.advance(10)
     assert describe(batch, job["jobId"])["status"] == "RUNNING"
@@ -171,7 +181,7 @@ def test_job_state_time_limit_terminates_a_job_runnable_too_long(emu, batch):
         jobQueue=emu.queue_name,
         jobStateTimeLimitActions=[{"reason": "RUNNABLE for too long", "state": "RUNNABLE", "maxTimeSeconds": 600, "action": "TERMINATE"}],
     )
-    emu.load_scenarios(script("stuck", {"runnableSeconds": 5000}))
+    emu.load_scenarios(scenario("stuck", succeeded(runnable_seconds=5000)))
     job = batch.submit_service_job(**submit_args(emu.queue_name, "stuck"))
     emu.advance(500)
     assert describe(batch, job["jobId"])["status"] == "RUNNABLE"
@@ -191,13 +201,9 @@ def test_disabled_service_environment_keeps_jobs_runnable(emu, batch):
 
 
 def test_scenarios_pick_by_glob_first_match_wins_and_set_timing(emu, batch, tmp_path):
-    document = {
-        "secondsPerState": 2,
-        "jobs": [
-            {"jobName": "a-*", "attempts": [{"result": "FAILED"}]},
-            {"jobName": "*", "attempts": [{"result": "SUCCEEDED", "seconds": 7}]},
-        ],
-    }
+    document = scenarios(
+        script("a-*", failed()), script("*", succeeded(seconds=7)), seconds_per_state=2
+    )
     path = tmp_path / "scenarios.json"
     path.write_text(json.dumps(document))
     emu.load_scenarios(str(path))
@@ -247,9 +253,7 @@ def test_lifecycle_follows_the_real_clock(batch_emulator):
 
 def test_history_is_the_same_whether_polled_or_read_once(emu, batch):
     """Lazy evaluation stamps each transition with its own time, not the time it was noticed."""
-    emu.load_scenarios({"jobs": [{"jobName": "twin-*", "attempts": [
-        {"result": "CAPACITY"}, {"result": "FAILED", "seconds": 3}, {"result": "PREEMPTED", "seconds": 2},
-    ]}]})
+    emu.load_scenarios(scenario("twin-*", capacity(), failed(seconds=3), preempted(seconds=2)))
     strategy = {"attempts": 3}
     polled = batch.submit_service_job(**submit_args(emu.queue_name, "twin-a", retryStrategy=strategy))
     once = batch.submit_service_job(**submit_args(emu.queue_name, "twin-b", retryStrategy=strategy))

@@ -3,7 +3,7 @@ newest first, maxResults/nextToken and botocore's paginator."""
 
 from __future__ import annotations
 
-from .helpers import describe, submit_args
+from .helpers import describe, hang, scenario, scenarios, script, submit_args, succeeded
 
 
 def names(answer: dict) -> list[str]:
@@ -12,8 +12,7 @@ def names(answer: dict) -> list[str]:
 
 def make_jobs(emu, batch):
     """Three jobs, one second apart: 'Alpha-1' ends SUCCEEDED, 'alpha-2' RUNNING, 'beta' RUNNABLE."""
-    emu.load_scenarios({"jobs": [{"jobName": "alpha-2", "attempts": [{"result": "HANG"}]},
-                                 {"jobName": "beta", "attempts": [{"runnableSeconds": 1000}]}]})
+    emu.load_scenarios(scenarios(script("alpha-2", hang()), script("beta", succeeded(runnable_seconds=1000))))
     ids = {}
     for name in ("Alpha-1", "alpha-2", "beta"):
         ids[name] = batch.submit_service_job(**submit_args(emu.queue_name, name))["jobId"]
@@ -59,7 +58,7 @@ def test_created_at_filters(emu, batch):
 def test_share_filters_combine_with_job_status(emu, batch):
     emu.create_queue("fair", fair_share=True)
     emu.create_queue("quota", quota_share=True)
-    emu.load_scenarios({"jobs": [{"jobName": "run-*", "attempts": [{"result": "HANG"}]}]})
+    emu.load_scenarios(scenario("run-*", hang()))
     batch.submit_service_job(**submit_args("fair", "run-a", shareIdentifier="a"))
     batch.submit_service_job(**submit_args("fair", "done-a", shareIdentifier="a"))
     batch.submit_service_job(**submit_args("fair", "run-b", shareIdentifier="b"))

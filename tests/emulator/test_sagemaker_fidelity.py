@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from airflow_batch_service.core.verdict import training_job_name
 
-from .helpers import PAYLOAD, describe, run_to_end, submit_args
+from .helpers import PAYLOAD, describe, failed, hang, run_to_end, scenario, submit_args, succeeded
 
 
 def raw_describe(sm, name: str) -> dict:
@@ -58,17 +58,11 @@ def assert_in_sagemaker_shape(body: dict) -> None:
     )
 
 
-SCENARIO = {
-    "jobs": [
-        {
-            "jobName": "metered",
-            "attempts": [
-                {"result": "FAILED", "seconds": 3, "metrics": {"train:loss": 2.5}},
-                {"seconds": 7, "metrics": {"validation:accuracy": 0.93, "train:loss": 0.125}},
-            ],
-        }
-    ]
-}
+SCENARIO = scenario(
+    "metered",
+    failed(seconds=3, metrics={"train:loss": 2.5}),
+    succeeded(seconds=7, metrics={"validation:accuracy": 0.93, "train:loss": 0.125}),
+)
 
 
 def test_completed_attempt_reports_artifacts_metrics_times_and_transitions(emu, batch):
@@ -189,9 +183,7 @@ def test_no_scripted_metrics_means_no_final_metric_list(emu, batch):
 
 def test_terminated_attempt_is_stopped_with_its_times(emu, batch):
     sm = emu.client("sagemaker")
-    emu.load_scenarios(
-        {"jobs": [{"jobName": "hang", "attempts": [{"result": "HANG", "metrics": {"m": 1}}]}]}
-    )
+    emu.load_scenarios(scenario("hang", hang(metrics={"m": 1})))
     job = batch.submit_service_job(**submit_args(emu.queue_name, "hang"))
     emu.advance(9)  # RUNNING since t=4
     batch.terminate_service_job(jobId=job["jobId"], reason="enough")

@@ -7,7 +7,7 @@ import re
 from airflow_batch_service.core import reasons
 from airflow_batch_service.core.verdict import training_job_name
 
-from .helpers import describe, run_to_end, submit_args
+from .helpers import capacity, describe, failed, hang, run_to_end, scenario, submit_args
 
 NAME_RE = re.compile(r"^AWSBatchtrain[0-9a-f]{32}$")
 
@@ -19,7 +19,7 @@ def training_status(sm, arn: str) -> dict:
 def test_training_job_status_follows_each_attempt(emu, batch):
     sm = emu.client("sagemaker")
     failure = reasons.sagemaker("InternalServerError: boom")
-    emu.load_scenarios({"jobs": [{"jobName": "sm", "attempts": [{"result": "FAILED", "statusReason": failure}]}]})
+    emu.load_scenarios(scenario("sm", failed(failure)))
     job = batch.submit_service_job(**submit_args(emu.queue_name, "sm", retryStrategy={"attempts": 2}))
     emu.advance(2)  # SUBMITTED -> RUNNABLE -> SCHEDULED
     first_arn = describe(batch, job["jobId"])["latestAttempt"]["serviceResourceId"]["value"]
@@ -40,7 +40,7 @@ def test_training_job_status_follows_each_attempt(emu, batch):
 
 def test_terminated_attempt_stops_its_training_job(emu, batch):
     sm = emu.client("sagemaker")
-    emu.load_scenarios({"jobs": [{"jobName": "stop", "attempts": [{"result": "HANG"}]}]})
+    emu.load_scenarios(scenario("stop", hang()))
     job = batch.submit_service_job(**submit_args(emu.queue_name, "stop"))
     emu.advance(10)
     arn = describe(batch, job["jobId"])["latestAttempt"]["serviceResourceId"]["value"]
@@ -50,7 +50,7 @@ def test_terminated_attempt_stops_its_training_job(emu, batch):
 
 def test_each_attempt_writes_a_log_stream(emu, batch):
     logs = emu.client("logs")
-    emu.load_scenarios({"jobs": [{"jobName": "logged", "attempts": [{"result": "FAILED"}]}]})
+    emu.load_scenarios(scenario("logged", failed()))
     job = batch.submit_service_job(**submit_args(emu.queue_name, "logged", retryStrategy={"attempts": 2}))
     final = run_to_end(emu, batch, job["jobId"])
     streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs")["logStreams"]
@@ -74,7 +74,7 @@ def test_each_attempt_writes_a_log_stream(emu, batch):
 
 def test_capacity_tries_create_no_training_job(emu, batch):
     sm = emu.client("sagemaker")
-    emu.load_scenarios({"jobs": [{"jobName": "cap", "attempts": [{"result": "CAPACITY"}]}]})
+    emu.load_scenarios(scenario("cap", capacity()))
     job = batch.submit_service_job(**submit_args(emu.queue_name, "cap"))
     final = run_to_end(emu, batch, job["jobId"])
     names = [j["TrainingJobName"] for j in sm.list_training_jobs()["TrainingJobSummaries"]]

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from airflow_batch_service.emulator import EmulatorServer, aws_connection_json, aws_connection_uri
 from airflow_batch_service.emulator.server import READY_PREFIX
 
-from .helpers import PAYLOAD, all_jobs, run_to_end, submit_args
+from .helpers import PAYLOAD, all_jobs, failed, run_to_end, scenario, scenarios, script, submit_args
 
 BIN = Path(sys.executable).parent
 CLI_ENV = {
@@ -33,7 +33,7 @@ CLI_ENV = {
 def console_server(tmp_path):
     """``airflow-batch-service emulator`` started the way a user starts it (port 0, frozen)."""
     scenarios = tmp_path / "scenarios.json"
-    scenarios.write_text(json.dumps({"jobs": [{"jobName": "cli-flaky", "attempts": [{"result": "FAILED"}]}]}))
+    scenarios.write_text(json.dumps(scenario("cli-flaky", failed())))
     process = subprocess.Popen(
         [str(BIN / "airflow-batch-service"), "emulator", "--port", "0", "--queue", "cli-q", "--freeze-clock",
          "--seconds-per-state", "1", "--scenarios", str(scenarios), "--quiet"],
@@ -124,7 +124,7 @@ def test_cli_refuses_a_bad_scenario_file(tmp_path):
 
 
 def test_reset_brings_back_the_startup_state():
-    startup_scenarios = {"secondsPerState": 3, "jobs": [{"jobName": "boot-*", "attempts": [{"result": "FAILED"}]}]}
+    startup_scenarios = scenarios(script("boot-*", failed()), seconds_per_state=3)
     with EmulatorServer(
         queues=["boot-q"], scenarios=startup_scenarios, client_token_mode="return_existing",
         faults={"UpdateServiceJob": {"errorRate": 1}}, fault_seed=1, freeze_clock=True,
@@ -134,7 +134,7 @@ def test_reset_brings_back_the_startup_state():
         settings = emu.settings()
         assert (settings["secondsPerState"], settings["clientTokenMode"]) == (3, "return_existing")
         emu.configure(seconds_per_state=1, client_token_mode="reject")
-        emu.load_scenarios({"jobs": []})
+        emu.load_scenarios(scenarios())
         emu.set_faults({})
         emu.create_queue("extra-q")
         batch.submit_service_job(**submit_args("boot-q", "boot-0"))

@@ -67,3 +67,14 @@ def _fresh_queue_cache():
     clear_cache()
     yield
     clear_cache()
+
+
+@pytest.fixture
+def fresh_shared_clients():
+    """Shared clients are per process: tests switch emulators under one connection id
+    (``pytestmark = pytest.mark.usefixtures("fresh_shared_clients")``)."""
+    from airflow_batch_service import shared_clients
+
+    shared_clients.clear()
+    yield
+    shared_clients.clear()

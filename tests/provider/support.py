@@ -1,17 +1,79 @@
-"""Small test doubles: a task instance and task state store, and runners for operator/sensor."""
+"""What the provider tests share: test doubles (a task instance, a task state store), the
+emulator connection, constants, submit and trigger helpers, and (from the emulator tests'
+``helpers``) the scenario builders and reasons, so each is written once."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import TaskDeferred
+from emulator.helpers import (  # tests/emulator/helpers.py: the emulator's own test builders
+    ISE,
+    VALIDATION,
+    attempt,
+    capacity,
+    failed,
+    hang,
+    preempted,
+    scenario,
+    scenarios,
+    script,
+    succeeded,
+)
+
+from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
+from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
 
 try:
     from airflow.sdk.exceptions import AirflowRescheduleException
 except ImportError:  # Airflow 3.0
     from airflow.exceptions import AirflowRescheduleException  # type: ignore[no-redef]
+
+__all__ = [
+    "ISE",
+    "PAYLOAD",
+    "POKE",
+    "RETRY_ISE_THEN_EXIT",
+    "STATE_SECONDS",
+    "VALIDATION",
+    "FakeStateStore",
+    "FakeTI",
+    "attempt",
+    "batch_client",
+    "capacity",
+    "connect_emulator",
+    "deferred",
+    "describe",
+    "failed",
+    "hang",
+    "make_context",
+    "output",
+    "preempted",
+    "rebuild",
+    "run_rescheduled",
+    "run_trigger",
+    "scenario",
+    "scenarios",
+    "script",
+    "set_aws_connection",
+    "submit",
+    "submit_operator",
+    "succeeded",
+    "unique",
+]
+
+#: Poll and poke interval of the tasks under test (seconds).
+POKE = 0.05
+#: The emulator's pace: several pokes per state, so every state is seen (log assertions count
+#: them).
+STATE_SECONDS = 0.25
 
 PAYLOAD: dict[str, Any] = {
     "TrainingJobName": "unit-train",
@@ -111,6 +173,72 @@ def connect_emulator(request: Any, monkeypatch: Any, where: str, seconds_per_sta
 
 def unique(prefix: str) -> str:
     """A job name no other test uses."""
-    import uuid
-
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+# -- submitting, describing ----------------------------------------------------------------------
+
+
+def submit_operator(
+    emu: Any, name: str, *, task_id: str = "submit", **kwargs: Any
+) -> BatchSubmitServiceJobOperator:
+    """The operator submitting ``PAYLOAD`` as ``name`` to the emulator's queue (unless
+    ``job_queue`` is given) through the ``emu`` connection, polling every ``POKE``."""
+    kwargs.setdefault("job_queue", emu.queue_name)
+    kwargs.setdefault("service_request_payload", PAYLOAD)
+    kwargs.setdefault("poll_interval", POKE)
+    return BatchSubmitServiceJobOperator(task_id=task_id, aws_conn_id="emu", job_name=name, **kwargs)
+
+
+def submit(emu: Any, name: str, context: dict[str, Any] | None = None, **kwargs: Any) -> str:
+    """Run :func:`submit_operator` once (in ``context``, else a fresh one): the job id."""
+    return submit_operator(emu, name, **kwargs).execute(
+        make_context() if context is None else context
+    )
+
+
+def batch_client(emu: Any) -> Any:
+    """A boto3 Batch client of the emulator, as a user outside Airflow would make it."""
+    kwargs = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    if getattr(emu, "endpoint_url", None):
+        kwargs["endpoint_url"] = emu.endpoint_url
+    return emu.client("batch", **kwargs)
+
+
+def describe(emu: Any, job_id: str) -> dict[str, Any]:
+    return batch_client(emu).describe_service_job(jobId=job_id)
+
+
+def output(capsys: Any, caplog: Any) -> str:
+    """Task log lines: stdout on Airflow 3.3 (structlog), the logging records on 3.0."""
+    captured = capsys.readouterr()
+    return captured.out + captured.err + caplog.text
+
+
+# -- deferring -----------------------------------------------------------------------------------
+
+
+def deferred(task: Any, context: dict[str, Any]) -> BatchServiceJobTrigger:
+    """Run ``task`` until it defers: the trigger it hands over."""
+    with pytest.raises(TaskDeferred) as exc:
+        task.execute(context)
+    assert exc.value.method_name == "execute_complete"
+    return exc.value.trigger
+
+
+def rebuild(trigger: BatchServiceJobTrigger) -> BatchServiceJobTrigger:
+    """What the triggerer does: import the classpath, call it with the kwargs (JSON-able)."""
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_batch_service.triggers.batch_service.BatchServiceJobTrigger"
+    kwargs = json.loads(json.dumps(kwargs))
+    return BatchServiceJobTrigger(**kwargs)
+
+
+def run_trigger(trigger: BatchServiceJobTrigger) -> dict[str, Any]:
+    """Rebuild ``trigger`` as the triggerer would and run it to its first event's payload."""
+
+    async def first_event() -> dict[str, Any]:
+        event = await anext(rebuild(trigger).run())
+        return event.payload
+
+    return asyncio.run(first_event())

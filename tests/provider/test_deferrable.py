@@ -26,78 +26,33 @@ from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
 from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
 
 from .support import (
+    ISE,
     PAYLOAD,
+    POKE,
     RETRY_ISE_THEN_EXIT,
+    STATE_SECONDS,
+    VALIDATION,
     connect_emulator,
+    deferred,
+    describe,
+    failed,
+    hang,
     make_context,
+    output,
+    rebuild,
+    run_trigger,
+    scenario,
+    submit,
+    succeeded,
     unique,
 )
 
-POKE = 0.05
-STATE_SECONDS = 0.25
-ISE = "Received status from SageMaker: InternalServerError: We encountered an internal error."
-VALIDATION = "Received status from SageMaker: ValidationException: bad hyperparameter"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_clients():
-    """Shared clients are per process: tests switch emulators under one connection id."""
-    shared_clients.clear()
-    yield
-    shared_clients.clear()
+pytestmark = pytest.mark.usefixtures("fresh_shared_clients")
 
 
 @pytest.fixture(params=["in_process", "http"])
 def emu(request, monkeypatch):
     return connect_emulator(request, monkeypatch, request.param, STATE_SECONDS)
-
-
-def submit(emu, name: str, **kwargs) -> str:
-    op = BatchSubmitServiceJobOperator(
-        task_id="submit",
-        aws_conn_id="emu",
-        job_name=name,
-        job_queue=emu.queue_name,
-        service_request_payload=PAYLOAD,
-        poll_interval=POKE,
-        **kwargs,
-    )
-    return op.execute(make_context())
-
-
-def rebuild(trigger: BatchServiceJobTrigger) -> BatchServiceJobTrigger:
-    """What the triggerer does: import the classpath, call it with the kwargs (JSON-able)."""
-    classpath, kwargs = trigger.serialize()
-    assert classpath == "airflow_batch_service.triggers.batch_service.BatchServiceJobTrigger"
-    kwargs = json.loads(json.dumps(kwargs))
-    return BatchServiceJobTrigger(**kwargs)
-
-
-def run_trigger(trigger: BatchServiceJobTrigger) -> dict[str, Any]:
-    async def first_event() -> dict[str, Any]:
-        event = await anext(rebuild(trigger).run())
-        return event.payload
-
-    return asyncio.run(first_event())
-
-
-def deferred(task: Any, context: dict[str, Any]) -> BatchServiceJobTrigger:
-    with pytest.raises(TaskDeferred) as exc:
-        task.execute(context)
-    assert exc.value.method_name == "execute_complete"
-    return exc.value.trigger
-
-
-def describe(emu, job_id: str) -> dict[str, Any]:
-    kwargs = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    if getattr(emu, "endpoint_url", None):
-        kwargs["endpoint_url"] = emu.endpoint_url
-    return emu.client("batch", **kwargs).describe_service_job(jobId=job_id)
-
-
-def all_output(capsys, caplog) -> str:
-    captured = capsys.readouterr()
-    return captured.out + captured.err + caplog.text
 
 
 # -- the trigger ----------------------------------------------------------------------------
@@ -130,19 +85,7 @@ def test_trigger_serializes_every_connection_argument():
 def test_deferrable_sensor_persists_links_then_returns_the_summary(emu, capsys, caplog):
     caplog.set_level(logging.INFO)
     name = unique("dsens")
-    emu.load_scenarios(
-        {
-            "jobs": [
-                {
-                    "jobName": name,
-                    "attempts": [
-                        {"result": "FAILED", "statusReason": ISE},
-                        {"result": "SUCCEEDED"},
-                    ],
-                }
-            ]
-        }
-    )
+    emu.load_scenarios(scenario(name, failed(ISE), succeeded()))
     job_id = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
     context = make_context()
     sensor = BatchServiceJobSensor(
@@ -162,19 +105,13 @@ def test_deferrable_sensor_persists_links_then_returns_the_summary(emu, capsys, 
     assert summary["jobId"] == job_id and summary["status"] == "SUCCEEDED"
     assert len(summary["attempts"]) == 2
     assert context["ti"].xcom["batch_service_training_job_logs"]["training_job_name"]
-    out = all_output(capsys, caplog)
+    out = output(capsys, caplog)
     assert "attempt 1 of 3 failed" in out
 
 
 def test_deferrable_sensor_failure_is_the_poke_failure(emu):
     name = unique("dfail")
-    emu.load_scenarios(
-        {
-            "jobs": [
-                {"jobName": name, "attempts": [{"result": "FAILED", "statusReason": VALIDATION}]}
-            ]
-        }
-    )
+    emu.load_scenarios(scenario(name, failed(VALIDATION)))
     job_id = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
     sync_sensor = BatchServiceJobSensor(
         task_id="wait",
@@ -287,7 +224,7 @@ def test_trigger_rides_out_throttling_and_5xx(emu, capsys, caplog):
         )
     )
     assert event["status"] == "success", event
-    out = all_output(capsys, caplog)
+    out = output(capsys, caplog)
     assert "transient AWS error" in out
     assert "TooManyRequestsException" in out and "ServerException" in out
 
@@ -323,7 +260,7 @@ def test_triggers_share_one_client_per_connection(emu):
 
 def _hanging_job(emu) -> str:
     name = unique("hang")
-    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [{"result": "HANG"}]}]})
+    emu.load_scenarios(scenario(name, hang()))
     return submit(emu, name)
 
 
@@ -414,7 +351,7 @@ def test_sensor_timeout_is_the_same_deferred_and_the_job_keeps_running(emu):
 @pytest.mark.parametrize("deferrable", [False, True])
 def test_operator_wait_timeout_terminates_its_job_in_both_modes(emu, deferrable):
     name = unique("optimeout")
-    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [{"result": "HANG"}]}]})
+    emu.load_scenarios(scenario(name, hang()))
     context = make_context()
     op = BatchSubmitServiceJobOperator(
         task_id="train",
@@ -444,19 +381,7 @@ def test_operator_wait_timeout_terminates_its_job_in_both_modes(emu, deferrable)
 
 def _retried_job(emu) -> str:
     name = unique("logs")
-    emu.load_scenarios(
-        {
-            "jobs": [
-                {
-                    "jobName": name,
-                    "attempts": [
-                        {"result": "FAILED", "statusReason": ISE},
-                        {"result": "SUCCEEDED"},
-                    ],
-                }
-            ]
-        }
-    )
+    emu.load_scenarios(scenario(name, failed(ISE), succeeded()))
     return submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
 
 
@@ -514,7 +439,7 @@ def test_trigger_streams_logs_labelled_by_attempt(emu, capsys, caplog):
         BatchServiceJobTrigger(job_id=job_id, aws_conn_id="emu", poll_interval=POKE)
     )
     assert event["status"] == "success"
-    lines = _log_lines(all_output(capsys, caplog))
+    lines = _log_lines(output(capsys, caplog))
     assert any("[attempt 2 algo-1]" in line and "Completed" in line for line in lines)
     assert any("[attempt 1 algo-1]" in line for line in lines)
 

@@ -30,15 +30,20 @@ from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobO
 
 from .support import (
     PAYLOAD,
+    POKE,
     RETRY_ISE_THEN_EXIT,
+    VALIDATION,
     FakeStateStore,
     connect_emulator,
+    describe,
+    failed,
+    hang,
     make_context,
+    scenario,
+    scenarios,
     unique,
 )
 
-POKE = 0.05
-VALIDATION = "Received status from SageMaker: ValidationException: bad hyperparameter"
 DAG_ID = "adhoc_airflow"  # an operator outside a DAG
 
 
@@ -125,10 +130,6 @@ def jobs_named(emu: Any, name: str) -> list[dict[str, Any]]:
     ]
 
 
-def describe(emu: Any, job_id: str) -> dict[str, Any]:
-    return emu.client().describe_service_job(jobId=job_id)
-
-
 def until_status(emu: Any, job_id: str, wanted: set[str], max_polls: int = 400) -> str:
     """Poll until the job reaches one of ``wanted`` (no timing asserted, only the state)."""
     import time
@@ -141,8 +142,8 @@ def until_status(emu: Any, job_id: str, wanted: set[str], max_polls: int = 400) 
     raise AssertionError(f"job {job_id} never reached {wanted}")
 
 
-def hang(emu: Any, name: str) -> None:
-    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [{"result": "HANG"}]}]})
+def hang_job(emu: Any, name: str) -> None:
+    emu.load_scenarios(scenario(name, hang()))
 
 
 # -- retries reattach ------------------------------------------------------------------------
@@ -150,7 +151,7 @@ def hang(emu: Any, name: str) -> None:
 
 def test_retry_reattaches_to_a_running_job(emu, store, capsys):
     task = Task(emu, unique("run"), store)
-    hang(emu, task.name)
+    hang_job(emu, task.name)
     first, ctx1 = task.run(1)
     until_status(emu, first, {"RUNNING"})
     second, ctx2 = task.run(2)
@@ -181,7 +182,7 @@ def test_retry_after_a_worker_died_before_the_store_write_uses_the_lookup(emu, c
     """Airflow 3.3, but try 1 died between submit and task_state_store.set: the store is
     empty on try 2 and the lookup finds the job."""
     task = Task(emu, unique("gap"), None)
-    hang(emu, task.name)
+    hang_job(emu, task.name)
     first, _ = task.run(1)
     task.store = FakeStateStore()
     second, _ = task.run(2)
@@ -192,10 +193,10 @@ def test_retry_after_a_worker_died_before_the_store_write_uses_the_lookup(emu, c
 
 def test_a_failed_job_is_resubmitted_with_a_new_token_then_reattached(emu, store, capsys):
     task = Task(emu, unique("exhaust"), store, retry_strategy={"attempts": 1})
-    emu.load_scenarios({"jobs": [{"jobName": task.name, "attempts": [{"result": "FAILED"}]}]})
+    emu.load_scenarios(scenario(task.name, failed()))
     first, _ = task.run(1)
     until_status(emu, first, {"FAILED"})
-    hang(emu, task.name)  # the replacement runs
+    hang_job(emu, task.name)  # the replacement runs
     second, _ = task.run(2)
     assert second != first
     assert submits(emu) == 2
@@ -211,16 +212,7 @@ def test_a_failed_job_is_resubmitted_with_a_new_token_then_reattached(emu, store
 
 def test_an_exit_rule_failure_is_final(emu, store, capsys):
     task = Task(emu, unique("exit"), store, retry_strategy=RETRY_ISE_THEN_EXIT)
-    emu.load_scenarios(
-        {
-            "jobs": [
-                {
-                    "jobName": task.name,
-                    "attempts": [{"result": "FAILED", "statusReason": VALIDATION}],
-                }
-            ]
-        }
-    )
+    emu.load_scenarios(scenario(task.name, failed(VALIDATION)))
     first, _ = task.run(1)
     until_status(emu, first, {"FAILED"})
     with pytest.raises(AirflowFailException) as err:
@@ -238,7 +230,7 @@ def test_a_repeated_submit_resolves_to_the_one_job(emu, capsys):
     """botocore re-sends SubmitServiceJob after a 5xx or timeout whose first request did
     create the job: the repeat carries the same token, and must resolve to that job."""
     task = Task(emu, unique("dup"), None)
-    hang(emu, task.name)
+    hang_job(emu, task.name)
     op = task.operator()
     token = derive_token(task.key, task.name)
     lost = with_durable_tags(op.build_request(), key=task.key, token=token, warn=print)
@@ -253,7 +245,7 @@ def test_a_repeated_submit_resolves_to_the_one_job(emu, capsys):
 
 def test_a_user_client_token_is_sent_as_is_and_reattached_to(emu, store):
     task = Task(emu, unique("usertok"), store, client_token="my-own-token-1")
-    hang(emu, task.name)
+    hang_job(emu, task.name)
     first, _ = task.run(1)
     job = describe(emu, first)
     assert job["tags"][TOKEN_TAG] == "my-own-token-1"
@@ -270,7 +262,7 @@ def test_a_user_client_token_cannot_resubmit_after_a_failure(emu, store):
         client_token="my-own-token-2",
         retry_strategy={"attempts": 1},
     )
-    emu.load_scenarios({"jobs": [{"jobName": task.name, "attempts": [{"result": "FAILED"}]}]})
+    emu.load_scenarios(scenario(task.name, failed()))
     first, _ = task.run(1)
     until_status(emu, first, {"FAILED"})
     with pytest.raises(AirflowFailException, match="Give a new client_token"):
@@ -283,7 +275,7 @@ def test_a_user_client_token_cannot_resubmit_after_a_failure(emu, store):
 
 def test_map_index_tells_mapped_tasks_apart(emu, store):
     name = unique("mapped")  # the same job name for every map index
-    hang(emu, name)
+    hang_job(emu, name)
     tasks = [Task(emu, name, FakeStateStore() if store else None, map_index=i) for i in (0, 1)]
     tasks[1].run_id = tasks[0].run_id
     firsts = [t.run(1)[0] for t in tasks]
@@ -296,7 +288,7 @@ def test_a_job_not_yet_describable_is_waited_for(emu, capsys):
     """ListServiceJobs lists the job, DescribeServiceJob still says "not found" (the
     emulator's notFoundForMs applies to describe, not to list): the lookup waits it out."""
     task = Task(emu, unique("late"), None)
-    hang(emu, task.name)
+    hang_job(emu, task.name)
     emu.set_faults({"DescribeServiceJob": {"notFoundForMs": 1500}})
     first, _ = task.run(1)
     second, _ = task.run(2)
@@ -373,13 +365,13 @@ def test_waiting_operator_lets_airflow_retry_a_non_exit_failure_and_the_retry_re
     task = Task(
         emu, unique("waitexh"), store, retry_strategy={"attempts": 1}, wait_for_completion=True
     )
-    emu.load_scenarios({"jobs": [{"jobName": task.name, "attempts": [{"result": "FAILED"}]}]})
+    emu.load_scenarios(scenario(task.name, failed()))
     with pytest.raises(AirflowException) as err:
         task.run(1)
     assert not isinstance(err.value, AirflowFailException)
     assert "all 1 attempt(s) were used" in str(err.value)
     assert "the retry submits a new job" in str(err.value)
-    emu.load_scenarios({"jobs": []})  # the replacement succeeds
+    emu.load_scenarios(scenarios())  # the replacement succeeds
     second, context = task.run(2)
     assert submits(emu) == 2
     assert context["ti"].xcom["summary"]["status"] == "SUCCEEDED"
@@ -390,16 +382,7 @@ def test_waiting_operator_fails_for_good_on_an_exit_rule(emu, store):
     task = Task(
         emu, unique("waitexit"), store, retry_strategy=RETRY_ISE_THEN_EXIT, wait_for_completion=True
     )
-    emu.load_scenarios(
-        {
-            "jobs": [
-                {
-                    "jobName": task.name,
-                    "attempts": [{"result": "FAILED", "statusReason": VALIDATION}],
-                }
-            ]
-        }
-    )
+    emu.load_scenarios(scenario(task.name, failed(VALIDATION)))
     with pytest.raises(AirflowFailException, match="an EXIT rule matched"):
         task.run(1)
     assert submits(emu) == 1

@@ -6,7 +6,6 @@ that do not exist, soft_fail's explanation. Against the emulator, in-process and
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 from datetime import timedelta
@@ -20,7 +19,6 @@ from airflow.providers.common.compat.sdk import (
     TaskDeferred,
 )
 
-from airflow_batch_service import shared_clients
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
 from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
@@ -28,75 +26,39 @@ from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
 from airflow_batch_service.waiting import task_timeout_error
 
 from .support import (
-    PAYLOAD,
+    POKE,
+    STATE_SECONDS,
+    VALIDATION,
     FakeStateStore,
     FakeTI,
+    batch_client,
     connect_emulator,
+    deferred,
+    failed,
+    hang,
     make_context,
+    output,
     run_rescheduled,
+    run_trigger,
+    scenario,
+    submit_operator,
     unique,
 )
+from .support import describe as status
 
-POKE = 0.05
+pytestmark = pytest.mark.usefixtures("fresh_shared_clients")
+
 MISSING_JOB = "00000000-1111-2222-3333-444444444444"
 TASK_TIMEOUT = type(task_timeout_error(""))
 
 
-@pytest.fixture(autouse=True)
-def _fresh_clients():
-    shared_clients.clear()
-    yield
-    shared_clients.clear()
-
-
 @pytest.fixture(params=["in_process", "http"])
 def emu(request, monkeypatch):
-    return connect_emulator(request, monkeypatch, request.param, 0.25)
+    return connect_emulator(request, monkeypatch, request.param, STATE_SECONDS)
 
 
 def operator(emu, name: str, **kwargs: Any) -> BatchSubmitServiceJobOperator:
-    kwargs.setdefault("job_queue", emu.queue_name)
-    return BatchSubmitServiceJobOperator(
-        task_id="train",
-        aws_conn_id="emu",
-        job_name=name,
-        service_request_payload=PAYLOAD,
-        poll_interval=POKE,
-        **kwargs,
-    )
-
-
-def run_trigger(trigger: BatchServiceJobTrigger) -> dict[str, Any]:
-    _, kwargs = trigger.serialize()
-    rebuilt = BatchServiceJobTrigger(**json.loads(json.dumps(kwargs)))
-
-    async def first_event() -> dict[str, Any]:
-        return (await anext(rebuilt.run())).payload
-
-    return asyncio.run(first_event())
-
-
-def deferred(task: Any, context: dict[str, Any]) -> BatchServiceJobTrigger:
-    with pytest.raises(TaskDeferred) as exc:
-        task.execute(context)
-    return exc.value.trigger
-
-
-def output(capsys, caplog) -> str:
-    """Task log lines: stdout on Airflow 3.3 (structlog), the logging records on 3.0."""
-    captured = capsys.readouterr()
-    return captured.out + captured.err + caplog.text
-
-
-def batch(emu) -> Any:
-    kwargs = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    if getattr(emu, "endpoint_url", None):
-        kwargs["endpoint_url"] = emu.endpoint_url
-    return emu.client("batch", **kwargs)
-
-
-def status(emu, job_id: str) -> dict[str, Any]:
-    return batch(emu).describe_service_job(jobId=job_id)
+    return submit_operator(emu, name, task_id="train", **kwargs)
 
 
 # -- 1. execution_timeout bounds the deferred wait ---------------------------------------------
@@ -105,7 +67,7 @@ def status(emu, job_id: str) -> dict[str, Any]:
 def test_execution_timeout_bounds_a_deferred_operator_and_terminates_its_job(emu, capsys, caplog):
     caplog.set_level(logging.INFO)
     name = unique("exec-timeout")
-    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [{"result": "HANG"}]}]})
+    emu.load_scenarios(scenario(name, hang()))
     op = operator(
         emu,
         name,
@@ -146,7 +108,7 @@ def test_the_nearer_of_wait_timeout_and_execution_timeout_applies(emu):
 
 def test_execution_timeout_bounds_a_deferred_sensor_without_terminating(emu):
     name = unique("sens-exec-timeout")
-    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [{"result": "HANG"}]}]})
+    emu.load_scenarios(scenario(name, hang()))
     job_id = operator(emu, name).execute(make_context())
     sensor = BatchServiceJobSensor(
         task_id="wait", aws_conn_id="emu", job_id=job_id, poke_interval=POKE, timeout=3600,
@@ -295,7 +257,7 @@ def test_share_arguments_must_match_the_queues_policy(emu):
 
 
 def test_a_disabled_queue_is_refused_before_submitting(emu):
-    batch(emu).update_job_queue(jobQueue=emu.queue_name, state="DISABLED")
+    batch_client(emu).update_job_queue(jobQueue=emu.queue_name, state="DISABLED")
     with pytest.raises(AirflowFailException) as err:
         operator(emu, unique("disabled")).execute(make_context())
     assert "is DISABLED and accepts no jobs" in str(err.value)
@@ -364,7 +326,7 @@ def test_a_timeout_before_the_grace_does_not_claim_the_job_runs(emu):
 
 def test_soft_fail_timeout_skips_with_the_explanation(emu):
     name = unique("softfail")
-    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [{"result": "HANG"}]}]})
+    emu.load_scenarios(scenario(name, hang()))
     job_id = operator(emu, name).execute(make_context())
     sensor = BatchServiceJobSensor(
         task_id="wait", aws_conn_id="emu", job_id=job_id, poke_interval=POKE, timeout=0.5,
@@ -379,10 +341,8 @@ def test_soft_fail_timeout_skips_with_the_explanation(emu):
 
 def test_soft_fail_failure_skips_with_the_explanation(emu):
     name = unique("softfail-failed")
-    reason = "Received status from SageMaker: ValidationException: bad hyperparameter"
-    emu.load_scenarios(
-        {"jobs": [{"jobName": name, "attempts": [{"result": "FAILED", "statusReason": reason}]}]}
-    )
+    reason = VALIDATION
+    emu.load_scenarios(scenario(name, failed(reason)))
     job_id = operator(emu, name).execute(make_context())
     for deferrable in (False, True):
         sensor = BatchServiceJobSensor(

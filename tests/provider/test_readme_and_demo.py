@@ -11,6 +11,7 @@ from airflow_batch_service import demo
 from airflow_batch_service.core import reasons
 
 from .conftest import REPO
+from .support import failed, scenario, succeeded
 
 RETRY_STRATEGY = {
     "attempts": 3,
@@ -55,20 +56,7 @@ def test_demo_timeline_explains_a_retried_job(batch_emulator: Any) -> None:
     emu = batch_emulator
     emu.configure(freeze_clock=True)
     emu.load_scenarios(
-        {
-            "jobs": [
-                {
-                    "jobName": "timeline-*",
-                    "attempts": [
-                        {
-                            "result": "FAILED",
-                            "statusReason": reasons.sagemaker("InternalServerError: boom"),
-                        },
-                        {"result": "SUCCEEDED"},
-                    ],
-                }
-            ]
-        }
+        scenario("timeline-*", failed(reasons.sagemaker("InternalServerError: boom")), succeeded())
     )
     batch = emu.client("batch")
     job = batch.submit_service_job(

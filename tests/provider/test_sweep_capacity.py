@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .support import set_aws_connection
+from .support import scenario, set_aws_connection, succeeded
 from .test_example_dags_more import _dag
 
 SWEEP = 20
@@ -41,9 +41,7 @@ def test_twenty_job_sweep_on_four_instances(
     emu = batch_emulator_server
     emu.configure(seconds_per_state=0.2)
     # Each training run lasts 3 s, so the sweep is submitted faster than it drains.
-    emu.load_scenarios(
-        {"jobs": [{"jobName": "sweep-*", "attempts": [{"result": "SUCCEEDED", "seconds": 3}]}]}
-    )
+    emu.load_scenarios(scenario("sweep-*", succeeded(seconds=3)))
     emu.create_queue("sweep-small", fair_share=True, max_capacity=CAPACITY)
     set_aws_connection(monkeypatch, "emu_sweep", emu.region, emu.endpoint_url)
     monkeypatch.setenv("BATCH_SERVICE_CONN_ID", "emu_sweep")

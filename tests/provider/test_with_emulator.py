@@ -17,41 +17,30 @@ from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobO
 from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
 
 from .support import (
+    ISE,
     PAYLOAD,
+    POKE,
     RETRY_ISE_THEN_EXIT,
+    STATE_SECONDS,
+    VALIDATION,
     FakeStateStore,
+    capacity,
     connect_emulator,
+    failed,
+    hang,
     make_context,
     run_rescheduled,
+    scenario,
+    submit,
+    succeeded,
     unique,
 )
-
-POKE = 0.05
-#: Several pokes per state, so every state is seen (the log assertions count them).
-STATE_SECONDS = 0.25
-ISE = "Received status from SageMaker: InternalServerError: We encountered an internal error."
-VALIDATION = "Received status from SageMaker: ValidationException: bad hyperparameter"
 
 
 @pytest.fixture(params=["in_process", "http"])
 def emu(request, monkeypatch):
     """The emulator, with an ``aws`` connection ``emu`` pointing at it."""
     return connect_emulator(request, monkeypatch, request.param, STATE_SECONDS)
-
-
-def submit(emu, name: str, **kwargs) -> tuple[str, dict]:
-    context = make_context()
-    op = BatchSubmitServiceJobOperator(
-        task_id="submit",
-        aws_conn_id="emu",
-        job_name=name,
-        job_queue=emu.queue_name,
-        service_request_payload=PAYLOAD,
-        poll_interval=POKE,
-        **kwargs,
-    )
-    job_id = op.execute(context)
-    return job_id, context
 
 
 def sensor(job_id: str, **kwargs) -> BatchServiceJobSensor:
@@ -70,7 +59,8 @@ def watch(job_id: str, **kwargs):
 
 
 def test_success_returns_summary_and_logs_each_state_once(emu, capsys):
-    job_id, submit_ctx = submit(emu, unique("ok"), scheduling_priority=0)
+    submit_ctx = make_context()
+    job_id = submit(emu, unique("ok"), submit_ctx, scheduling_priority=0)
     assert submit_ctx["ti"].xcom["job_arn"].endswith(job_id)
     assert submit_ctx["ti"].xcom["job_name"].startswith("ok-")
     assert "batch_service_job_details" in submit_ctx["ti"].xcom
@@ -89,20 +79,8 @@ def test_success_returns_summary_and_logs_each_state_once(emu, capsys):
 
 def test_retry_then_success_explains_the_rule(emu, capsys):
     name = unique("flaky")
-    emu.load_scenarios(
-        {
-            "jobs": [
-                {
-                    "jobName": name,
-                    "attempts": [
-                        {"result": "FAILED", "statusReason": ISE},
-                        {"result": "SUCCEEDED"},
-                    ],
-                }
-            ]
-        }
-    )
-    job_id, _ = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
+    emu.load_scenarios(scenario(name, failed(ISE), succeeded()))
+    job_id = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
     summary, _ = watch(job_id)
     assert summary["status"] == "SUCCEEDED"
     assert [a["outcome"] for a in summary["attempts"]] == ["RETRIED", "SUCCEEDED"]
@@ -115,14 +93,8 @@ def test_retry_then_success_explains_the_rule(emu, capsys):
 
 def test_exit_rule_fails_for_good(emu, capsys):
     name = unique("bad")
-    emu.load_scenarios(
-        {
-            "jobs": [
-                {"jobName": name, "attempts": [{"result": "FAILED", "statusReason": VALIDATION}]}
-            ]
-        }
-    )
-    job_id, _ = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
+    emu.load_scenarios(scenario(name, failed(VALIDATION)))
+    job_id = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
     with pytest.raises(AirflowFailException) as err:
         watch(job_id)
     assert "an EXIT rule matched" in str(err.value)
@@ -133,10 +105,8 @@ def test_exit_rule_fails_for_good(emu, capsys):
 
 def test_attempts_exhausted_with_no_rule_matching(emu, capsys):
     name = unique("exhaust")
-    emu.load_scenarios(
-        {"jobs": [{"jobName": name, "attempts": [{"result": "FAILED"}, {"result": "FAILED"}]}]}
-    )
-    job_id, _ = submit(emu, name, retry_strategy={"attempts": 2})
+    emu.load_scenarios(scenario(name, failed(), failed()))
+    job_id = submit(emu, name, retry_strategy={"attempts": 2})
     with pytest.raises(AirflowFailException) as err:
         watch(job_id)
     message = str(err.value)
@@ -147,21 +117,8 @@ def test_attempts_exhausted_with_no_rule_matching(emu, capsys):
 
 def test_capacity_retries_use_no_attempt(emu, capsys):
     name = unique("cap")
-    emu.load_scenarios(
-        {
-            "jobs": [
-                {
-                    "jobName": name,
-                    "attempts": [
-                        {"result": "CAPACITY"},
-                        {"result": "CAPACITY"},
-                        {"result": "SUCCEEDED"},
-                    ],
-                }
-            ]
-        }
-    )
-    job_id, _ = submit(emu, name, retry_strategy={"attempts": 1})
+    emu.load_scenarios(scenario(name, capacity(), capacity(), succeeded()))
+    job_id = submit(emu, name, retry_strategy={"attempts": 1})
     summary, _ = watch(job_id)
     assert summary["status"] == "SUCCEEDED"
     assert [a["outcome"] for a in summary["attempts"]] == ["SUCCEEDED"]  # capacity used none
@@ -171,8 +128,8 @@ def test_capacity_retries_use_no_attempt(emu, capsys):
 
 def test_attempt_timeout_is_explained(emu, capsys):
     name = unique("slow")
-    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [{"result": "HANG"}]}]})
-    job_id, _ = submit(
+    emu.load_scenarios(scenario(name, hang()))
+    job_id = submit(
         emu, name, retry_strategy={"attempts": 3}, timeout_config={"attemptDurationSeconds": 1}
     )
     with pytest.raises(AirflowFailException) as err:
@@ -183,8 +140,8 @@ def test_attempt_timeout_is_explained(emu, capsys):
 
 def test_sensor_timeout_says_the_job_keeps_running(emu, capsys):
     name = unique("hang")
-    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [{"result": "HANG"}]}]})
-    job_id, _ = submit(emu, name)
+    emu.load_scenarios(scenario(name, hang()))
+    job_id = submit(emu, name)
     with pytest.raises(AirflowSensorTimeout) as err:
         watch(job_id, timeout=0.5)
     assert "NOT terminated" in str(err.value) and job_id in str(err.value)
@@ -193,7 +150,7 @@ def test_sensor_timeout_says_the_job_keeps_running(emu, capsys):
 
 def test_on_kill_terminates_with_a_reason_naming_the_task(emu, capsys):
     name = unique("kill")
-    emu.load_scenarios({"jobs": [{"jobName": name, "attempts": [{"result": "HANG"}]}]})
+    emu.load_scenarios(scenario(name, hang()))
     op = BatchSubmitServiceJobOperator(
         task_id="train",
         aws_conn_id="emu",
@@ -213,14 +170,8 @@ def test_on_kill_terminates_with_a_reason_naming_the_task(emu, capsys):
 
 def test_stuck_runnable_is_terminated_and_explained(emu, capsys):
     name = unique("stuck")
-    emu.load_scenarios(
-        {
-            "jobs": [
-                {"jobName": name, "attempts": [{"result": "SUCCEEDED", "runnableSeconds": 3600}]}
-            ]
-        }
-    )
-    job_id, _ = submit(emu, name)
+    emu.load_scenarios(scenario(name, succeeded(runnable_seconds=3600)))
+    job_id = submit(emu, name)
     with pytest.raises(AirflowFailException) as err:
         watch(job_id, max_runnable_seconds=0.3)
     assert "max_runnable_seconds=0.3" in str(err.value)
@@ -242,33 +193,16 @@ def _client_kwargs(emu) -> dict:
 
 def test_operator_wait_for_completion_matches_the_sensor(emu, capsys):
     name = unique("opwait")
-    emu.load_scenarios(
-        {
-            "jobs": [
-                {
-                    "jobName": name,
-                    "attempts": [
-                        {"result": "FAILED", "statusReason": ISE},
-                        {"result": "SUCCEEDED"},
-                    ],
-                }
-            ]
-        }
-    )
-    job_id, ctx = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT, wait_for_completion=True)
+    emu.load_scenarios(scenario(name, failed(ISE), succeeded()))
+    ctx = make_context()
+    job_id = submit(emu, name, ctx, retry_strategy=RETRY_ISE_THEN_EXIT, wait_for_completion=True)
     summary = ctx["ti"].xcom["summary"]
     assert summary["jobId"] == job_id and summary["status"] == "SUCCEEDED"
     assert "Batch queued attempt 2" in capsys.readouterr().out
     assert ctx["ti"].xcom["batch_service_training_job_logs"]["training_job_name"]
 
     name = unique("opfail")
-    emu.load_scenarios(
-        {
-            "jobs": [
-                {"jobName": name, "attempts": [{"result": "FAILED", "statusReason": VALIDATION}]}
-            ]
-        }
-    )
+    emu.load_scenarios(scenario(name, failed(VALIDATION)))
     with pytest.raises(AirflowFailException) as err:
         submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT, wait_for_completion=True)
     assert "rule 2 EXIT" in str(err.value)
@@ -279,7 +213,7 @@ def test_operator_wait_for_completion_matches_the_sensor(emu, capsys):
 
 def test_throttling_and_5xx_do_not_fail_the_sensor(emu, capsys):
     name = unique("faulty")
-    job_id, _ = submit(emu, name)
+    job_id = submit(emu, name)
     emu.set_faults({"DescribeServiceJob": {"throttleRate": 0.5, "errorRate": 0.3}}, seed=7)
     # botocore's own retries off: every fault reaches the wait loop, which must ride it out.
     summary, _ = watch(job_id, botocore_config={"retries": {"max_attempts": 1}})
@@ -291,7 +225,7 @@ def test_throttling_and_5xx_do_not_fail_the_sensor(emu, capsys):
 
 def test_job_not_yet_visible_is_waited_for(emu, capsys):
     emu.set_faults({"DescribeServiceJob": {"notFoundForMs": 3000}}, seed=1)
-    job_id, _ = submit(emu, unique("late"))
+    job_id = submit(emu, unique("late"))
     summary, _ = watch(job_id)
     assert summary["status"] == "SUCCEEDED"
     captured = capsys.readouterr()
@@ -300,20 +234,8 @@ def test_job_not_yet_visible_is_waited_for(emu, capsys):
 
 def test_reschedule_mode_carries_watch_state_between_pokes(emu, capsys):
     name = unique("resched")
-    emu.load_scenarios(
-        {
-            "jobs": [
-                {
-                    "jobName": name,
-                    "attempts": [
-                        {"result": "FAILED", "statusReason": ISE},
-                        {"result": "SUCCEEDED"},
-                    ],
-                }
-            ]
-        }
-    )
-    job_id, _ = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
+    emu.load_scenarios(scenario(name, failed(ISE), succeeded()))
+    job_id = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
     store = FakeStateStore()
     context = make_context(task_state_store=store)
     summary = run_rescheduled(lambda: sensor(job_id, mode="reschedule"), context)

@@ -3,7 +3,7 @@
 Every ``BatchServiceJobTrigger`` of a triggerer process waiting on a job of the same
 (connection, region, queue) registers with one :class:`QueueWatch`. While at least
 ``core.sweep.MIN_WAITS`` waits are registered, the watch lists the queue's active jobs once per
-poll interval (``BatchServiceJobHook.alist_active_service_jobs``: one ListServiceJobs per active
+poll interval (``BatchServiceJobHook.aiter_active_service_jobs``: one ListServiceJobs per active
 status, 100 per page) and remembers each job's ``core.sweep.summary_key``. A wait's driver
 (``waiting.arun``) then answers the flow's describe with the wait's previous describe when the
 round shows its job unchanged, and only describes a job whose summary moved, or that the round
@@ -92,8 +92,10 @@ class QueueWatch:
             await asyncio.sleep(self.interval)
             if not self.active:
                 continue
+            summaries: dict[str, tuple[Any, ...]] = {}
             try:
-                listed = await self.hook.alist_active_service_jobs(self.job_queue)
+                async for page in self.hook.aiter_active_service_jobs(self.job_queue):
+                    summaries.update((str(s.get("jobId")), summary_key(s)) for s in page)
             except Exception as exc:
                 mapped = classify_exception(exc)
                 if mapped is None or mapped[0] is ErrorKind.FATAL:
@@ -104,7 +106,7 @@ class QueueWatch:
                         self.job_queue, mapped[1] if mapped else exc,
                     )
                 continue  # transient: try at the next interval, changing nothing meanwhile
-            self.summaries = {str(s.get("jobId")): summary_key(s) for s in listed}
+            self.summaries = summaries
             self.rounds += 1
             if self._round is not None and not self._round.done():
                 self._round.set_result(None)

@@ -124,6 +124,9 @@ async def arun(
             shared.leave()
 
 
+_NOT_KEPT = frozenset({"serviceRequestPayload", "tags", "capacityUsage"})
+
+
 class _SharedPolls:
     """One wait's side of ``coalesce.QueueWatch``: its last describe and its watch."""
 
@@ -149,7 +152,10 @@ class _SharedPolls:
 
         if request.method != "describe_service_job" or not isinstance(reply, Mapping):
             return
-        self.last, self.key = dict(reply), summary_key(reply)
+        # Keep only what the flow reads again: not the payload (JobWait kept it already), not the
+        # tags; at a thousand waits every KiB kept per wait counts.
+        self.last = {k: v for k, v in reply.items() if k not in _NOT_KEPT}
+        self.key = summary_key(reply)
         if self.watch is None and reply.get("jobQueue"):
             self.job_id = str(request.kwargs.get("job_id"))
             self.watch = watch_for(self.hook, str(reply["jobQueue"]), self.interval)

@@ -34,7 +34,7 @@ exceptions are mapped to ``core.errors`` kinds here (:func:`classify_exception`)
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -368,23 +368,22 @@ class BatchServiceJobHook(AwsBaseHook):
         detail: dict[str, Any] = next(iter(found.get("serviceEnvironments") or []), {})
         return limits_of(detail.get("capacityLimits"))
 
-    async def alist_active_service_jobs(self, job_queue: str) -> list[dict[str, Any]]:
-        """Summaries of every job of ``job_queue`` that can still change: one ListServiceJobs
-        per active status, 100 per page. What one poll of a whole queue costs in the
-        triggerer (``coalesce``), instead of one DescribeServiceJob per waiting job."""
+    async def aiter_active_service_jobs(self, job_queue: str) -> AsyncIterator[list[dict[str, Any]]]:
+        """Pages of summaries of every job of ``job_queue`` that can still change: one
+        ListServiceJobs per active status, 100 per page. What one poll of a whole queue costs in
+        the triggerer (``coalesce``), instead of one DescribeServiceJob per waiting job. Pages,
+        not one list: a round keeps only what it needs of each page."""
         from airflow_batch_service.core.sweep import ACTIVE_STATUSES
 
-        found: list[dict[str, Any]] = []
         for status in ACTIVE_STATUSES:
             params: dict[str, Any] = {"jobQueue": job_queue, "jobStatus": status, "maxResults": 100}
             while True:
                 page = await self._acall("batch", "list_service_jobs", **params)
-                found.extend(page.get("jobSummaryList") or [])
+                yield page.get("jobSummaryList") or []
                 token = page.get("nextToken")
                 if not token:
                     break
                 params["nextToken"] = token
-        return found
 
     # -- terminate / update -------------------------------------------------------------
 

@@ -127,12 +127,15 @@ with DAG(
     def collect_models(summaries: list[dict]) -> dict[str, str]:
         """jobId -> S3 URI of the model its final training job wrote: read from the waits'
         XCom (``summary["trainingJob"]``), no second hook, no ARN-to-name conversion."""
-        return {s["jobId"]: s["trainingJob"]["modelArtifacts"] for s in summaries}
+        return {s["jobId"]: (s.get("trainingJob") or {}).get("modelArtifacts") for s in summaries}
 
     @task
     def pick_best(summaries: list[dict]) -> dict:
         """The run with the best validation accuracy, from XCom alone."""
-        scored = [s for s in summaries if METRIC in s["trainingJob"]["finalMetrics"]]
+        scored = [s for s in summaries if METRIC in (s.get("trainingJob") or {}).get("finalMetrics", {})]
+        if not scored:
+            print(f"no run reported {METRIC}: nothing to pick")
+            return {}
         best = max(scored, key=lambda s: s["trainingJob"]["finalMetrics"][METRIC])
         result = best["trainingJob"]
         print(f"best: {best['jobName']} {METRIC}={result['finalMetrics'][METRIC]}")
@@ -141,7 +144,9 @@ with DAG(
             "jobName": best["jobName"],
             "model": result["modelArtifacts"],
             METRIC: result["finalMetrics"][METRIC],
-            "billableSeconds": sum(s["trainingJob"]["billableTimeInSeconds"] or 0 for s in summaries),
+            "billableSeconds": sum(
+                (s.get("trainingJob") or {}).get("billableTimeInSeconds") or 0 for s in summaries
+            ),
         }
 
     collect_models(wait.output)

@@ -211,9 +211,6 @@ class BatchServiceJobHook(AwsBaseHook):
         """The connection's botocore config over this hook's defaults (see module doc)."""
         return self._effective_config
 
-    # core.validation is imported inside methods: a DAG file importing this hook pays nothing
-    # for it at parse time.
-
     # -- submit / describe / list -------------------------------------------------------
 
     def submit_service_job(self, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -444,6 +441,7 @@ class BatchServiceJobHook(AwsBaseHook):
         ``errors`` (``{job, code, message}``) of every chunk are returned for the caller to
         check. Unknown ids count as successful (documented).
         """
+        # Inside the method: DAG files import this hook, and parsing one needs no validation.
         from airflow_batch_service.core.validation import MAX_TERMINATE_BATCH
 
         ids = list(dict.fromkeys(job_ids))
@@ -462,6 +460,7 @@ class BatchServiceJobHook(AwsBaseHook):
 
     def update_service_job_priority(self, job_id: str, scheduling_priority: int) -> dict[str, Any]:
         """UpdateServiceJob. Priority 0 is a real value (0-9999; fair-share/quota-share queues)."""
+        # Inside the method: DAG files import this hook, and parsing one needs no validation.
         from airflow_batch_service.core.validation import InvalidRequestError, priority_problems
 
         problems = priority_problems(scheduling_priority)

@@ -30,7 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="airflow-batch-service", description="Airflow provider for AWS Batch service jobs: tools."
+        prog="airflow-batch-service",
+        description="Airflow provider for AWS Batch service jobs: tools.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (help_text, module) in COMMANDS.items():

@@ -103,11 +103,11 @@ class QueueWatch:
                     self.summaries.clear()
                     self.hook.log.warning(
                         "Listing queue %s failed (%s): its waits describe their own jobs",
-                        self.job_queue, mapped[1] if mapped else exc,
+                        self.job_queue,
+                        mapped[1] if mapped else exc,
                     )
                 continue  # transient: try at the next interval, changing nothing meanwhile
             self.summaries = summaries
             self.rounds += 1
             if self._round is not None and not self._round.done():
                 self._round.set_result(None)
-

@@ -237,8 +237,9 @@ class DurableSubmitter:
         try:
             self.store.set(STORE_KEY, value)
         except Exception:  # the lookup still covers a lost write
-            self.log.warning("Could not save job %s to task_state_store", value["job_id"],
-                             exc_info=True)
+            self.log.warning(
+                "Could not save job %s to task_state_store", value["job_id"], exc_info=True
+            )
 
     def _candidates(self, job_name: str) -> Iterator[dict[str, Any]]:
         """Describes of the jobs named ``job_name`` on the request's queue (every status: a
@@ -254,7 +255,9 @@ class DurableSubmitter:
             self.log.warning(
                 "%d jobs are named %r; looking at the newest %d only. A job name unique per "
                 "run (derived from {{ run_id }}) makes this lookup cheap and exact.",
-                len(summaries), job_name, self.lookup_limit,
+                len(summaries),
+                job_name,
+                self.lookup_limit,
             )
         for summary in summaries[: self.lookup_limit]:
             if summary.get("jobName") != job_name:  # the filter is case-insensitive
@@ -371,7 +374,11 @@ class DurableSubmitter:
                     self.log.warning(
                         "SubmitServiceJob: %s; retry %d in %.1fs with the same clientToken "
                         "(%.0fs of submit_patience=%gs left)",
-                        text, failures, delay, self.patience - elapsed, self.patience,
+                        text,
+                        failures,
+                        delay,
+                        self.patience - elapsed,
+                        self.patience,
                     )
                     self.sleep(delay)
                     continue
@@ -392,12 +399,18 @@ class DurableSubmitter:
                     ) from exc
                 self.log.warning(
                     "SubmitServiceJob refused clientToken %s (%s): it belongs to job %s (%s)",
-                    token, text, holder.get("jobId"), holder.get("status"),
+                    token,
+                    text,
+                    holder.get("jobId"),
+                    holder.get("status"),
                 )
                 return None, holder
         self.log.info(
             "Submitted service job %s: jobId %s, jobArn %s (clientToken %s)",
-            response.get("jobName"), response.get("jobId"), response.get("jobArn"), token,
+            response.get("jobName"),
+            response.get("jobId"),
+            response.get("jobArn"),
+            token,
         )
         return response, None
 

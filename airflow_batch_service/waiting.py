@@ -214,7 +214,9 @@ def connection_args(task: Any) -> dict[str, Any]:
     """A task's connection arguments (the amazon provider's ``AwsHookParams``), for its trigger."""
     from airflow.providers.amazon.aws.utils.mixins import AwsHookParams
 
-    return AwsHookParams(task.aws_conn_id, task.region_name, task.verify, task.botocore_config)._asdict()
+    return AwsHookParams(
+        task.aws_conn_id, task.region_name, task.verify, task.botocore_config
+    )._asdict()
 
 
 def backstop(limit: Limit | None, poll_interval: float) -> timedelta | None:
@@ -226,7 +228,9 @@ def backstop(limit: Limit | None, poll_interval: float) -> timedelta | None:
     return timedelta(seconds=remaining + max(60.0, 2 * poll_interval))
 
 
-def defer(task: Any, *, job_id: str, limit: Limit | None, owns_job: bool, **trigger_args: Any) -> None:
+def defer(
+    task: Any, *, job_id: str, limit: Limit | None, owns_job: bool, **trigger_args: Any
+) -> None:
     """Hand the wait on ``job_id`` to the triggerer, saying which time limit applies.
 
     ``owns_job``: the task terminates the job at the limit and on a kill (the operator), or
@@ -234,19 +238,25 @@ def defer(task: Any, *, job_id: str, limit: Limit | None, owns_job: bool, **trig
     """
     from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
 
-    fate = "the job is terminated and the task fails" if owns_job else (
-        "the task fails and the job is left running (this task does not own it)"
+    fate = (
+        "the job is terminated and the task fails"
+        if owns_job
+        else ("the task fails and the job is left running (this task does not own it)")
     )
     if limit is None:
         task.log.info(
             "Deferring the wait on service job %s to the triggerer: no time limit applies; it "
-            "lasts until the job ends", job_id,
+            "lasts until the job ends",
+            job_id,
         )
     else:
         task.log.info(
             "Deferring the wait on service job %s to the triggerer: %s applies, %.0fs from now; "
             "when it passes %s",
-            job_id, limit.label, max(0.0, (limit.at_ms - now_ms()) / 1000), fate,
+            job_id,
+            limit.label,
+            max(0.0, (limit.at_ms - now_ms()) / 1000),
+            fate,
         )
     trigger = BatchServiceJobTrigger(
         job_id=job_id,

@@ -45,8 +45,12 @@ async def child(mode: str, endpoint: str, ids: list[str], polls: int) -> dict[st
     import boto3
 
     base = rss_kib()
-    kwargs = dict(region_name="us-east-1", endpoint_url=endpoint,
-                  aws_access_key_id="testing", aws_secret_access_key="testing")
+    kwargs = dict(
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     if mode == "aiobotocore":
         from aiobotocore.config import AioConfig
 
@@ -115,16 +119,31 @@ def main() -> None:
         ids = submit_jobs(batch, "q", a.waits)
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(ids, f)
-        print(f"{a.waits} concurrent waits x {a.polls} polls, one shared client, emulator {server.endpoint_url}")
+        print(
+            f"{a.waits} concurrent waits x {a.polls} polls, one shared client, emulator {server.endpoint_url}"
+        )
         for mode in ("aiobotocore", "thread"):
             out = subprocess.run(
-                [sys.executable, __file__, "--polls", str(a.polls), "--child", mode, server.endpoint_url, f.name],
-                check=True, capture_output=True, text=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--polls",
+                    str(a.polls),
+                    "--child",
+                    mode,
+                    server.endpoint_url,
+                    f.name,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout
             r = json.loads(out.strip().splitlines()[-1])
-            print(f"{mode:12s} client {r['client_kib']:7.0f} KiB  run {r['run_kib']:7.0f} KiB  "
-                  f"CPU {r['cpu_s']:6.2f} s = {r['cpu_ms_per_describe']:.2f} ms/describe  "
-                  f"latency p50 {r['p50_ms']:.1f} ms p95 {r['p95_ms']:.1f} ms")
+            print(
+                f"{mode:12s} client {r['client_kib']:7.0f} KiB  run {r['run_kib']:7.0f} KiB  "
+                f"CPU {r['cpu_s']:6.2f} s = {r['cpu_ms_per_describe']:.2f} ms/describe  "
+                f"latency p50 {r['p50_ms']:.1f} ms p95 {r['p95_ms']:.1f} ms"
+            )
         os.unlink(f.name)
 
 

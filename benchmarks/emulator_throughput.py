@@ -26,7 +26,11 @@ PAYLOAD = json.dumps(
         "TrainingJobName": "bench",
         "RoleArn": "arn:aws:iam::123456789012:role/sm",
         "OutputDataConfig": {"S3OutputPath": "s3://bench/out"},
-        "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        "ResourceConfig": {
+            "InstanceType": "ml.m5.xlarge",
+            "InstanceCount": 1,
+            "VolumeSizeInGB": 10,
+        },
     }
 )
 #: Jobs that run until terminated, so all of them stay in flight while we measure.
@@ -36,7 +40,10 @@ HANG = {"jobs": [{"jobName": "bench-*", "attempts": [{"result": "HANG"}]}]}
 def submit_jobs(batch: Any, queue: str, count: int) -> list[str]:
     return [
         batch.submit_service_job(
-            jobName=f"bench-{i}", jobQueue=queue, serviceJobType="SAGEMAKER_TRAINING", serviceRequestPayload=PAYLOAD
+            jobName=f"bench-{i}",
+            jobQueue=queue,
+            serviceJobType="SAGEMAKER_TRAINING",
+            serviceRequestPayload=PAYLOAD,
         )["jobId"]
         for i in range(count)
     ]
@@ -73,10 +80,16 @@ def in_process(jobs: int, requests: int, capacity: int) -> None:
         time.sleep(0.1)  # every job that fits is RUNNING by now
         rate = measure(batch, ids, requests)
         running = len(batch.list_service_jobs(jobQueue="bench", maxResults=100)["jobSummaryList"])
-        waiting = len(batch.list_service_jobs(jobQueue="bench", jobStatus="RUNNABLE", maxResults=100)["jobSummaryList"])
-    print(f"in-process : {rate:8.0f} DescribeServiceJob/s  ({jobs} jobs in flight on {capacity} instances, "
-          f"{requests} calls; first page of RUNNING: {running}, of RUNNABLE: {waiting}; "
-          f"{submit_rate:.0f} SubmitServiceJob/s)")
+        waiting = len(
+            batch.list_service_jobs(jobQueue="bench", jobStatus="RUNNABLE", maxResults=100)[
+                "jobSummaryList"
+            ]
+        )
+    print(
+        f"in-process : {rate:8.0f} DescribeServiceJob/s  ({jobs} jobs in flight on {capacity} instances, "
+        f"{requests} calls; first page of RUNNING: {running}, of RUNNABLE: {waiting}; "
+        f"{submit_rate:.0f} SubmitServiceJob/s)"
+    )
 
 
 def drain(jobs: int, capacity: int) -> None:
@@ -95,7 +108,9 @@ def drain(jobs: int, capacity: int) -> None:
         started = time.perf_counter()
         status = batch.describe_service_job(jobId=ids[-1])["status"]  # replays the whole drain
         elapsed = time.perf_counter() - started
-    print(f"drain      : {jobs} jobs through {capacity} instances replayed in {elapsed:.2f} s (last job {status})")
+    print(
+        f"drain      : {jobs} jobs through {capacity} instances replayed in {elapsed:.2f} s (last job {status})"
+    )
 
 
 def over_http(jobs: int, requests: int, threads: int) -> None:
@@ -110,7 +125,9 @@ def over_http(jobs: int, requests: int, threads: int) -> None:
         time.sleep(0.1)
         single = measure(batch, ids, requests)
         multi = measure(batch, ids, requests, threads)
-    print(f"over HTTP  : {single:8.0f} DescribeServiceJob/s  (1 client thread; {jobs} jobs in flight on 10 instances)")
+    print(
+        f"over HTTP  : {single:8.0f} DescribeServiceJob/s  (1 client thread; {jobs} jobs in flight on 10 instances)"
+    )
     print(f"over HTTP  : {multi:8.0f} DescribeServiceJob/s  ({threads} client threads)")
 
 

@@ -17,8 +17,14 @@ import statistics
 import subprocess
 import sys
 
-OURS = ("airflow_batch_service.operators.batch_service", "airflow_batch_service.sensors.batch_service")
-AMAZON = ("airflow.providers.amazon.aws.operators.batch", "airflow.providers.amazon.aws.sensors.batch")
+OURS = (
+    "airflow_batch_service.operators.batch_service",
+    "airflow_batch_service.sensors.batch_service",
+)
+AMAZON = (
+    "airflow.providers.amazon.aws.operators.batch",
+    "airflow.providers.amazon.aws.sensors.batch",
+)
 #: Imported before the clock starts on both sides: the common ground (Airflow, the task SDK,
 #: AwsBaseHook/AwsBaseOperator/AwsBaseSensor and boto3 they pull in).
 BASELINE = (
@@ -48,7 +54,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument(
-        "--cold", action="store_true",
+        "--cold",
+        action="store_true",
         help="measure from a bare interpreter (Airflow itself included on both sides)",
     )
     args = parser.parse_args()
@@ -59,7 +66,11 @@ def main() -> None:
         ours.append(measure(OURS, baseline))
         amazon.append(measure(AMAZON, baseline))
     m_ours, m_amazon = statistics.median(ours), statistics.median(amazon)
-    mode = "cold (from a bare interpreter)" if args.cold else "incremental (over airflow.sdk + amazon bases)"
+    mode = (
+        "cold (from a bare interpreter)"
+        if args.cold
+        else "incremental (over airflow.sdk + amazon bases)"
+    )
     print(f"import time, median of {args.runs} fresh subprocesses each, {mode}:")
     print(f"  airflow_batch_service operators+sensors : {m_ours * 1000:8.1f} ms")
     print(f"  amazon provider operators.batch+sensors.batch: {m_amazon * 1000:8.1f} ms")

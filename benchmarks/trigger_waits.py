@@ -63,7 +63,9 @@ def cpu_seconds() -> float:
 # -- child: one side ---------------------------------------------------------------------------
 
 
-async def _run_side(side: str, ids: list[str], interval: float, target: int, remote: Any) -> dict[str, Any]:
+async def _run_side(
+    side: str, ids: list[str], interval: float, target: int, remote: Any
+) -> dict[str, Any]:
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
     from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
@@ -134,7 +136,9 @@ def main() -> None:
     parser.add_argument("--waits", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--polls", type=int, default=3, help="describes per wait to measure")
     parser.add_argument("--interval", type=float, default=5.0, help="poll interval, seconds")
-    parser.add_argument("--child", nargs=3, metavar=("SIDE", "ENDPOINT", "IDS_FILE"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", nargs=3, metavar=("SIDE", "ENDPOINT", "IDS_FILE"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
         side, endpoint, ids_file = args.child
@@ -174,9 +178,22 @@ def main() -> None:
                 json.dump(ids, f)
             for side in SIDES:
                 out = subprocess.run(
-                    [sys.executable, __file__, "--interval", str(args.interval), "--polls",
-                     str(args.polls), "--child", side, server.endpoint_url, f.name],
-                    check=True, capture_output=True, text=True, env=env,
+                    [
+                        sys.executable,
+                        __file__,
+                        "--interval",
+                        str(args.interval),
+                        "--polls",
+                        str(args.polls),
+                        "--child",
+                        side,
+                        server.endpoint_url,
+                        f.name,
+                    ],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    env=env,
                 ).stdout
                 r = json.loads(out.strip().splitlines()[-1])
                 results[(side, n)] = r
@@ -192,13 +209,19 @@ def main() -> None:
             os.unlink(f.name)
             batch_ids = list(ids)
             for start in range(0, len(batch_ids), 50):
-                batch.terminate_service_jobs(jobs=batch_ids[start : start + 50], reason="benchmark done")
+                batch.terminate_service_jobs(
+                    jobs=batch_ids[start : start + 50], reason="benchmark done"
+                )
         if len(args.waits) >= 2:
             low, high = min(args.waits), max(args.waits)
             for side in SIDES:
                 a, b = results[(side, low)], results[(side, high)]
-                marginal = ((b["peak_rss"] - b["base_rss"]) - (a["peak_rss"] - a["base_rss"])) / (high - low)
-                print(f"{side:20s} marginal resident memory per extra wait ({low}->{high}): {marginal:.1f} KiB")
+                marginal = ((b["peak_rss"] - b["base_rss"]) - (a["peak_rss"] - a["base_rss"])) / (
+                    high - low
+                )
+                print(
+                    f"{side:20s} marginal resident memory per extra wait ({low}->{high}): {marginal:.1f} KiB"
+                )
 
 
 if __name__ == "__main__":

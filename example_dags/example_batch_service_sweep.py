@@ -132,7 +132,9 @@ with DAG(
     @task
     def pick_best(summaries: list[dict]) -> dict:
         """The run with the best validation accuracy, from XCom alone."""
-        scored = [s for s in summaries if METRIC in (s.get("trainingJob") or {}).get("finalMetrics", {})]
+        scored = [
+            s for s in summaries if METRIC in (s.get("trainingJob") or {}).get("finalMetrics", {})
+        ]
         if not scored:
             print(f"no run reported {METRIC}: nothing to pick")
             return {}

@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 venv=${VENV:-.venv}
 scripts/bootstrap.sh "$venv" "${CONSTRAINTS:-constraints/airflow-3.3.txt}"
 "$venv/bin/ruff" check .
+"$venv/bin/ruff" format --check .
 export AIRFLOW__CORE__UNIT_TEST_MODE=True
 exec "$venv/bin/python" -m pytest "$@"

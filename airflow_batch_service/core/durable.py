@@ -85,8 +85,15 @@ def derive_token(key: TaskKey, job_name: str, previous_job_id: str | None = None
     """The deterministic clientToken for ``key``'s job named ``job_name`` that replaces
     ``previous_job_id`` (``None``: the first). 64 characters, ``[a-z0-9-]``."""
     material = json.dumps(
-        [TOKEN_SCHEME, key.dag_id, key.task_id, key.run_id, key.map_index, job_name,
-         previous_job_id],
+        [
+            TOKEN_SCHEME,
+            key.dag_id,
+            key.task_id,
+            key.run_id,
+            key.map_index,
+            job_name,
+            previous_job_id,
+        ],
         separators=(",", ":"),
     )
     digest = hashlib.sha256(material.encode()).hexdigest()
@@ -113,8 +120,11 @@ def with_durable_tags(
             warn(
                 f"tags: {len(user_tags)} user tags leave no room for {tag_key!r} (Batch allows "
                 f"{MAX_TAGS}); "
-                + ("a retry can only find this job through task_state_store (Airflow 3.3+)"
-                   if tag_key == TOKEN_TAG else "the job is not labelled with its task")
+                + (
+                    "a retry can only find this job through task_state_store (Airflow 3.3+)"
+                    if tag_key == TOKEN_TAG
+                    else "the job is not labelled with its task"
+                )
             )
             continue
         tags[tag_key] = value
@@ -192,10 +202,6 @@ def killed_by_other_try(status_reason: Any, prefix: str, try_number: int) -> str
     if not number.isdigit() or int(number) == try_number:
         return None
     return number
-
-
-
-
 
 
 def is_token_rejection(error_text: str) -> bool:

@@ -61,17 +61,24 @@ def queue_problems(
         ]
     out: list[Problem] = []
     if queue.get("state") not in (None, "ENABLED"):
-        out.append(Problem("jobQueue", f"job queue {label} is {queue['state']} and accepts no jobs"))
+        out.append(
+            Problem("jobQueue", f"job queue {label} is {queue['state']} and accepts no jobs")
+        )
     if queue.get("status") in ("INVALID", "DELETING", "DELETED"):
         reason = f" ({queue['statusReason']})" if queue.get("statusReason") else ""
         out.append(
-            Problem("jobQueue", f"job queue {label} is {queue['status']}{reason} and accepts no jobs")
+            Problem(
+                "jobQueue", f"job queue {label} is {queue['status']}{reason} and accepts no jobs"
+            )
         )
     policy_kind_ = policy_kind(queue, policy)
     share, quota = request.get("shareIdentifier"), request.get("quotaShareName")
     if policy_kind_ == FAIR_SHARE and share is None:
         out.append(
-            Problem("shareIdentifier", f"is required: job queue {label} has a fair-share scheduling policy")
+            Problem(
+                "shareIdentifier",
+                f"is required: job queue {label} has a fair-share scheduling policy",
+            )
         )
     if policy_kind_ != FAIR_SHARE and share is not None:
         out.append(
@@ -82,7 +89,10 @@ def queue_problems(
         )
     if policy_kind_ == QUOTA_SHARE and quota is None:
         out.append(
-            Problem("quotaShareName", f"is required: job queue {label} has a quota-share scheduling policy")
+            Problem(
+                "quotaShareName",
+                f"is required: job queue {label} has a quota-share scheduling policy",
+            )
         )
     if policy_kind_ != QUOTA_SHARE and quota is not None:
         out.append(

@@ -95,7 +95,9 @@ class Standing:
 
     def describe(self, runnable_for: str) -> str:
         scope = f" ({self.scope})" if self.scope else ""
-        return f"RUNNABLE for {runnable_for}: {self.place} in {self.queue}{scope}; {self.capacity()}"
+        return (
+            f"RUNNABLE for {runnable_for}: {self.place} in {self.queue}{scope}; {self.capacity()}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"queue": self.queue, "position": self.position, "place": self.place,

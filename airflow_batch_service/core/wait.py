@@ -467,9 +467,7 @@ def read_logs(tail: LogTail, now_ms: int) -> Generator[Request, Any, list[str]]:
         return lines
     tail.read_done(now_ms)
     for name in tail.to_discover():
-        reply = yield Call(
-            "describe_log_streams", {"log_group": LOG_GROUP, "prefix": f"{name}/"}
-        )
+        reply = yield Call("describe_log_streams", {"log_group": LOG_GROUP, "prefix": f"{name}/"})
         if isinstance(reply, Failed):
             yield Log("debug", f"could not list training log streams: {reply.message}")
             return lines
@@ -502,7 +500,10 @@ def _look_at_queue(
     queue = describe.get("jobQueue")
     if verdict.status != ServiceJobStatus.RUNNABLE or not queue or not verdict.job_arn:
         return
-    if state.standing_read is not None and now_ms - state.standing_read < READ_INTERVAL_SECONDS * 1000:
+    if (
+        state.standing_read is not None
+        and now_ms - state.standing_read < READ_INTERVAL_SECONDS * 1000
+    ):
         return
     state.standing_read = now_ms
     reply = yield Call(

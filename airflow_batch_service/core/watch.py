@@ -146,8 +146,12 @@ class JobWatcher:
                 "Batch requeued it without using an attempt"
             )
             state.transitions.append(
-                {"status": verdict.status, "atMs": now_ms, "exact": False,
-                 "reason": verdict.status_reason}
+                {
+                    "status": verdict.status,
+                    "atMs": now_ms,
+                    "exact": False,
+                    "reason": verdict.status_reason,
+                }
             )
         state.reason = verdict.status_reason
         state.seen = now_ms
@@ -170,7 +174,6 @@ class JobWatcher:
                 "type in ResourceConfig, and jobs ahead of it in the queue)"
             )
         return Observation(verdict, tuple(messages), terminate)
-
 
     def _was(self, verdict: Verdict, end: int | None, now_ms: int) -> str:
         """What is known of the previous state, and no more than that: its duration when both

@@ -13,7 +13,13 @@ if TYPE_CHECKING:
     from airflow_batch_service.emulator.handle import Emulator
     from airflow_batch_service.emulator.server import EmulatorServer, RemoteEmulator
 
-__all__ = ["Emulator", "EmulatorServer", "RemoteEmulator", "aws_connection_json", "aws_connection_uri"]
+__all__ = [
+    "Emulator",
+    "EmulatorServer",
+    "RemoteEmulator",
+    "aws_connection_json",
+    "aws_connection_uri",
+]
 
 _HOMES = {
     "Emulator": "airflow_batch_service.emulator.handle",

@@ -14,24 +14,54 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
-    parser.add_argument("--port", type=int, default=4566, help="port (default 4566; 0 picks a free one)")
-    parser.add_argument("--region", default="us-east-1", help="region of the --queue queues (default us-east-1)")
     parser.add_argument(
-        "--queue", action="append", default=[], metavar="NAME",
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=4566, help="port (default 4566; 0 picks a free one)"
+    )
+    parser.add_argument(
+        "--region", default="us-east-1", help="region of the --queue queues (default us-east-1)"
+    )
+    parser.add_argument(
+        "--queue",
+        action="append",
+        default=[],
+        metavar="NAME",
         help="create a ready SAGEMAKER_TRAINING queue NAME with its service environment (repeatable)",
     )
-    parser.add_argument("--scenarios", type=Path, metavar="FILE", help="scenario file (JSON; see docs/emulator.md)")
-    parser.add_argument("--seconds-per-state", type=float, metavar="S", help="seconds a job spends in each state (default 2)")
     parser.add_argument(
-        "--client-token-mode", choices=("reject", "return_existing"),
+        "--scenarios", type=Path, metavar="FILE", help="scenario file (JSON; see docs/emulator.md)"
+    )
+    parser.add_argument(
+        "--seconds-per-state",
+        type=float,
+        metavar="S",
+        help="seconds a job spends in each state (default 2)",
+    )
+    parser.add_argument(
+        "--client-token-mode",
+        choices=("reject", "return_existing"),
         help="a repeated identical submit with the same clientToken: reject it (default, as documented) or return the first job",
     )
-    parser.add_argument("--faults", type=Path, metavar="FILE", help='fault plan (JSON: {"faults": {OPERATION: {...}}, "seed": N})')
-    parser.add_argument("--fault-seed", type=int, metavar="N", help="seed for fault draws (deterministic faults)")
-    parser.add_argument("--freeze-clock", action="store_true", help="stop the clock: jobs move only via POST /_emulator/clock")
     parser.add_argument(
-        "--api-quotas", choices=("aws", "off"), default="aws",
+        "--faults",
+        type=Path,
+        metavar="FILE",
+        help='fault plan (JSON: {"faults": {OPERATION: {...}}, "seed": N})',
+    )
+    parser.add_argument(
+        "--fault-seed", type=int, metavar="N", help="seed for fault draws (deterministic faults)"
+    )
+    parser.add_argument(
+        "--freeze-clock",
+        action="store_true",
+        help="stop the clock: jobs move only via POST /_emulator/clock",
+    )
+    parser.add_argument(
+        "--api-quotas",
+        choices=("aws", "off"),
+        default="aws",
         help="AWS's API rate quotas: 'aws' (default: SubmitServiceJob 5/s, other Batch calls 50/s, "
         "HTTP 429 beyond) or 'off'",
     )
@@ -60,7 +90,11 @@ def run(args: argparse.Namespace) -> int:
             STARTUP.client_token_mode = ClientTokenMode(args.client_token_mode)
         if args.faults is not None:
             document = json.loads(args.faults.read_text())
-            faults = document.get("faults", {}) if "faults" in document or "seed" in document else document
+            faults = (
+                document.get("faults", {})
+                if "faults" in document or "seed" in document
+                else document
+            )
             seed = args.fault_seed if args.fault_seed is not None else document.get("seed")
             FaultPlan.parse(faults, seed)  # fail now, not on the first request
             STARTUP.faults, STARTUP.fault_seed = faults, seed

@@ -21,7 +21,12 @@ def _extra(endpoint_url: str, region: str) -> dict[str, object]:
 def aws_connection_json(endpoint_url: str, region: str = "us-east-1") -> str:
     """The JSON form of an ``aws`` connection pointing at the emulator."""
     return json.dumps(
-        {"conn_type": "aws", "login": "testing", "password": "testing", "extra": _extra(endpoint_url, region)}
+        {
+            "conn_type": "aws",
+            "login": "testing",
+            "password": "testing",
+            "extra": _extra(endpoint_url, region),
+        }
     )
 
 

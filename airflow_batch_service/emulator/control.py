@@ -41,15 +41,23 @@ def configure(
     with STATE_LOCK:
         cfg = settings()
         if seconds_per_state is not None:
-            if isinstance(seconds_per_state, bool) or not isinstance(seconds_per_state, int | float) or seconds_per_state < 0:
-                raise ValueError(f"seconds_per_state must be a non-negative number, got {seconds_per_state!r}")
+            if (
+                isinstance(seconds_per_state, bool)
+                or not isinstance(seconds_per_state, int | float)
+                or seconds_per_state < 0
+            ):
+                raise ValueError(
+                    f"seconds_per_state must be a non-negative number, got {seconds_per_state!r}"
+                )
             cfg.seconds_per_state = float(seconds_per_state)
         if client_token_mode is not None:
             try:
                 cfg.client_token_mode = ClientTokenMode(client_token_mode)
             except ValueError:
                 modes = ", ".join(m.value for m in ClientTokenMode)
-                raise ValueError(f"client_token_mode must be one of {modes}, got {client_token_mode!r}") from None
+                raise ValueError(
+                    f"client_token_mode must be one of {modes}, got {client_token_mode!r}"
+                ) from None
         if clock is not None:
             cfg.clock = Clock(clock)
         if freeze_clock is True:

@@ -39,10 +39,18 @@ QUOTA_THROTTLE_MESSAGE = "Too Many Requests."
 #: The error code and HTTP status CloudWatch Logs / SageMaker answer for a throttled call
 #: and for a server-side failure (botocore's models; both services speak JSON 1.1).
 JSON_SERVICE_ERRORS = {
-    "logs": {"throttle": ("ThrottlingException", 400, "Rate exceeded"),
-             "error": ("ServiceUnavailableException", 500, "The service cannot complete the request (emulator fault injection)")},
-    "sagemaker": {"throttle": ("ThrottlingException", 400, "Rate exceeded"),
-                  "error": ("InternalFailure", 500, "An internal error occurred (emulator fault injection)")},
+    "logs": {
+        "throttle": ("ThrottlingException", 400, "Rate exceeded"),
+        "error": (
+            "ServiceUnavailableException",
+            500,
+            "The service cannot complete the request (emulator fault injection)",
+        ),
+    },
+    "sagemaker": {
+        "throttle": ("ThrottlingException", 400, "Rate exceeded"),
+        "error": ("InternalFailure", 500, "An internal error occurred (emulator fault injection)"),
+    },
 }
 
 

@@ -77,10 +77,14 @@ def resolve(key: str) -> tuple[str, str]:
     if ":" in key:
         service, operation = key.split(":", 1)
         if service not in SERVICES:
-            raise FaultError(f"faults.{key}: unknown service {service!r}; allowed: {', '.join(SERVICES)}")
+            raise FaultError(
+                f"faults.{key}: unknown service {service!r}; allowed: {', '.join(SERVICES)}"
+            )
         if operation == "*" or operation in operations(service):
             return service, operation
-        raise FaultError(f"faults.{key}: {service} has no operation {operation!r}{_suggest(operation, service)}")
+        raise FaultError(
+            f"faults.{key}: {service} has no operation {operation!r}{_suggest(operation, service)}"
+        )
     for service in SERVICES:
         if key in operations(service):
             return service, key
@@ -112,7 +116,9 @@ class FaultSpec:
             raise FaultError(f"{path}: must be an object with keys {', '.join(KEYS)}")
         unknown = set(raw) - set(KEYS)
         if unknown:
-            raise FaultError(f"{path}: unknown key(s) {sorted(unknown)}; allowed: {', '.join(KEYS)}")
+            raise FaultError(
+                f"{path}: unknown key(s) {sorted(unknown)}; allowed: {', '.join(KEYS)}"
+            )
         values: dict[str, float] = {}
         for key in NUMBER_KEYS:
             value = raw.get(key, DEFAULT_HOLD_MS if key == "lostResponseHoldMs" else 0)
@@ -122,13 +128,17 @@ class FaultSpec:
                 raise FaultError(f"{path}.{key}: is a rate between 0 and 1, got {value!r}")
             values[key] = float(value)
         if sum(values[k] for k in RATE_KEYS) > 1:
-            raise FaultError(f"{path}: throttleRate + errorRate + lostResponseRate must not exceed 1")
+            raise FaultError(
+                f"{path}: throttleRate + errorRate + lostResponseRate must not exceed 1"
+            )
         mode = raw.get("lostResponseMode", LostResponseMode.ERROR.value)
         try:
             lost_mode = LostResponseMode(mode)
         except ValueError:
             allowed = ", ".join(m.value for m in LostResponseMode)
-            raise FaultError(f"{path}.lostResponseMode: must be one of {allowed}, got {mode!r}") from None
+            raise FaultError(
+                f"{path}.lostResponseMode: must be one of {allowed}, got {mode!r}"
+            ) from None
         return cls(
             values["throttleRate"],
             values["errorRate"],
@@ -156,7 +166,9 @@ class FaultSpec:
 class FaultPlan:
     """The faults in force, and the seeded random source that decides each call."""
 
-    def __init__(self, specs: Mapping[str, FaultSpec] | None = None, seed: int | None = None) -> None:
+    def __init__(
+        self, specs: Mapping[str, FaultSpec] | None = None, seed: int | None = None
+    ) -> None:
         self.specs: dict[str, FaultSpec] = dict(specs or {})
         self._by_target = {resolve(key): spec for key, spec in self.specs.items()}
         self.seed = seed
@@ -183,7 +195,9 @@ class FaultPlan:
     def draw(self, operation: str, service: str = "batch") -> Injected | None:
         """Decide whether this call of ``operation`` fails, consuming one draw when it could."""
         spec = self.spec(operation, service)
-        if spec is None or (spec.throttle_rate == 0 and spec.error_rate == 0 and spec.lost_response_rate == 0):
+        if spec is None or (
+            spec.throttle_rate == 0 and spec.error_rate == 0 and spec.lost_response_rate == 0
+        ):
             return None
         with self._lock:
             roll = self._rng.random()

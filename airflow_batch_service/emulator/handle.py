@@ -32,7 +32,9 @@ class Emulator:
         """Create a SAGEMAKER_TRAINING service environment (``<name>-env``) and queue; with
         ``fair_share`` or ``quota_share`` also a scheduling policy (``<name>-policy``), and
         for quota share a quota share named ``default``. Returns the queue ARN."""
-        return control.create_queue(name, self.region, fair_share, quota_share, max_capacity, self.account_id)
+        return control.create_queue(
+            name, self.region, fair_share, quota_share, max_capacity, self.account_id
+        )
 
     def configure(
         self,
@@ -44,12 +46,16 @@ class Emulator:
     ) -> dict[str, Any]:
         """See :func:`control.configure`; ``api_quotas="aws"`` turns AWS's rate quotas on
         (they are off in-process unless asked)."""
-        return control.configure(seconds_per_state, client_token_mode, freeze_clock, clock, api_quotas)
+        return control.configure(
+            seconds_per_state, client_token_mode, freeze_clock, clock, api_quotas
+        )
 
     def load_scenarios(self, document: Mapping[str, Any] | str | Path) -> dict[str, Any]:
         return control.load_scenarios(document)
 
-    def set_faults(self, faults: Mapping[str, Any] | None, seed: int | None = None) -> dict[str, Any]:
+    def set_faults(
+        self, faults: Mapping[str, Any] | None, seed: int | None = None
+    ) -> dict[str, Any]:
         return control.set_faults(faults, seed)
 
     def clear_faults(self) -> None:

@@ -82,7 +82,9 @@ class ControlMiddleware:
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self.app = app
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not path.startswith(PREFIX):
             return self.app(environ, start_response)
@@ -104,5 +106,8 @@ class ControlMiddleware:
 def _answer(start_response: Callable[..., Any], status: int, payload: Any) -> Iterable[bytes]:
     data = json.dumps(payload).encode()
     reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}[status]
-    start_response(f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    start_response(
+        f"{status} {reason}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+    )
     return [data]

@@ -38,7 +38,9 @@ NEW_OPERATIONS = (
 )
 CATCH_ALL = "{0}/v1/(?P<operation>[a-z]+)/?$"
 #: ``/v1/tags/arn:aws:batch:REGION:ACCOUNT:quota-share/QUEUE/SHARE`` once decoded.
-TAGS_THREE_PARTS = "{0}/v1/tags/(?P<arn_part_1>[^/]+)/(?P<arn_part_2>[^/]+)/(?P<arn_part_3>[^/]+)/?$"
+TAGS_THREE_PARTS = (
+    "{0}/v1/tags/(?P<arn_part_1>[^/]+)/(?P<arn_part_2>[^/]+)/(?P<arn_part_3>[^/]+)/?$"
+)
 
 
 def sagemaker_dispatch(request: Any, full_url: str, headers: Any) -> Any:
@@ -48,7 +50,9 @@ def sagemaker_dispatch(request: Any, full_url: str, headers: Any) -> Any:
 
     from airflow_batch_service.emulator.side_services import advance_service_jobs, with_faults
 
-    return with_faults("sagemaker", SageMakerResponse.dispatch, before=advance_service_jobs)(request, full_url, headers)
+    return with_faults("sagemaker", SageMakerResponse.dispatch, before=advance_service_jobs)(
+        request, full_url, headers
+    )
 
 
 def logs_dispatch(request: Any, full_url: str, headers: Any) -> Any:

@@ -18,7 +18,13 @@ from airflow_batch_service.core.validation import Problem
 from airflow_batch_service.emulator.errors import invalid
 from airflow_batch_service.emulator.jobs import ServiceJob, ms
 
-FILTERS = ("JOB_NAME", "BEFORE_CREATED_AT", "AFTER_CREATED_AT", "SHARE_IDENTIFIER", "QUOTA_SHARE_NAME")
+FILTERS = (
+    "JOB_NAME",
+    "BEFORE_CREATED_AT",
+    "AFTER_CREATED_AT",
+    "SHARE_IDENTIFIER",
+    "QUOTA_SHARE_NAME",
+)
 #: Filters that combine with jobStatus; the others make ListServiceJobs ignore it.
 STATUS_COMPATIBLE_FILTERS = ("SHARE_IDENTIFIER", "QUOTA_SHARE_NAME")
 
@@ -45,11 +51,15 @@ class Query:
             item = item if isinstance(item, Mapping) else {}
             name, raw = item.get("name"), item.get("values")
             if name not in FILTERS:
-                problems.append(Problem("filters[0].name", f"must be one of {', '.join(FILTERS)}, got {name!r}"))
+                problems.append(
+                    Problem("filters[0].name", f"must be one of {', '.join(FILTERS)}, got {name!r}")
+                )
             if not isinstance(raw, list) or not raw or not all(isinstance(v, str) for v in raw):
                 problems.append(Problem("filters[0].values", "must be a non-empty list of strings"))
                 continue
-            if name in ("BEFORE_CREATED_AT", "AFTER_CREATED_AT") and not all(v.isdigit() for v in raw):
+            if name in ("BEFORE_CREATED_AT", "AFTER_CREATED_AT") and not all(
+                v.isdigit() for v in raw
+            ):
                 problems.append(Problem("filters[0].values", "must be epoch milliseconds"))
             values = tuple(raw)
         if problems:

@@ -12,14 +12,20 @@ from airflow_batch_service.emulator.errors import invalid
 MAX_RESULTS = 100
 
 
-def page(operation: str, items: list[Any], max_results: Any, next_token: Any) -> tuple[list[Any], str | None]:
+def page(
+    operation: str, items: list[Any], max_results: Any, next_token: Any
+) -> tuple[list[Any], str | None]:
     """One page of ``items`` and the token of the next (an opaque offset), or refuse bad
     input the way Batch does: maxResults 1-100, a token this API returned."""
     problems: list[Problem] = []
     if max_results is not None and (
-        isinstance(max_results, bool) or not isinstance(max_results, int) or not 1 <= max_results <= MAX_RESULTS
+        isinstance(max_results, bool)
+        or not isinstance(max_results, int)
+        or not 1 <= max_results <= MAX_RESULTS
     ):
-        problems.append(Problem("maxResults", f"must be between 1 and {MAX_RESULTS}, got {max_results!r}"))
+        problems.append(
+            Problem("maxResults", f"must be between 1 and {MAX_RESULTS}, got {max_results!r}")
+        )
     start = 0
     if next_token:
         try:

@@ -61,7 +61,9 @@ def lost_response(spec: FaultSpec, what: str, url: str, error: Any) -> TYPE_RESP
         if not settings_module.SERVING:
             from botocore.exceptions import ReadTimeoutError
 
-            raise ReadTimeoutError(endpoint_url=url, error=f"{what}: response lost (emulator fault injection)")
+            raise ReadTimeoutError(
+                endpoint_url=url, error=f"{what}: response lost (emulator fault injection)"
+            )
         time.sleep(spec.lost_response_hold_ms / 1000)
     return _error(error)
 
@@ -147,7 +149,9 @@ class ServiceJobResponse(BatchResponse):
     # ------------------------------------------------------------------- queues
     def createjobqueue(self) -> str:
         body = self._body()
-        if body.get("jobQueueType") == res.SAGEMAKER_TRAINING or body.get("serviceEnvironmentOrder"):
+        if body.get("jobQueueType") == res.SAGEMAKER_TRAINING or body.get(
+            "serviceEnvironmentOrder"
+        ):
             if body.get("jobQueueType") != res.SAGEMAKER_TRAINING:
                 raise ClientException(
                     "CreateJobQueue: jobQueueType: serviceEnvironmentOrder needs jobQueueType SAGEMAKER_TRAINING"
@@ -155,7 +159,9 @@ class ServiceJobResponse(BatchResponse):
             queue = self.services.create_queue(body)
             return json.dumps({"jobQueueArn": queue.arn, "jobQueueName": queue.name})
         if self.services.find_queue(str(body.get("jobQueueName"))) is not None:
-            raise ClientException(f"CreateJobQueue: job queue {body.get('jobQueueName')} already exists")
+            raise ClientException(
+                f"CreateJobQueue: job queue {body.get('jobQueueName')} already exists"
+            )
         return super().createjobqueue()
 
     def describejobqueues(self) -> str:
@@ -192,7 +198,10 @@ class ServiceJobResponse(BatchResponse):
             raise ClientException(
                 "CreateSchedulingPolicy: quotaSharePolicy: cannot be given together with fairsharePolicy"
             )
-        if quota is not None and (not isinstance(quota, dict) or quota.get("idleResourceAssignmentStrategy", "FIFO") != "FIFO"):
+        if quota is not None and (
+            not isinstance(quota, dict)
+            or quota.get("idleResourceAssignmentStrategy", "FIFO") != "FIFO"
+        ):
             raise ClientException(
                 "CreateSchedulingPolicy: quotaSharePolicy.idleResourceAssignmentStrategy: must be FIFO"
             )
@@ -215,15 +224,21 @@ class ServiceJobResponse(BatchResponse):
         body = self._body()
         arn = body.get("arn")
         if arn not in self.batch_backend._scheduling_policies:
-            raise ClientException(f"UpdateSchedulingPolicy: arn: scheduling policy {arn} does not exist (not found)")
+            raise ClientException(
+                f"UpdateSchedulingPolicy: arn: scheduling policy {arn} does not exist (not found)"
+            )
         if arn in self.services.quota_policies:
             if body.get("fairsharePolicy") is not None:
-                raise ClientException("UpdateSchedulingPolicy: fairsharePolicy: cannot be set on a quota-share policy")
+                raise ClientException(
+                    "UpdateSchedulingPolicy: fairsharePolicy: cannot be set on a quota-share policy"
+                )
             if body.get("quotaSharePolicy") is not None:
                 self.services.quota_policies[arn] = dict(body["quotaSharePolicy"])
             return "{}"
         if body.get("quotaSharePolicy") is not None:
-            raise ClientException("UpdateSchedulingPolicy: quotaSharePolicy: cannot be set on a fair-share policy")
+            raise ClientException(
+                "UpdateSchedulingPolicy: quotaSharePolicy: cannot be set on a fair-share policy"
+            )
         return super().updateschedulingpolicy()
 
     def deleteschedulingpolicy(self) -> str:
@@ -238,7 +253,9 @@ class ServiceJobResponse(BatchResponse):
         return json.dumps({"quotaShareName": share.name, "quotaShareArn": share.arn})
 
     def describequotashare(self) -> str:
-        share = self.services.get_quota_share(self._body().get("quotaShareArn"), "DescribeQuotaShare")
+        share = self.services.get_quota_share(
+            self._body().get("quotaShareArn"), "DescribeQuotaShare"
+        )
         return json.dumps({**share.describe(), "tags": self.services._tags(share.arn)})
 
     def listquotashares(self) -> str:
@@ -262,7 +279,9 @@ class ServiceJobResponse(BatchResponse):
         return json.dumps({"jobArn": job.job_arn, "jobName": job.job_name, "jobId": job.job_id})
 
     def describeservicejob(self) -> str:
-        job = self.services.get_job(self._body().get("jobId"), "DescribeServiceJob", self._not_found_for_ms())
+        job = self.services.get_job(
+            self._body().get("jobId"), "DescribeServiceJob", self._not_found_for_ms()
+        )
         return json.dumps(job.describe())
 
     def listservicejobs(self) -> str:
@@ -274,7 +293,9 @@ class ServiceJobResponse(BatchResponse):
 
     def terminateservicejob(self) -> str:
         body = self._body()
-        self.services.terminate(body.get("jobId"), body.get("reason"), not_found_for_ms=self._not_found_for_ms())
+        self.services.terminate(
+            body.get("jobId"), body.get("reason"), not_found_for_ms=self._not_found_for_ms()
+        )
         return "{}"
 
     def terminateservicejobs(self) -> str:
@@ -284,7 +305,9 @@ class ServiceJobResponse(BatchResponse):
 
     def updateservicejob(self) -> str:
         body = self._body()
-        job = self.services.update_job(body.get("jobId"), body.get("schedulingPriority"), self._not_found_for_ms())
+        job = self.services.update_job(
+            body.get("jobId"), body.get("schedulingPriority"), self._not_found_for_ms()
+        )
         return json.dumps({"jobArn": job.job_arn, "jobName": job.job_name, "jobId": job.job_id})
 
     def getjobqueuesnapshot(self) -> str:

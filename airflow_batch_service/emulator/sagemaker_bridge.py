@@ -83,7 +83,11 @@ class _Progress:
         if self.transitions and "EndTime" not in self.transitions[-1]:
             self.transitions[-1]["EndTime"] = _dt(at)
         self.transitions.append(
-            {"Status": status, "StartTime": _dt(at), "StatusMessage": message or STATUS_MESSAGES.get(status, status)}
+            {
+                "Status": status,
+                "StartTime": _dt(at),
+                "StatusMessage": message or STATUS_MESSAGES.get(status, status),
+            }
         )
 
 
@@ -156,15 +160,21 @@ class SageMakerBridge:
         created.creation_time = created.last_modified_time = _dt(attempt.created)
         created.training_start_time = created.training_end_time = None
         # moto adds a metric definition and a final metric of its own; report the payload's.
-        created.algorithm_specification = copy.deepcopy(payload.get("AlgorithmSpecification")) or None
+        created.algorithm_specification = (
+            copy.deepcopy(payload.get("AlgorithmSpecification")) or None
+        )
         created.final_metric_data_list = None
         created.model_artifacts = {
-            "S3ModelArtifacts": model_artifacts_uri(str(output["S3OutputPath"]), attempt.training_job_name)
+            "S3ModelArtifacts": model_artifacts_uri(
+                str(output["S3OutputPath"]), attempt.training_job_name
+            )
         }
         for name in _OPTIONAL_ATTRIBUTES:
             if not getattr(created, name, None):
                 setattr(created, name, None)
-        progress = self._progress[attempt.training_job_name] = _Progress(metrics=tuple(job.step.metrics))
+        progress = self._progress[attempt.training_job_name] = _Progress(
+            metrics=tuple(job.step.metrics)
+        )
         progress.enter("Starting", attempt.created)
         created.secondary_status_transitions = progress.transitions
         self._set_status(created, "InProgress", "Starting")
@@ -201,13 +211,17 @@ class SageMakerBridge:
             if end is AttemptEnd.FAILED:
                 tj.failure_reason = reason
             # Billed from the start of training (an attempt stopped before it has 0 s).
-            trained = max(0, round(ended - attempt.run_started)) if attempt.run_started is not None else 0
+            trained = (
+                max(0, round(ended - attempt.run_started)) if attempt.run_started is not None else 0
+            )
             tj.training_time_in_seconds = tj.billable_time_in_seconds = trained
             progress = self._progress.get(attempt.training_job_name)
             if progress is not None:
                 if end is AttemptEnd.COMPLETED:
                     progress.enter("Uploading", ended)
-                message = f"Training job failed. Reason: {reason}" if end is AttemptEnd.FAILED else None
+                message = (
+                    f"Training job failed. Reason: {reason}" if end is AttemptEnd.FAILED else None
+                )
                 progress.enter(end.value, ended, message)
                 progress.transitions[-1]["EndTime"] = _dt(ended)
                 if progress.metrics:

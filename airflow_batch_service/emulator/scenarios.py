@@ -111,8 +111,14 @@ def _metrics(raw: Any, path: str) -> tuple[tuple[str, float], ...]:
     out = []
     for name, value in raw.items():
         if not isinstance(name, str) or not 1 <= len(name) <= 255:
-            raise ScenarioError(f"{path}: metric names are strings of 1-255 characters, got {name!r}")
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ScenarioError(
+                f"{path}: metric names are strings of 1-255 characters, got {name!r}"
+            )
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             raise ScenarioError(f"{path}.{name}: must be a finite number, got {value!r}")
         out.append((name, float(value)))
     return tuple(out)
@@ -128,7 +134,9 @@ def _step(raw: Any, path: str) -> Step:
         result = Result(str(raw.get("result", "SUCCEEDED")).upper())
     except ValueError:
         allowed = ", ".join(r.value for r in Result)
-        raise ScenarioError(f"{path}.result: must be one of {allowed}, got {raw.get('result')!r}") from None
+        raise ScenarioError(
+            f"{path}.result: must be one of {allowed}, got {raw.get('result')!r}"
+        ) from None
     reason = raw.get("statusReason")
     if reason is not None and not isinstance(reason, str):
         raise ScenarioError(f"{path}.statusReason: must be a string")
@@ -139,13 +147,17 @@ def _step(raw: Any, path: str) -> Step:
         status_reason=reason,
         seconds=None if seconds is None else _number(seconds, f"{path}.seconds"),
         runnable_seconds=None if runnable is None else _number(runnable, f"{path}.runnableSeconds"),
-        metrics=_metrics(raw["metrics"], f"{path}.metrics") if raw.get("metrics") is not None else (),
+        metrics=_metrics(raw["metrics"], f"{path}.metrics")
+        if raw.get("metrics") is not None
+        else (),
     )
 
 
 def parse(document: Mapping[str, Any] | str | Path) -> Scenarios:
     """Parse a scenario document (a mapping, a JSON string or a path to a JSON file)."""
-    if isinstance(document, Path) or (isinstance(document, str) and not document.lstrip().startswith("{")):
+    if isinstance(document, Path) or (
+        isinstance(document, str) and not document.lstrip().startswith("{")
+    ):
         document = json.loads(Path(document).read_text())
     elif isinstance(document, str):
         document = json.loads(document)

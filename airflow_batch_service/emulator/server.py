@@ -29,7 +29,9 @@ READY_PREFIX = "airflow-batch-service emulator listening on "
 LOOPBACK = "127.0.0.1"
 
 
-def serve(host: str = LOOPBACK, port: int = 4566, on_ready: Callable[[str], None] | None = None) -> None:
+def serve(
+    host: str = LOOPBACK, port: int = 4566, on_ready: Callable[[str], None] | None = None
+) -> None:
     """Serve until SIGTERM/SIGINT. Set ``settings.STARTUP`` before calling."""
     from moto.core.base_backend import BackendDict
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -70,7 +72,9 @@ class RemoteEmulator:
     def _call(self, method: str, route: str, body: Mapping[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
-            f"{self.endpoint_url}/_emulator/{route}", data=data, method=method,
+            f"{self.endpoint_url}/_emulator/{route}",
+            data=data,
+            method=method,
             headers={"Content-Type": "application/json"},
         )
         try:
@@ -80,8 +84,16 @@ class RemoteEmulator:
             message = json.loads(err.read() or b"{}").get("message", str(err))
             raise ValueError(message) from None
 
-    def create_queue(self, name: str, fair_share: bool = False, quota_share: bool = False, max_capacity: int = 10) -> str:
-        body = {"name": name, "region": self.region, "fairShare": fair_share, "quotaShare": quota_share, "maxCapacity": max_capacity}
+    def create_queue(
+        self, name: str, fair_share: bool = False, quota_share: bool = False, max_capacity: int = 10
+    ) -> str:
+        body = {
+            "name": name,
+            "region": self.region,
+            "fairShare": fair_share,
+            "quotaShare": quota_share,
+            "maxCapacity": max_capacity,
+        }
         return str(self._call("POST", "queues", body)["jobQueueArn"])
 
     def configure(
@@ -107,7 +119,9 @@ class RemoteEmulator:
             body = json.loads(text if text.lstrip().startswith("{") else Path(text).read_text())
         return dict(self._call("POST", "scenarios", body))
 
-    def set_faults(self, faults: Mapping[str, Any] | None, seed: int | None = None) -> dict[str, Any]:
+    def set_faults(
+        self, faults: Mapping[str, Any] | None, seed: int | None = None
+    ) -> dict[str, Any]:
         return dict(self._call("POST", "faults", {"faults": dict(faults or {}), "seed": seed}))
 
     def clear_faults(self) -> None:
@@ -127,7 +141,9 @@ class RemoteEmulator:
 
     def reset(self) -> None:
         """``POST /moto-api/reset``: all state goes; the server's startup settings come back."""
-        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", data=b"", method="POST")
+        request = urllib.request.Request(
+            f"{self.endpoint_url}/moto-api/reset", data=b"", method="POST"
+        )
         with urllib.request.urlopen(request, timeout=30):
             pass
 
@@ -183,8 +199,21 @@ class EmulatorServer:
         self.emulator: RemoteEmulator | None = None
 
     def _command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "airflow_batch_service.cli", "emulator", "--host", self.host,
-               "--port", str(self.port), "--region", self.region, "--api-quotas", self.api_quotas, "--quiet"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "airflow_batch_service.cli",
+            "emulator",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--region",
+            self.region,
+            "--api-quotas",
+            self.api_quotas,
+            "--quiet",
+        ]
         for queue in self.queues:
             cmd += ["--queue", queue]
         if self.seconds_per_state is not None:
@@ -270,5 +299,7 @@ class EmulatorServer:
     def __enter__(self) -> EmulatorServer:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

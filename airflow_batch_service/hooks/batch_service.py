@@ -81,6 +81,7 @@ def classify_exception(exc: BaseException) -> tuple[ErrorKind, str] | None:
         return ErrorKind.TRANSIENT, f"{type(exc).__name__}: {exc}"
     return None
 
+
 #: botocore settings used unless the connection or ``botocore_config`` sets them.
 DEFAULT_BOTOCORE_CONFIG: dict[str, Any] = {
     "retries": {"mode": "standard", "total_max_attempts": 3},
@@ -141,7 +142,11 @@ def clear_cache() -> None:
 
 
 def _log_events_params(log_group: str, stream: str, token: str | None) -> dict[str, Any]:
-    params: dict[str, Any] = {"logGroupName": log_group, "logStreamName": stream, "startFromHead": True}
+    params: dict[str, Any] = {
+        "logGroupName": log_group,
+        "logStreamName": stream,
+        "startFromHead": True,
+    }
     if token:
         params["nextToken"] = token
     return params
@@ -284,7 +289,10 @@ class BatchServiceJobHook(AwsBaseHook):
         return _cached(
             key,
             lambda: next(
-                iter(self.conn.describe_scheduling_policies(arns=[arn]).get("schedulingPolicies") or []),
+                iter(
+                    self.conn.describe_scheduling_policies(arns=[arn]).get("schedulingPolicies")
+                    or []
+                ),
                 None,
             ),
         )
@@ -310,7 +318,11 @@ class BatchServiceJobHook(AwsBaseHook):
             ("limits", *base, str(quota_share_name)),
             lambda: self._limits(queue, quota_share_name),
         )
-        return {"queue": queue.get("jobQueueName") or job_queue, "snapshot": snapshot, "limits": limits}
+        return {
+            "queue": queue.get("jobQueueName") or job_queue,
+            "snapshot": snapshot,
+            "limits": limits,
+        }
 
     async def aqueue_picture(
         self, job_queue: str, quota_share_name: str | None = None
@@ -318,7 +330,9 @@ class BatchServiceJobHook(AwsBaseHook):
         base = (*self._cache_key(), job_queue)
 
         async def snapshot() -> dict[str, Any]:
-            return _strip_metadata(await self._acall("batch", "get_job_queue_snapshot", jobQueue=job_queue))
+            return _strip_metadata(
+                await self._acall("batch", "get_job_queue_snapshot", jobQueue=job_queue)
+            )
 
         async def queue() -> dict[str, Any] | None:
             found = await self._acall("batch", "describe_job_queues", jobQueues=[job_queue])
@@ -333,7 +347,11 @@ class BatchServiceJobHook(AwsBaseHook):
             return await run_blocking(self._limits, detail, quota_share_name, asynchronous=True)
 
         found = await _acached(("limits", *base, str(quota_share_name)), limits)
-        return {"queue": detail.get("jobQueueName") or job_queue, "snapshot": taken, "limits": found}
+        return {
+            "queue": detail.get("jobQueueName") or job_queue,
+            "snapshot": taken,
+            "limits": found,
+        }
 
     def _limits(
         self, queue: Mapping[str, Any], quota_share_name: str | None, asynchronous: bool = False
@@ -357,7 +375,9 @@ class BatchServiceJobHook(AwsBaseHook):
                     return limits_of(share.get("capacityLimits"))
         environments = [
             str(item.get("serviceEnvironment"))
-            for item in sorted(queue.get("serviceEnvironmentOrder") or [], key=lambda i: i.get("order", 0))
+            for item in sorted(
+                queue.get("serviceEnvironmentOrder") or [], key=lambda i: i.get("order", 0)
+            )
         ]
         if not environments:
             return {}
@@ -365,7 +385,9 @@ class BatchServiceJobHook(AwsBaseHook):
         detail: dict[str, Any] = next(iter(found.get("serviceEnvironments") or []), {})
         return limits_of(detail.get("capacityLimits"))
 
-    async def aiter_active_service_jobs(self, job_queue: str) -> AsyncIterator[list[dict[str, Any]]]:
+    async def aiter_active_service_jobs(
+        self, job_queue: str
+    ) -> AsyncIterator[list[dict[str, Any]]]:
         """Pages of summaries of every job of ``job_queue`` that can still change: one
         ListServiceJobs per active status, 100 per page. What one poll of a whole queue costs in
         the triggerer (``coalesce``), instead of one DescribeServiceJob per waiting job. Pages,
@@ -391,7 +413,9 @@ class BatchServiceJobHook(AwsBaseHook):
 
     async def aterminate_service_job(self, job_id: str, reason: str) -> None:
         """:meth:`terminate_service_job` on the shared client, off the event loop."""
-        await self._acall("batch", "terminate_service_job", jobId=job_id, reason=reason[:MAX_REASON])
+        await self._acall(
+            "batch", "terminate_service_job", jobId=job_id, reason=reason[:MAX_REASON]
+        )
 
     # -- training logs (CloudWatch Logs) and the training job (SageMaker) ---------------
 
@@ -412,7 +436,9 @@ class BatchServiceJobHook(AwsBaseHook):
         self, log_group: str, stream: str, token: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One GetLogEvents page from the head (or ``token``): ``(events, nextForwardToken)``."""
-        response = self.client("logs").get_log_events(**_log_events_params(log_group, stream, token))
+        response = self.client("logs").get_log_events(
+            **_log_events_params(log_group, stream, token)
+        )
         return response.get("events", []), response.get("nextForwardToken")
 
     async def aget_log_events(
@@ -454,7 +480,9 @@ class BatchServiceJobHook(AwsBaseHook):
         if merged["errors"]:
             self.log.warning(
                 "%d of %d service job(s) could not be terminated: %s",
-                len(merged["errors"]), len(ids), merged["errors"],
+                len(merged["errors"]),
+                len(ids),
+                merged["errors"],
             )
         return merged
 
@@ -507,7 +535,9 @@ class BatchServiceJobHook(AwsBaseHook):
         while True:
             response = self.conn.describe_job_queues(**params)
             queues.extend(
-                q for q in response.get("jobQueues") or [] if q.get("jobQueueType") == "SAGEMAKER_TRAINING"
+                q
+                for q in response.get("jobQueues") or []
+                if q.get("jobQueueType") == "SAGEMAKER_TRAINING"
             )
             token = response.get("nextToken")
             if not token:

@@ -276,7 +276,8 @@ class BatchSubmitServiceJobOperator(ServiceJobLineageMixin, AwsBaseOperator[Batc
             self.log.warning(
                 "Could not check job queue %s before submitting (%s); submitting without the "
                 "check (batch:DescribeJobQueues and batch:DescribeSchedulingPolicies allow it)",
-                name, exc,
+                name,
+                exc,
             )
             return
         where = f" in region {self.hook.conn_region_name}"
@@ -460,7 +461,9 @@ class BatchSubmitServiceJobOperator(ServiceJobLineageMixin, AwsBaseOperator[Batc
         self.log.warning(
             "Service job %s was terminated by the kill of try %s of this task (the task was "
             "cleared while deferred): this try %s submits a fresh job instead of failing",
-            outcome.job_id, other, try_number,
+            outcome.job_id,
+            other,
+            try_number,
         )
         return True
 

@@ -252,8 +252,10 @@ class BatchServiceJobSensor(ServiceJobLineageMixin, AwsBaseSensor[BatchServiceJo
             # BaseSensorOperator's skip carries "Sensor has timed out" or "Skipping due to
             # soft_fail": give it the explanation the failure would have had.
             cause = err.__cause__
-            message = str(cause) if cause is not None and str(cause) else (
-                self._timeout_explanation(str(err))
+            message = (
+                str(cause)
+                if cause is not None and str(cause)
+                else (self._timeout_explanation(str(err)))
             )
             self.log.warning("Skipping (soft_fail): %s", message)
             raise AirflowSkipException(message) from err

@@ -105,7 +105,9 @@ class BatchServiceJobTrigger(BaseTrigger):
         self.timeout_what = timeout_what
         self.timeout_kind = timeout_kind
         self.terminate_on_kill = terminate_on_kill
-        self.kill_reason = kill_reason or f"The Airflow task waiting on service job {job_id} was killed"
+        self.kill_reason = (
+            kill_reason or f"The Airflow task waiting on service job {job_id} was killed"
+        )
         self.terminate_reason_prefix = terminate_reason_prefix
         self.stream_logs = stream_logs
         self.log_state = dict(log_state) if log_state else None
@@ -142,7 +144,8 @@ class BatchServiceJobTrigger(BaseTrigger):
 
         self.log.info(
             "Waiting for service job %s in the triggerer (poll every %gs)",
-            self.job_id, self.poll_interval,
+            self.job_id,
+            self.poll_interval,
         )
         limit = None
         if self.deadline_ms is not None:
@@ -174,7 +177,8 @@ class BatchServiceJobTrigger(BaseTrigger):
         if not self.terminate_on_kill:
             self.log.info(
                 "Deferred wait on service job %s killed; the job is left running (its owner "
-                "terminates it)", self.job_id,
+                "terminates it)",
+                self.job_id,
             )
             return
         try:

@@ -134,7 +134,9 @@ class Canvas:
         width = max(text_width(line, size) for line in lines)
         x0 = cx - width / 2 if anchor == "middle" else cx
         top = cy - height / 2
-        self.solids.append((f"label {lines[0]!r}", x0 - 4, top - 1, x0 + width + 4, top + height + 1))
+        self.solids.append(
+            (f"label {lines[0]!r}", x0 - 4, top - 1, x0 + width + 4, top + height + 1)
+        )
         if halo:
             self.labels.append(
                 f'<rect x="{x0 - 4:.1f}" y="{top - 1:.1f}" width="{width + 8:.1f}" '
@@ -155,8 +157,12 @@ class Canvas:
             # A hexagon: reads as "a question" without a diamond's wasted corners.
             d = box.h / 2
             pts = [
-                (box.left, box.cy), (box.left + d, box.top), (box.right - d, box.top),
-                (box.right, box.cy), (box.right - d, box.bottom), (box.left + d, box.bottom),
+                (box.left, box.cy),
+                (box.left + d, box.top),
+                (box.right - d, box.top),
+                (box.right, box.cy),
+                (box.right - d, box.bottom),
+                (box.left + d, box.bottom),
             ]
             coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
             self.shapes.append(
@@ -183,16 +189,14 @@ class Canvas:
             )
             y += step
 
-    def path(
-        self, points: Sequence[tuple[float, float]], kind: str, *, arrow: bool = True
-    ) -> None:
+    def path(self, points: Sequence[tuple[float, float]], kind: str, *, arrow: bool = True) -> None:
         color, dash = EDGE_STYLES[kind]
         coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
         marker = f' marker-end="url(#arrow-{kind})"' if arrow else ""
         self.shapes.append(
             f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="1.8"'
-            f'{dash_attr}{marker}/>'
+            f"{dash_attr}{marker}/>"
         )
         for x, y in points:
             self.cover(x, y, x, y)
@@ -200,7 +204,9 @@ class Canvas:
     def overlaps(self) -> list[str]:
         """Pairs of boxes and labels that cover each other (lines may pass under labels)."""
         found = []
-        for (a, ax0, ay0, ax1, ay1), (b, bx0, by0, bx1, by1) in itertools.combinations(self.solids, 2):
+        for (a, ax0, ay0, ax1, ay1), (b, bx0, by0, bx1, by1) in itertools.combinations(
+            self.solids, 2
+        ):
             if ax0 < bx1 and bx0 < ax1 and ay0 < by1 and by0 < ay1:
                 found.append(f"{a} overlaps {b}")
         return found
@@ -249,8 +255,14 @@ def _boxes(spec: Mapping[str, Any]) -> dict[str, Box]:
             need += float(node.get("h", default_h))
         w = max(float(node.get("w", default_w)), need)
         boxes[node["id"]] = Box(
-            id=node["id"], kind=node["kind"], cx=x * col, cy=y * row,
-            w=w, h=float(node.get("h", default_h)), title=title, lines=lines,
+            id=node["id"],
+            kind=node["kind"],
+            cx=x * col,
+            cy=y * row,
+            w=w,
+            h=float(node.get("h", default_h)),
+            title=title,
+            lines=lines,
         )
     return boxes
 
@@ -280,7 +292,9 @@ def _route(
 def _label_point(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
     """Middle of the longest segment: where a label has the most room."""
     segments = list(itertools.pairwise(points))
-    (ax, ay), (bx, by) = max(segments, key=lambda s: abs(s[0][0] - s[1][0]) + abs(s[0][1] - s[1][1]))
+    (ax, ay), (bx, by) = max(
+        segments, key=lambda s: abs(s[0][0] - s[1][0]) + abs(s[0][1] - s[1][1])
+    )
     return ((ax + bx) / 2, (ay + by) / 2)
 
 
@@ -338,8 +352,11 @@ def draw(spec: Mapping[str, Any]) -> Canvas:
         dst = boxes[bus["to"]]
         offset = float(bus.get("exit_offset", 0))
         for src in sources:
-            canvas.path([src.port("bottom", offset), (src.port("bottom", offset)[0], y)],
-                        bus["kind"], arrow=False)
+            canvas.path(
+                [src.port("bottom", offset), (src.port("bottom", offset)[0], y)],
+                bus["kind"],
+                arrow=False,
+            )
         first_x = min(s.port("bottom", offset)[0] for s in sources)
         end = dst.port(bus.get("enter", "bottom"), float(bus.get("enter_offset", 0)))
         canvas.path([(first_x, y), (end[0], y), end], bus["kind"])
@@ -350,13 +367,19 @@ def draw(spec: Mapping[str, Any]) -> Canvas:
     for note in spec.get("note", ()):
         x, y = note["at"]
         canvas.text_block(
-            x * col, y * row, note["lines"], size=float(note.get("size", 11.5)),
-            color=note.get("color", "#57606a"), halo=False, anchor=note.get("anchor", "start"),
+            x * col,
+            y * row,
+            note["lines"],
+            size=float(note.get("size", 11.5)),
+            color=note.get("color", "#57606a"),
+            halo=False,
+            anchor=note.get("anchor", "start"),
         )
     return canvas
 
 
 # --- The retry decision as a program, checked against core.retry.decide --------------------
+
 
 @dataclass(frozen=True)
 class Case:
@@ -410,23 +433,34 @@ def decision_cases() -> Iterable[Case]:
     strategies = [
         RetryStrategy.from_api(None),
         RetryStrategy.from_api({"attempts": 3}),
-        RetryStrategy.from_api({
-            "attempts": 5,
-            "evaluateOnExit": [
-                {"action": "RETRY", "onStatusReason": reasons.sagemaker("InternalServerError*")},
-                {"action": "EXIT", "onStatusReason": reasons.sagemaker("ValidationException*")},
-                {"action": "EXIT", "onStatusReason": "*"},
-            ],
-        }),
-        RetryStrategy.from_api({
-            "attempts": 2,
-            "evaluateOnExit": [{"action": "RETRY", "onStatusReason": "*Error*"}],
-        }),
-        RetryStrategy.from_api({
-            "attempts": 4,
-            "evaluateOnExit": [{"action": "EXIT", "onStatusReason": "*Timeout*"},
-                               {"action": "RETRY", "onStatusReason": "*"}],
-        }),
+        RetryStrategy.from_api(
+            {
+                "attempts": 5,
+                "evaluateOnExit": [
+                    {
+                        "action": "RETRY",
+                        "onStatusReason": reasons.sagemaker("InternalServerError*"),
+                    },
+                    {"action": "EXIT", "onStatusReason": reasons.sagemaker("ValidationException*")},
+                    {"action": "EXIT", "onStatusReason": "*"},
+                ],
+            }
+        ),
+        RetryStrategy.from_api(
+            {
+                "attempts": 2,
+                "evaluateOnExit": [{"action": "RETRY", "onStatusReason": "*Error*"}],
+            }
+        ),
+        RetryStrategy.from_api(
+            {
+                "attempts": 4,
+                "evaluateOnExit": [
+                    {"action": "EXIT", "onStatusReason": "*Timeout*"},
+                    {"action": "RETRY", "onStatusReason": "*"},
+                ],
+            }
+        ),
     ]
     reason_list = [
         reasons.sagemaker("InternalServerError: We encountered an internal error."),
@@ -470,9 +504,14 @@ def check_lifecycle_spec(spec: Mapping[str, Any]) -> list[str]:
     from airflow_batch_service.core.status import LIFECYCLE, TERMINAL_STATUSES, ServiceJobStatus
 
     drawn = {n["title"] for n in spec["node"]}
-    problems = [f"{t!r} is not a ServiceJobStatus" for t in drawn - {s.value for s in ServiceJobStatus}]
-    problems += [f"status {s.value} is missing" for s in (*LIFECYCLE, *TERMINAL_STATUSES)
-                 if s.value not in drawn]
+    problems = [
+        f"{t!r} is not a ServiceJobStatus" for t in drawn - {s.value for s in ServiceJobStatus}
+    ]
+    problems += [
+        f"status {s.value} is missing"
+        for s in (*LIFECYCLE, *TERMINAL_STATUSES)
+        if s.value not in drawn
+    ]
     return problems
 
 
@@ -488,7 +527,9 @@ def build_all(directory: Path = DIAGRAM_DIR) -> dict[Path, str]:
         problems = CHECKS[spec["checks"]](spec) if "checks" in spec else []
         problems += draw(spec).overlaps()
         if problems:
-            raise ValueError(f"{spec_path.name} disagrees with the code:\n  " + "\n  ".join(problems))
+            raise ValueError(
+                f"{spec_path.name} disagrees with the code:\n  " + "\n  ".join(problems)
+            )
         out[spec_path.with_suffix(".svg")] = render(spec)
     return out
 
@@ -505,8 +546,11 @@ def write_all(directory: Path = DIAGRAM_DIR) -> list[Path]:
 
 def stale(directory: Path = DIAGRAM_DIR) -> list[Path]:
     """SVGs that are missing or differ from what their specs draw now."""
-    return [path for path, svg in build_all(directory).items()
-            if not path.exists() or path.read_text(encoding="utf-8") != svg]
+    return [
+        path
+        for path, svg in build_all(directory).items()
+        if not path.exists() or path.read_text(encoding="utf-8") != svg
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

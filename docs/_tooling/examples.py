@@ -30,7 +30,7 @@ REASONS: dict[str, str] = {
         "ValidationException: Could not assume role arn:aws:iam::123456789012:role/ml-training"
     ),
     "algorithm": reasons.sagemaker(
-        "AlgorithmError: ExecuteUserScriptError: Command \"python train.py\" exited with 1"
+        'AlgorithmError: ExecuteUserScriptError: Command "python train.py" exited with 1'
     ),
     "quota": reasons.sagemaker(
         "ResourceLimitExceeded: The account-level service limit 'ml.p4d.24xlarge for "
@@ -47,8 +47,14 @@ STRATEGIES: list[tuple[str, dict[str, Any] | None]] = [
         {
             "attempts": 5,
             "evaluateOnExit": [
-                {"action": "RETRY", "onStatusReason": "Received status from SageMaker: InternalServerError*"},
-                {"action": "EXIT", "onStatusReason": "Received status from SageMaker: ValidationException*"},
+                {
+                    "action": "RETRY",
+                    "onStatusReason": "Received status from SageMaker: InternalServerError*",
+                },
+                {
+                    "action": "EXIT",
+                    "onStatusReason": "Received status from SageMaker: ValidationException*",
+                },
                 {"action": "EXIT", "onStatusReason": "*"},
             ],
         },
@@ -69,7 +75,10 @@ STRATEGIES: list[tuple[str, dict[str, Any] | None]] = [
         {
             "attempts": 3,
             "evaluateOnExit": [
-                {"action": "RETRY", "onStatusReason": "Received status from SageMaker:InternalServerError*"},
+                {
+                    "action": "RETRY",
+                    "onStatusReason": "Received status from SageMaker:InternalServerError*",
+                },
                 {"action": "EXIT", "onStatusReason": "*"},
             ],
         },
@@ -86,7 +95,7 @@ def _short(reason: str) -> str:
     """The reason as a table shows it: long SageMaker messages cut after the error name."""
     prefix = reasons.SAGEMAKER_PREFIX
     if reason.startswith(prefix):
-        head = reason[len(prefix):].split(":", 1)[0]
+        head = reason[len(prefix) :].split(":", 1)[0]
         return f"`{prefix}{head}: ...`"
     return f"`{reason}`"
 
@@ -106,8 +115,10 @@ def retry_matrix() -> str:
                 f"`core.retry.unreachable_prefix_rules` flags {names}: real reasons have a "
                 "space after `SageMaker:`, so it can never match.\n"
             )
-        out.append("| statusReason of the failed attempt | attempt | first matching rule | "
-                   "cause | what Batch does |")
+        out.append(
+            "| statusReason of the failed attempt | attempt | first matching rule | "
+            "cause | what Batch does |"
+        )
         out.append("|---|---|---|---|---|")
         rows: list[tuple[str, int, bool]] = [(key, 1, False) for key in REASONS]
         if strategy.attempts > 1:
@@ -170,7 +181,9 @@ def _describe(
         "statusReason": reason,
         "createdAt": T0,
         "attempts": list(attempts),
-        "latestAttempt": {"serviceResourceId": attempts[-1]["serviceResourceId"]} if attempts else {},
+        "latestAttempt": {"serviceResourceId": attempts[-1]["serviceResourceId"]}
+        if attempts
+        else {},
         **extra,
     }
 
@@ -186,8 +199,20 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
             "FAILED",
             REASONS["validation"],
             [
-                _attempt("resnet50-lr0p01", "0f8e4a1c9b2d47e6a3c5b7d9e1f20a4b", 120, 2_562, REASONS["internal"]),
-                _attempt("resnet50-lr0p01", "6b1d3f5a7c9e4b2d8f0a1c3e5b7d9f11", 2_700, 2_731, REASONS["validation"]),
+                _attempt(
+                    "resnet50-lr0p01",
+                    "0f8e4a1c9b2d47e6a3c5b7d9e1f20a4b",
+                    120,
+                    2_562,
+                    REASONS["internal"],
+                ),
+                _attempt(
+                    "resnet50-lr0p01",
+                    "6b1d3f5a7c9e4b2d8f0a1c3e5b7d9f11",
+                    2_700,
+                    2_731,
+                    REASONS["validation"],
+                ),
             ],
             retryStrategy=AWS_EXAMPLE_STRATEGY,
             isTerminated=False,
@@ -202,8 +227,20 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
             "SUCCEEDED",
             reasons.TRAINING_COMPLETED,
             [
-                _attempt("bert-ft-run7", "a3c5e7f9b1d34f6a8c0e2b4d6f8a0c21", 60, 905, REASONS["algorithm"]),
-                _attempt("bert-ft-run7", "c2e4a6b8d0f24a6c8e0b2d4f6a8c0e31", 1_020, 9_480, reasons.TRAINING_COMPLETED),
+                _attempt(
+                    "bert-ft-run7",
+                    "a3c5e7f9b1d34f6a8c0e2b4d6f8a0c21",
+                    60,
+                    905,
+                    REASONS["algorithm"],
+                ),
+                _attempt(
+                    "bert-ft-run7",
+                    "c2e4a6b8d0f24a6c8e0b2d4f6a8c0e31",
+                    1_020,
+                    9_480,
+                    reasons.TRAINING_COMPLETED,
+                ),
             ],
             jobId="1b9e6c3a-0d2f-4e8b-a7c5-9f3e1d2b4a60",
             retryStrategy={"attempts": 3},
@@ -219,10 +256,19 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
             "FAILED",
             "Terminated from Airflow: task was killed",
             [
-                _attempt("xgb-nightly", "e5f7a9c1b3d54e7f9a1c3e5b7d9f1a41", 300, 1_500, "Terminated from Airflow: task was killed"),
+                _attempt(
+                    "xgb-nightly",
+                    "e5f7a9c1b3d54e7f9a1c3e5b7d9f1a41",
+                    300,
+                    1_500,
+                    "Terminated from Airflow: task was killed",
+                ),
             ],
             jobId="4f0a2c6e-8b1d-4a3f-b5c7-d9e1f3a5b7c9",
-            retryStrategy={"attempts": 3, "evaluateOnExit": [{"action": "RETRY", "onStatusReason": "*"}]},
+            retryStrategy={
+                "attempts": 3,
+                "evaluateOnExit": [{"action": "RETRY", "onStatusReason": "*"}],
+            },
             isTerminated=True,
         ),
     ),
@@ -234,7 +280,13 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
             "FAILED",
             reasons.ATTEMPT_TIMEOUT,
             [
-                _attempt("llm-pt-shard3", "b7d9f1a3c5e74b9d1f3a5c7e9b1d3f51", 30, 3_630, reasons.ATTEMPT_TIMEOUT),
+                _attempt(
+                    "llm-pt-shard3",
+                    "b7d9f1a3c5e74b9d1f3a5c7e9b1d3f51",
+                    30,
+                    3_630,
+                    reasons.ATTEMPT_TIMEOUT,
+                ),
             ],
             jobId="9c8b7a6f-5e4d-4c3b-a2f1-0e9d8c7b6a50",
             retryStrategy={"attempts": 2},
@@ -249,54 +301,106 @@ def _example(key: str) -> str:
     caption, describe = EXAMPLES[key]
     shown = {k: v for k, v in describe.items() if k not in ("jobQueue", "serviceJobType")}
     verdict = interpret(describe)
-    return "\n".join([
-        caption,
-        "",
-        '??? example "The DescribeServiceJob response (abridged)"',
-        "",
-        "    ```json",
-        *("    " + line for line in json.dumps(shown, indent=2).splitlines()),
-        "    ```",
-        "",
-        "`interpret(response).explain()` prints:",
-        "",
-        "```text",
-        verdict.explain(),
-        "```",
-        "",
-    ])
+    return "\n".join(
+        [
+            caption,
+            "",
+            '??? example "The DescribeServiceJob response (abridged)"',
+            "",
+            "    ```json",
+            *("    " + line for line in json.dumps(shown, indent=2).splitlines()),
+            "    ```",
+            "",
+            "`interpret(response).explain()` prints:",
+            "",
+            "```text",
+            verdict.explain(),
+            "```",
+            "",
+        ]
+    )
 
 
 def explain_examples() -> str:
-    return "\n".join(f"### {title}\n\n{_example(key)}" for key, title in [
-        ("retried-then-exit", "Retried, then stopped by an EXIT rule"),
-        ("succeeded-after-retry", "Succeeded on the second attempt"),
-        ("terminated", "Terminated"),
-        ("timed-out", "Attempt timed out"),
-    ])
+    return "\n".join(
+        f"### {title}\n\n{_example(key)}"
+        for key, title in [
+            ("retried-then-exit", "Retried, then stopped by an EXIT rule"),
+            ("succeeded-after-retry", "Succeeded on the second attempt"),
+            ("terminated", "Terminated"),
+            ("timed-out", "Attempt timed out"),
+        ]
+    )
 
 
 def watcher_timeline() -> str:
     """What ``core.watch.JobWatcher`` reports as successive polls see one job."""
     strategy = AWS_EXAMPLE_STRATEGY
-    name, h1, h2 = "resnet50-lr0p01", "0f8e4a1c9b2d47e6a3c5b7d9e1f20a4b", "6b1d3f5a7c9e4b2d8f0a1c3e5b7d9f11"
+    name, h1, h2 = (
+        "resnet50-lr0p01",
+        "0f8e4a1c9b2d47e6a3c5b7d9e1f20a4b",
+        "6b1d3f5a7c9e4b2d8f0a1c3e5b7d9f11",
+    )
     first_failed = _attempt(name, h1, 120, 2_562, REASONS["internal"])
     polls: list[tuple[int, dict[str, Any]]] = [
         (5, _describe("resnet50-sweep-lr0p01", "RUNNABLE", None, [], retryStrategy=strategy)),
-        (90, _describe("resnet50-sweep-lr0p01", "SCHEDULED", None, [], retryStrategy=strategy,
-                       scheduledAt=T0 + 80_000)),
-        (100, _describe("resnet50-sweep-lr0p01", "RUNNABLE", reasons.CAPACITY_ERROR, [],
-                        retryStrategy=strategy)),
-        (130, _describe("resnet50-sweep-lr0p01", "RUNNING", None,
-                        [_attempt(name, h1, 120, None, None)], retryStrategy=strategy)),
-        (2_600, _describe("resnet50-sweep-lr0p01", "RUNNABLE", None, [first_failed],
-                          retryStrategy=strategy)),
-        (2_720, _describe("resnet50-sweep-lr0p01", "RUNNING", None,
-                          [first_failed, _attempt(name, h2, 2_700, None, None)],
-                          retryStrategy=strategy)),
-        (9_900, _describe("resnet50-sweep-lr0p01", "SUCCEEDED", reasons.TRAINING_COMPLETED,
-                          [first_failed, _attempt(name, h2, 2_700, 9_850, reasons.TRAINING_COMPLETED)],
-                          retryStrategy=strategy)),
+        (
+            90,
+            _describe(
+                "resnet50-sweep-lr0p01",
+                "SCHEDULED",
+                None,
+                [],
+                retryStrategy=strategy,
+                scheduledAt=T0 + 80_000,
+            ),
+        ),
+        (
+            100,
+            _describe(
+                "resnet50-sweep-lr0p01",
+                "RUNNABLE",
+                reasons.CAPACITY_ERROR,
+                [],
+                retryStrategy=strategy,
+            ),
+        ),
+        (
+            130,
+            _describe(
+                "resnet50-sweep-lr0p01",
+                "RUNNING",
+                None,
+                [_attempt(name, h1, 120, None, None)],
+                retryStrategy=strategy,
+            ),
+        ),
+        (
+            2_600,
+            _describe(
+                "resnet50-sweep-lr0p01", "RUNNABLE", None, [first_failed], retryStrategy=strategy
+            ),
+        ),
+        (
+            2_720,
+            _describe(
+                "resnet50-sweep-lr0p01",
+                "RUNNING",
+                None,
+                [first_failed, _attempt(name, h2, 2_700, None, None)],
+                retryStrategy=strategy,
+            ),
+        ),
+        (
+            9_900,
+            _describe(
+                "resnet50-sweep-lr0p01",
+                "SUCCEEDED",
+                reasons.TRAINING_COMPLETED,
+                [first_failed, _attempt(name, h2, 2_700, 9_850, reasons.TRAINING_COMPLETED)],
+                retryStrategy=strategy,
+            ),
+        ),
     ]
     watcher = JobWatcher()
     lines: list[str] = []
@@ -309,7 +413,9 @@ def watcher_timeline() -> str:
 def runnable_timeout() -> str:
     """The explanation ``max_runnable_seconds`` produces, from ``core.watch.JobWatcher``."""
     watcher = JobWatcher(max_runnable_seconds=3600)
-    describe = _describe("resnet50-sweep-lr0p01", "RUNNABLE", None, [], retryStrategy={"attempts": 3})
+    describe = _describe(
+        "resnet50-sweep-lr0p01", "RUNNABLE", None, [], retryStrategy={"attempts": 3}
+    )
     watcher.observe(describe, T0 + 10_000)
     observation = watcher.observe(describe, T0 + 3_700_000)
     return f"```text\n{observation.terminate_reason}\n```\n"
@@ -322,29 +428,38 @@ def transient_errors() -> str:
 
     policy = PollPolicy()
     codes = ", ".join(f"`{code}`" for code in sorted(TRANSIENT_CODES))
-    return "\n".join([
-        f"- **Transient**: HTTP 429, any HTTP 5xx, and the error codes {codes}. The wait backs "
-        "off and tries again; these never fail the task on their own.",
-        "- **Not found**: a `ClientException` (or `ResourceNotFoundException`) saying the job "
-        "does not exist. Right after submit that is eventual consistency: it is retried for "
-        f"up to {policy.not_found_grace:g} seconds (`PollPolicy.not_found_grace`), then it is "
-        "an error.",
-        "- **Anything else** (access denied, bad credentials, a malformed request) is an error "
-        "at once: retrying would not fix it.",
-        "",
-        f"Ordinary polls are `interval` seconds apart with ±{policy.jitter:.0%} jitter, so many "
-        "waits started together do not poll in lockstep. After consecutive transient errors "
-        "the delay doubles each time, capped at `max_backoff`, with \"equal jitter\" (a random "
-        "delay between half the capped delay and all of it). `core.watch.PollPolicy` defaults: "
-        f"`interval={policy.interval:g}`, `max_backoff={policy.max_backoff:g}`, "
-        f"`jitter={policy.jitter:g}`, `not_found_grace={policy.not_found_grace:g}`.",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"- **Transient**: HTTP 429, any HTTP 5xx, and the error codes {codes}. The wait backs "
+            "off and tries again; these never fail the task on their own.",
+            "- **Not found**: a `ClientException` (or `ResourceNotFoundException`) saying the job "
+            "does not exist. Right after submit that is eventual consistency: it is retried for "
+            f"up to {policy.not_found_grace:g} seconds (`PollPolicy.not_found_grace`), then it is "
+            "an error.",
+            "- **Anything else** (access denied, bad credentials, a malformed request) is an error "
+            "at once: retrying would not fix it.",
+            "",
+            f"Ordinary polls are `interval` seconds apart with ±{policy.jitter:.0%} jitter, so many "
+            "waits started together do not poll in lockstep. After consecutive transient errors "
+            'the delay doubles each time, capped at `max_backoff`, with "equal jitter" (a random '
+            "delay between half the capped delay and all of it). `core.watch.PollPolicy` defaults: "
+            f"`interval={policy.interval:g}`, `max_backoff={policy.max_backoff:g}`, "
+            f"`jitter={policy.jitter:g}`, `not_found_grace={policy.not_found_grace:g}`.",
+            "",
+        ]
+    )
 
 
 ROOT = Path(__file__).resolve().parents[2]
-PINNED = ("apache-airflow", "apache-airflow-task-sdk", "apache-airflow-providers-amazon",
-          "boto3", "botocore", "aiobotocore", "moto")
+PINNED = (
+    "apache-airflow",
+    "apache-airflow-task-sdk",
+    "apache-airflow-providers-amazon",
+    "boto3",
+    "botocore",
+    "aiobotocore",
+    "moto",
+)
 
 
 def declared_dependencies() -> str:
@@ -402,12 +517,17 @@ def validation_error() -> str:
             },
             "HyperParameters": {"epochs": 10},
             "OutputDataConfig": {"S3OutputPath": "s3://my-bucket/out/"},
-            "ResourceConfig": {"InstanceType": "ml.g5.xlarge", "InstanceCount": 1,
-                               "VolumeSizeInGB": 30},
+            "ResourceConfig": {
+                "InstanceType": "ml.g5.xlarge",
+                "InstanceCount": 1,
+                "VolumeSizeInGB": 30,
+            },
             "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
         },
-        retry_strategy={"attempts": 11, "evaluateOnExit": [{"action": "retry",
-                                                            "onStatusReason": "*"}]},
+        retry_strategy={
+            "attempts": 11,
+            "evaluateOnExit": [{"action": "retry", "onStatusReason": "*"}],
+        },
         scheduling_priority=10000,
         share_identifier="exploration",
         quota_share_name="team-a",
@@ -419,18 +539,20 @@ def validation_error() -> str:
         f"    {k}=" + pformat(v, width=88 - len(k), sort_dicts=False).replace("\n", "\n    ") + ","
         for k, v in call.items()
     )
-    return "\n".join([
-        '??? example "The arguments (rendered)"',
-        "",
-        "    ```python",
-        *("    " + line for line in ("build_submit_request(\n" + args + "\n)").splitlines()),
-        "    ```",
-        "",
-        "```text",
-        describe_problems(problems),
-        "```",
-        "",
-    ])
+    return "\n".join(
+        [
+            '??? example "The arguments (rendered)"',
+            "",
+            "    ```python",
+            *("    " + line for line in ("build_submit_request(\n" + args + "\n)").splitlines()),
+            "    ```",
+            "",
+            "```text",
+            describe_problems(problems),
+            "```",
+            "",
+        ]
+    )
 
 
 def airflow_outcome() -> str:
@@ -445,8 +567,13 @@ def airflow_outcome() -> str:
     quiet = SimpleNamespace(error=lambda *args, **kwargs: None)
 
     def raised(cause: str, terminated: bool, resubmit: bool) -> str:
-        event = {"status": FAILED, "job_id": "j", "message": "m", "cause": cause,
-                 "terminated": "yes" if terminated else None}
+        event = {
+            "status": FAILED,
+            "job_id": "j",
+            "message": "m",
+            "cause": cause,
+            "terminated": "yes" if terminated else None,
+        }
         try:
             finish(event, quiet, resubmit_on_retry=resubmit)
         except Exception as err:  # the point: which class
@@ -455,13 +582,20 @@ def airflow_outcome() -> str:
 
     rows = [
         (Cause.EXIT_RULE.value, False, "an EXIT rule matched"),
-        (Cause.ATTEMPTS_EXHAUSTED.value, False, "no attempts left (a RETRY rule, or no rule, matched)"),
+        (
+            Cause.ATTEMPTS_EXHAUSTED.value,
+            False,
+            "no attempts left (a RETRY rule, or no rule, matched)",
+        ),
         (Cause.TIMED_OUT.value, False, "an attempt ran past `attemptDurationSeconds`"),
         (Cause.PREEMPTION_LIMIT.value, False, "preempted more often than allowed"),
         ("unknown", False, "FAILED with no attempt-level detail"),
         (Cause.TERMINATED.value, False, "terminated (a person, a queue time limit)"),
-        (Cause.ATTEMPTS_EXHAUSTED.value, True,
-         "any cause, when the wait itself terminated the job (`max_runnable_seconds`, `wait_timeout`)"),
+        (
+            Cause.ATTEMPTS_EXHAUSTED.value,
+            True,
+            "any cause, when the wait itself terminated the job (`max_runnable_seconds`, `wait_timeout`)",
+        ),
     ]
     lines = [
         "| cause | when | operator's wait | sensor |",
@@ -470,8 +604,11 @@ def airflow_outcome() -> str:
     for cause, terminated, when in rows:
         op = raised(cause, terminated, True)
         sensor = raised(cause, terminated, False)
-        op_cell = f"`{op}`" + (": retryable; with `retries` left, the retry submits a new job"
-                               if op == "AirflowException" else ": not retried")
+        op_cell = f"`{op}`" + (
+            ": retryable; with `retries` left, the retry submits a new job"
+            if op == "AirflowException"
+            else ": not retried"
+        )
         shown = "-" if terminated else f"`{cause}`"
         lines.append(f"| {shown} | {when} | {op_cell} | `{sensor}`: not retried |")
     return "\n".join(lines) + "\n"

@@ -59,7 +59,9 @@ def test_a_recovered_wait_says_so_once() -> None:
         "describing service job job-1 works again after 2 transient AWS error(s) in a row; "
         "the wait goes on"
     )
-    assert not any("works again" in m for m in loop.on_response(describe("RUNNABLE"), 4_000).messages)
+    assert not any(
+        "works again" in m for m in loop.on_response(describe("RUNNABLE"), 4_000).messages
+    )
 
 
 def test_finished_attempts_are_reported_once_in_order() -> None:

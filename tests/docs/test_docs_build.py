@@ -25,7 +25,11 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "DOCS_DIAGRAMS": "check"}
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
@@ -35,9 +39,19 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def test_docs_build_strict_without_warnings(build: tuple[Path, str]) -> None:
     site, output = build
     assert "WARNING" not in output, output
-    for page in ("index", "quickstart", "connections", "iam", "lifecycle", "retry-semantics",
-                 "troubleshooting", "compatibility", "changelog", "reference/index",
-                 "reference/core/retry"):
+    for page in (
+        "index",
+        "quickstart",
+        "connections",
+        "iam",
+        "lifecycle",
+        "retry-semantics",
+        "troubleshooting",
+        "compatibility",
+        "changelog",
+        "reference/index",
+        "reference/core/retry",
+    ):
         assert (site / f"{page}.html").is_file(), page
 
 

@@ -26,8 +26,14 @@ def test_retry_matrix_rows_come_from_decide() -> None:
     strategy = RetryStrategy.from_api(examples.STRATEGIES[0][1])
     expected = decide(strategy, examples.REASONS["validation"], 1).describe()
     assert expected in table
-    for cause in ("retry_rule", "exit_rule", "no_rule_matched", "attempts_exhausted",
-                  "terminated", "timed_out"):
+    for cause in (
+        "retry_rule",
+        "exit_rule",
+        "no_rule_matched",
+        "attempts_exhausted",
+        "terminated",
+        "timed_out",
+    ):
         assert f"`{cause}`" in table
     # The SDK prefix pitfall is called out by the core's own check.
     assert "unreachable_prefix_rules` flags rule 1" in table
@@ -120,8 +126,7 @@ def test_example_includes_resolve_to_the_example_dags() -> None:
     used = set()
     for page in (ROOT / "docs").rglob("*.md"):
         used |= set(hooks.INCLUDE.findall(page.read_text(encoding="utf-8")))
-    assert ("example_dags/example_batch_service_basic.py",
-            "howto_sensor_batch_service_job") in used
+    assert ("example_dags/example_batch_service_basic.py", "howto_sensor_batch_service_job") in used
     for path, name in used:
         code = hooks.extract_example(ROOT / path, name)
         assert code and "[START" not in code and not code.startswith(" ")

@@ -107,7 +107,9 @@ def describe(batch: Any, job_id: str) -> dict[str, Any]:
     return out
 
 
-def run_to_end(emu: Any, batch: Any, job_id: str, step: float = 1.0, limit: int = 200) -> dict[str, Any]:
+def run_to_end(
+    emu: Any, batch: Any, job_id: str, step: float = 1.0, limit: int = 200
+) -> dict[str, Any]:
     """Advance the (frozen) clock step by step until the job ends; return the last describe."""
     for _ in range(limit):
         job = describe(batch, job_id)
@@ -117,7 +119,9 @@ def run_to_end(emu: Any, batch: Any, job_id: str, step: float = 1.0, limit: int 
     raise AssertionError(f"job {job_id} did not end: {job['status']}")
 
 
-def statuses_until_end(emu: Any, batch: Any, job_id: str, step: float = 1.0, limit: int = 200) -> list[str]:
+def statuses_until_end(
+    emu: Any, batch: Any, job_id: str, step: float = 1.0, limit: int = 200
+) -> list[str]:
     """Every status seen while stepping the clock, consecutive repeats collapsed."""
     seen: list[str] = []
     for _ in range(limit):
@@ -141,7 +145,9 @@ def _check(shape: Any, value: Any, path: str) -> None:
         assert not unknown, f"{path}: keys not in botocore's {shape.name}: {sorted(unknown)}"
         # botocore marks startedAt required, yet a job that has not started has no start time;
         # like DescribeJobs (whose model says the same), it is left out until the job starts.
-        missing = set(shape.required_members) - set(value) - OPTIONAL_IN_PRACTICE.get(shape.name, set())
+        missing = (
+            set(shape.required_members) - set(value) - OPTIONAL_IN_PRACTICE.get(shape.name, set())
+        )
         assert not missing, f"{path}: required members missing: {sorted(missing)}"
         for key, item in value.items():
             _check(shape.members[key], item, f"{path}.{key}")

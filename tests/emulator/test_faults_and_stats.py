@@ -32,7 +32,9 @@ def test_throttle_is_http_429_and_transient(emu):
     code, status, message = error_of(err)
     assert (code, status) == ("TooManyRequestsException", 429)
     assert classify(code, status, message) is ErrorKind.TRANSIENT
-    assert batch.list_service_jobs(jobQueue=emu.queue_name)["jobSummaryList"] == []  # other ops unaffected
+    assert (
+        batch.list_service_jobs(jobQueue=emu.queue_name)["jobSummaryList"] == []
+    )  # other ops unaffected
 
 
 def test_error_rate_is_http_500_server_exception(emu):
@@ -52,7 +54,9 @@ def test_seeded_faults_are_deterministic(emu):
 
     def run() -> list[str]:
         emu.set_faults({"ListServiceJobs": {"throttleRate": 0.3, "errorRate": 0.3}}, seed=42)
-        return [outcome(lambda: batch.list_service_jobs(jobQueue=emu.queue_name)) for _ in range(30)]
+        return [
+            outcome(lambda: batch.list_service_jobs(jobQueue=emu.queue_name)) for _ in range(30)
+        ]
 
     first, second = run(), run()
     assert first == second
@@ -66,7 +70,12 @@ def test_not_found_for_a_while_after_submit(emu, batch):
         batch.describe_service_job(jobId=job["jobId"])
     assert classify(*error_of(err)) is ErrorKind.NOT_FOUND
     emu.advance(1)
-    assert [j["jobId"] for j in batch.list_service_jobs(jobQueue=emu.queue_name, jobStatus="RUNNABLE")["jobSummaryList"]] == [job["jobId"]]
+    assert [
+        j["jobId"]
+        for j in batch.list_service_jobs(jobQueue=emu.queue_name, jobStatus="RUNNABLE")[
+            "jobSummaryList"
+        ]
+    ] == [job["jobId"]]
     emu.advance(4)
     assert describe(batch, job["jobId"])["jobId"] == job["jobId"]
 

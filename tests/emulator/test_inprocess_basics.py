@@ -38,7 +38,11 @@ def test_terminate_fails_the_job_with_the_reason(batch_emulator):
     job = batch.submit_service_job(**submit_args(batch_emulator.queue_name, "stop-me"))
     batch.terminate_service_job(jobId=job["jobId"], reason="user asked")
     final = describe(batch, job["jobId"])
-    assert (final["status"], final["statusReason"], final["isTerminated"]) == ("FAILED", "user asked", True)
+    assert (final["status"], final["statusReason"], final["isTerminated"]) == (
+        "FAILED",
+        "user asked",
+        True,
+    )
     batch_emulator.advance(100)
     assert describe(batch, job["jobId"])["status"] == "FAILED"
 

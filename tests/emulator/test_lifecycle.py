@@ -36,8 +36,14 @@ from .helpers import (
 AWS_EXAMPLE = {
     "attempts": 5,
     "evaluateOnExit": [
-        {"action": "RETRY", "onStatusReason": "Received status from SageMaker: InternalServerError*"},
-        {"action": "EXIT", "onStatusReason": "Received status from SageMaker: ValidationException*"},
+        {
+            "action": "RETRY",
+            "onStatusReason": "Received status from SageMaker: InternalServerError*",
+        },
+        {
+            "action": "EXIT",
+            "onStatusReason": "Received status from SageMaker: ValidationException*",
+        },
         {"action": "EXIT", "onStatusReason": "*"},
     ],
 }
@@ -45,7 +51,9 @@ AWS_EXAMPLE = {
 
 def test_retry_rule_then_success(emu, batch):
     emu.load_scenarios(scenario("flaky-*", failed(ISE, seconds=3)))
-    job = batch.submit_service_job(**submit_args(emu.queue_name, "flaky-1", retryStrategy=AWS_EXAMPLE))
+    job = batch.submit_service_job(
+        **submit_args(emu.queue_name, "flaky-1", retryStrategy=AWS_EXAMPLE)
+    )
     final = run_to_end(emu, batch, job["jobId"])
     assert final["status"] == "SUCCEEDED"
     assert [a["statusReason"] for a in final["attempts"]] == [ISE, reasons.TRAINING_COMPLETED]
@@ -62,14 +70,21 @@ def test_exit_rule_fails_at_once(emu, batch):
     emu.load_scenarios(scenario("bad", failed(VALIDATION)))
     job = batch.submit_service_job(**submit_args(emu.queue_name, "bad", retryStrategy=AWS_EXAMPLE))
     final = run_to_end(emu, batch, job["jobId"])
-    assert (final["status"], final["statusReason"], len(final["attempts"])) == ("FAILED", VALIDATION, 1)
+    assert (final["status"], final["statusReason"], len(final["attempts"])) == (
+        "FAILED",
+        VALIDATION,
+        1,
+    )
     assert final["isTerminated"] is False
     verdict = interpret(final)
     assert verdict.cause is Cause.EXIT_RULE and verdict.attempts[0].decision.rule.index == 2
 
 
 def test_no_rule_matched_retries_while_attempts_remain(emu, batch):
-    strategy = {"attempts": 2, "evaluateOnExit": [{"action": "EXIT", "onStatusReason": "*ValidationException*"}]}
+    strategy = {
+        "attempts": 2,
+        "evaluateOnExit": [{"action": "EXIT", "onStatusReason": "*ValidationException*"}],
+    }
     emu.load_scenarios(scenario("nomatch", failed(ISE)))
     job = batch.submit_service_job(**submit_args(emu.queue_name, "nomatch", retryStrategy=strategy))
     final = run_to_end(emu, batch, job["jobId"])
@@ -79,7 +94,9 @@ def test_no_rule_matched_retries_while_attempts_remain(emu, batch):
 
 def test_attempts_exhausted(emu, batch):
     emu.load_scenarios(scenario("doomed", failed(ISE), failed(ISE)))
-    job = batch.submit_service_job(**submit_args(emu.queue_name, "doomed", retryStrategy={"attempts": 2}))
+    job = batch.submit_service_job(
+        **submit_args(emu.queue_name, "doomed", retryStrategy={"attempts": 2})
+    )
     final = run_to_end(emu, batch, job["jobId"])
     assert (final["status"], len(final["attempts"])) == ("FAILED", 2)
     assert interpret(final).cause is Cause.ATTEMPTS_EXHAUSTED
@@ -95,7 +112,9 @@ def test_no_retry_strategy_means_one_attempt(emu, batch):
 
 def test_capacity_goes_back_to_runnable_without_using_an_attempt(emu, batch):
     emu.load_scenarios(scenario("busy", capacity(), capacity()))
-    job = batch.submit_service_job(**submit_args(emu.queue_name, "busy", retryStrategy={"attempts": 1}))
+    job = batch.submit_service_job(
+        **submit_args(emu.queue_name, "busy", retryStrategy={"attempts": 1})
+    )
     seen, reasons_seen = [], []
     for _ in range(30):
         current = describe(batch, job["jobId"])
@@ -105,29 +124,48 @@ def test_capacity_goes_back_to_runnable_without_using_an_attempt(emu, batch):
         if current["status"] == "SUCCEEDED":
             break
         emu.advance(1)
-    assert seen == ["SUBMITTED", "RUNNABLE", "SCHEDULED", "RUNNABLE", "SCHEDULED", "RUNNABLE", "SCHEDULED",
-                    "STARTING", "RUNNING", "SUCCEEDED"]
+    assert seen == [
+        "SUBMITTED",
+        "RUNNABLE",
+        "SCHEDULED",
+        "RUNNABLE",
+        "SCHEDULED",
+        "RUNNABLE",
+        "SCHEDULED",
+        "STARTING",
+        "RUNNING",
+        "SUCCEEDED",
+    ]
     assert reasons_seen[3] == reasons.CAPACITY_ERROR
     assert len(current["attempts"]) == 1  # attempts=1 and it still ran: capacity used none
 
 
 def test_preemption_requeues_and_fills_the_summary(emu, batch):
     emu.load_scenarios(scenario("pre", attempt("PREEMPTED", seconds=2)))
-    job = batch.submit_service_job(**submit_args(emu.queue_name, "pre", retryStrategy={"attempts": 1}))
+    job = batch.submit_service_job(
+        **submit_args(emu.queue_name, "pre", retryStrategy={"attempts": 1})
+    )
     final = run_to_end(emu, batch, job["jobId"])
     assert final["status"] == "SUCCEEDED" and len(final["attempts"]) == 1
     summary = final["preemptionSummary"]
     assert summary["preemptedAttemptCount"] == 1
     [preempted] = summary["recentPreemptedAttempts"]
     assert preempted["statusReason"] == reasons.PREEMPTION
-    assert preempted["serviceResourceId"]["value"] != final["attempts"][0]["serviceResourceId"]["value"]
+    assert (
+        preempted["serviceResourceId"]["value"]
+        != final["attempts"][0]["serviceResourceId"]["value"]
+    )
     assert interpret(final).preempted_count == 1
 
 
 def test_preemption_limit_fails_the_job(emu, batch):
     emu.load_scenarios(scenario("pre2", preempted(), preempted(), preempted()))
     job = batch.submit_service_job(
-        **submit_args(emu.queue_name, "pre2", preemptionConfiguration={"preemptionRetriesBeforeTermination": 1})
+        **submit_args(
+            emu.queue_name,
+            "pre2",
+            preemptionConfiguration={"preemptionRetriesBeforeTermination": 1},
+        )
     )
     final = run_to_end(emu, batch, job["jobId"])
     assert (final["status"], final["statusReason"]) == ("FAILED", reasons.PREEMPTION_LIMIT)
@@ -138,10 +176,19 @@ def test_preemption_limit_fails_the_job(emu, batch):
 def test_hang_until_attempt_timeout_is_not_retried(emu, batch):
     emu.load_scenarios(scenario("hang", hang()))
     job = batch.submit_service_job(
-        **submit_args(emu.queue_name, "hang", retryStrategy={"attempts": 3}, timeoutConfig={"attemptDurationSeconds": 30})
+        **submit_args(
+            emu.queue_name,
+            "hang",
+            retryStrategy={"attempts": 3},
+            timeoutConfig={"attemptDurationSeconds": 30},
+        )
     )
     final = run_to_end(emu, batch, job["jobId"], step=5)
-    assert (final["status"], final["statusReason"], len(final["attempts"])) == ("FAILED", reasons.ATTEMPT_TIMEOUT, 1)
+    assert (final["status"], final["statusReason"], len(final["attempts"])) == (
+        "FAILED",
+        reasons.ATTEMPT_TIMEOUT,
+        1,
+    )
     attempt = final["attempts"][0]
     assert attempt["stoppedAt"] - attempt["startedAt"] == 30_000
     assert interpret(final).cause is Cause.TIMED_OUT
@@ -149,7 +196,9 @@ def test_hang_until_attempt_timeout_is_not_retried(emu, batch):
 
 def test_hang_runs_until_terminated(emu, batch):
     emu.load_scenarios(scenario("hang", hang()))
-    job = batch.submit_service_job(**submit_args(emu.queue_name, "hang", retryStrategy={"attempts": 3}))
+    job = batch.submit_service_job(
+        **submit_args(emu.queue_name, "hang", retryStrategy={"attempts": 3})
+    )
     emu.advance(10)
     assert describe(batch, job["jobId"])["status"] == "RUNNING"
     emu.advance(100_000)
@@ -157,7 +206,11 @@ def test_hang_runs_until_terminated(emu, batch):
     batch.terminate_service_job(jobId=job["jobId"], reason="operator gave up")
     emu.advance(100)
     final = describe(batch, job["jobId"])
-    assert (final["status"], final["statusReason"], final["isTerminated"]) == ("FAILED", "operator gave up", True)
+    assert (final["status"], final["statusReason"], final["isTerminated"]) == (
+        "FAILED",
+        "operator gave up",
+        True,
+    )
     assert final["attempts"][0]["statusReason"] == "operator gave up"
     assert len(final["attempts"]) == 1
     assert interpret(final).cause is Cause.TERMINATED
@@ -179,7 +232,14 @@ def test_terminate_while_runnable_and_after_success(emu, batch):
 def test_job_state_time_limit_terminates_a_job_runnable_too_long(emu, batch):
     batch.update_job_queue(
         jobQueue=emu.queue_name,
-        jobStateTimeLimitActions=[{"reason": "RUNNABLE for too long", "state": "RUNNABLE", "maxTimeSeconds": 600, "action": "TERMINATE"}],
+        jobStateTimeLimitActions=[
+            {
+                "reason": "RUNNABLE for too long",
+                "state": "RUNNABLE",
+                "maxTimeSeconds": 600,
+                "action": "TERMINATE",
+            }
+        ],
     )
     emu.load_scenarios(scenario("stuck", succeeded(runnable_seconds=5000)))
     job = batch.submit_service_job(**submit_args(emu.queue_name, "stuck"))
@@ -187,7 +247,11 @@ def test_job_state_time_limit_terminates_a_job_runnable_too_long(emu, batch):
     assert describe(batch, job["jobId"])["status"] == "RUNNABLE"
     emu.advance(200)
     final = describe(batch, job["jobId"])
-    assert (final["status"], final["statusReason"], final["isTerminated"]) == ("FAILED", "RUNNABLE for too long", True)
+    assert (final["status"], final["statusReason"], final["isTerminated"]) == (
+        "FAILED",
+        "RUNNABLE for too long",
+        True,
+    )
     assert final["stoppedAt"] - final["createdAt"] == 601_000  # 1 s SUBMITTED + 600 s RUNNABLE
 
 
@@ -225,9 +289,15 @@ def test_every_state_is_seen_in_order(emu, batch):
 @pytest.mark.parametrize(
     ("document", "words"),
     [
-        ({"jobs": [{"jobName": "x", "attempts": [{"result": "EXPLODE"}]}]}, "jobs[0].attempts[0].result"),
+        (
+            {"jobs": [{"jobName": "x", "attempts": [{"result": "EXPLODE"}]}]},
+            "jobs[0].attempts[0].result",
+        ),
         ({"jobs": [{"attempts": []}]}, "jobs[0].jobName"),
-        ({"jobs": [{"jobName": "x", "attempts": [{"seconds": -1}]}]}, "jobs[0].attempts[0].seconds"),
+        (
+            {"jobs": [{"jobName": "x", "attempts": [{"seconds": -1}]}]},
+            "jobs[0].attempts[0].seconds",
+        ),
         ({"colour": 1}, "unknown key"),
     ],
 )
@@ -255,7 +325,9 @@ def test_history_is_the_same_whether_polled_or_read_once(emu, batch):
     """Lazy evaluation stamps each transition with its own time, not the time it was noticed."""
     emu.load_scenarios(scenario("twin-*", capacity(), failed(seconds=3), preempted(seconds=2)))
     strategy = {"attempts": 3}
-    polled = batch.submit_service_job(**submit_args(emu.queue_name, "twin-a", retryStrategy=strategy))
+    polled = batch.submit_service_job(
+        **submit_args(emu.queue_name, "twin-a", retryStrategy=strategy)
+    )
     once = batch.submit_service_job(**submit_args(emu.queue_name, "twin-b", retryStrategy=strategy))
     for _ in range(80):
         describe(batch, polled["jobId"])
@@ -263,8 +335,14 @@ def test_history_is_the_same_whether_polled_or_read_once(emu, batch):
     a, b = describe(batch, polled["jobId"]), describe(batch, once["jobId"])
 
     def timeline(job):
-        attempts = [(x["startedAt"] - job["createdAt"], x["stoppedAt"] - job["createdAt"], x["statusReason"])
-                    for x in job["attempts"] + job["preemptionSummary"]["recentPreemptedAttempts"]]
+        attempts = [
+            (
+                x["startedAt"] - job["createdAt"],
+                x["stoppedAt"] - job["createdAt"],
+                x["statusReason"],
+            )
+            for x in job["attempts"] + job["preemptionSummary"]["recentPreemptedAttempts"]
+        ]
         return job["status"], job["stoppedAt"] - job["createdAt"], attempts
 
     assert a["status"] == "SUCCEEDED"

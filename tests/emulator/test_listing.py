@@ -12,7 +12,9 @@ def names(answer: dict) -> list[str]:
 
 def make_jobs(emu, batch):
     """Three jobs, one second apart: 'Alpha-1' ends SUCCEEDED, 'alpha-2' RUNNING, 'beta' RUNNABLE."""
-    emu.load_scenarios(scenarios(script("alpha-2", hang()), script("beta", succeeded(runnable_seconds=1000))))
+    emu.load_scenarios(
+        scenarios(script("alpha-2", hang()), script("beta", succeeded(runnable_seconds=1000)))
+    )
     ids = {}
     for name in ("Alpha-1", "alpha-2", "beta"):
         ids[name] = batch.submit_service_job(**submit_args(emu.queue_name, name))["jobId"]
@@ -37,7 +39,11 @@ def test_job_name_filter_is_case_insensitive_with_prefix_star_and_ignores_status
     q = emu.queue_name
 
     def by_name(value, **extra):
-        return names(batch.list_service_jobs(jobQueue=q, filters=[{"name": "JOB_NAME", "values": [value]}], **extra))
+        return names(
+            batch.list_service_jobs(
+                jobQueue=q, filters=[{"name": "JOB_NAME", "values": [value]}], **extra
+            )
+        )
 
     assert by_name("alpha-1") == ["Alpha-1"]
     assert by_name("ALPHA*") == ["alpha-2", "Alpha-1"]  # newest first
@@ -49,9 +55,13 @@ def test_created_at_filters(emu, batch):
     ids = make_jobs(emu, batch)
     created = {n: describe(batch, i)["createdAt"] for n, i in ids.items()}
     q = emu.queue_name
-    after = batch.list_service_jobs(jobQueue=q, filters=[{"name": "AFTER_CREATED_AT", "values": [str(created["Alpha-1"])]}])
+    after = batch.list_service_jobs(
+        jobQueue=q, filters=[{"name": "AFTER_CREATED_AT", "values": [str(created["Alpha-1"])]}]
+    )
     assert names(after) == ["beta", "alpha-2"]
-    before = batch.list_service_jobs(jobQueue=q, filters=[{"name": "BEFORE_CREATED_AT", "values": [str(created["beta"])]}])
+    before = batch.list_service_jobs(
+        jobQueue=q, filters=[{"name": "BEFORE_CREATED_AT", "values": [str(created["beta"])]}]
+    )
     assert names(before) == ["alpha-2", "Alpha-1"]
 
 
@@ -65,11 +75,20 @@ def test_share_filters_combine_with_job_status(emu, batch):
     batch.submit_service_job(**submit_args("quota", "run-q", quotaShareName="default"))
     emu.advance(20)
     share_a = [{"name": "SHARE_IDENTIFIER", "values": ["a"]}]
-    assert names(batch.list_service_jobs(jobQueue="fair", filters=share_a, jobStatus="RUNNING")) == ["run-a"]
-    assert names(batch.list_service_jobs(jobQueue="fair", filters=share_a, jobStatus="SUCCEEDED")) == ["done-a"]
-    assert sorted(names(batch.list_service_jobs(jobQueue="fair", filters=share_a))) == ["done-a", "run-a"]
+    assert names(
+        batch.list_service_jobs(jobQueue="fair", filters=share_a, jobStatus="RUNNING")
+    ) == ["run-a"]
+    assert names(
+        batch.list_service_jobs(jobQueue="fair", filters=share_a, jobStatus="SUCCEEDED")
+    ) == ["done-a"]
+    assert sorted(names(batch.list_service_jobs(jobQueue="fair", filters=share_a))) == [
+        "done-a",
+        "run-a",
+    ]
     quota = [{"name": "QUOTA_SHARE_NAME", "values": ["default"]}]
-    assert names(batch.list_service_jobs(jobQueue="quota", filters=quota, jobStatus="RUNNING")) == ["run-q"]
+    assert names(batch.list_service_jobs(jobQueue="quota", filters=quota, jobStatus="RUNNING")) == [
+        "run-q"
+    ]
     summary = batch.list_service_jobs(jobQueue="quota", filters=quota)["jobSummaryList"][0]
     assert summary["quotaShareName"] == "default" and "attempts" not in summary
 
@@ -81,13 +100,19 @@ def test_pages_with_max_results_next_token_and_the_paginator(emu, batch):
     q, f = emu.queue_name, [{"name": "JOB_NAME", "values": ["page-*"]}]
     first = batch.list_service_jobs(jobQueue=q, filters=f, maxResults=3)
     assert names(first) == ["page-6", "page-5", "page-4"] and first["nextToken"]
-    second = batch.list_service_jobs(jobQueue=q, filters=f, maxResults=3, nextToken=first["nextToken"])
-    third = batch.list_service_jobs(jobQueue=q, filters=f, maxResults=3, nextToken=second["nextToken"])
+    second = batch.list_service_jobs(
+        jobQueue=q, filters=f, maxResults=3, nextToken=first["nextToken"]
+    )
+    third = batch.list_service_jobs(
+        jobQueue=q, filters=f, maxResults=3, nextToken=second["nextToken"]
+    )
     assert names(second) == ["page-3", "page-2", "page-1"]
     assert names(third) == ["page-0"] and "nextToken" not in third
-    pages = list(batch.get_paginator("list_service_jobs").paginate(
-        jobQueue=q, filters=f, PaginationConfig={"PageSize": 2}
-    ))
+    pages = list(
+        batch.get_paginator("list_service_jobs").paginate(
+            jobQueue=q, filters=f, PaginationConfig={"PageSize": 2}
+        )
+    )
     assert len(pages) == 4
     assert [n for p in pages for n in names(p)] == [f"page-{i}" for i in range(6, -1, -1)]
 
@@ -95,5 +120,7 @@ def test_pages_with_max_results_next_token_and_the_paginator(emu, batch):
 def test_terminated_summary_says_so(emu, batch):
     job = batch.submit_service_job(**submit_args(emu.queue_name, "ended"))
     batch.terminate_service_job(jobId=job["jobId"], reason="r")
-    [summary] = batch.list_service_jobs(jobQueue=emu.queue_name, jobStatus="FAILED")["jobSummaryList"]
+    [summary] = batch.list_service_jobs(jobQueue=emu.queue_name, jobStatus="FAILED")[
+        "jobSummaryList"
+    ]
     assert summary["isTerminated"] is True and summary["statusReason"] == "r"

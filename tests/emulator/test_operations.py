@@ -14,22 +14,33 @@ from .helpers import assert_output_shape, capture_raw, describe, error_of, submi
 def test_every_service_job_operation_answers_in_botocore_shape(emu, batch):
     raw = capture_raw(batch)
     sm_env = batch.create_service_environment(
-        serviceEnvironmentName="env-a", serviceEnvironmentType="SAGEMAKER_TRAINING",
-        capacityLimits=[{"maxCapacity": 4, "capacityUnit": "NUM_INSTANCES"}], tags={"team": "ml"},
+        serviceEnvironmentName="env-a",
+        serviceEnvironmentType="SAGEMAKER_TRAINING",
+        capacityLimits=[{"maxCapacity": 4, "capacityUnit": "NUM_INSTANCES"}],
+        tags={"team": "ml"},
     )
     assert_output_shape("CreateServiceEnvironment", raw["CreateServiceEnvironment"])
     envs = batch.describe_service_environments(serviceEnvironments=["env-a"])["serviceEnvironments"]
     assert_output_shape("DescribeServiceEnvironments", raw["DescribeServiceEnvironments"])
     assert envs[0]["serviceEnvironmentArn"] == sm_env["serviceEnvironmentArn"]
-    assert (envs[0]["status"], envs[0]["state"], envs[0]["tags"]) == ("VALID", "ENABLED", {"team": "ml"})
+    assert (envs[0]["status"], envs[0]["state"], envs[0]["tags"]) == (
+        "VALID",
+        "ENABLED",
+        {"team": "ml"},
+    )
     batch.update_service_environment(
-        serviceEnvironment="env-a", capacityLimits=[{"maxCapacity": 8, "capacityUnit": "NUM_INSTANCES"}]
+        serviceEnvironment="env-a",
+        capacityLimits=[{"maxCapacity": 8, "capacityUnit": "NUM_INSTANCES"}],
     )
     assert_output_shape("UpdateServiceEnvironment", raw["UpdateServiceEnvironment"])
     queue = batch.create_job_queue(
-        jobQueueName="q-a", priority=5, jobQueueType="SAGEMAKER_TRAINING",
+        jobQueueName="q-a",
+        priority=5,
+        jobQueueType="SAGEMAKER_TRAINING",
         serviceEnvironmentOrder=[{"order": 1, "serviceEnvironment": "env-a"}],
-        jobStateTimeLimitActions=[{"reason": "stuck", "state": "RUNNABLE", "maxTimeSeconds": 600, "action": "TERMINATE"}],
+        jobStateTimeLimitActions=[
+            {"reason": "stuck", "state": "RUNNABLE", "maxTimeSeconds": 600, "action": "TERMINATE"}
+        ],
     )
     assert_output_shape("CreateJobQueue", raw["CreateJobQueue"])
     described = batch.describe_job_queues(jobQueues=["q-a"])["jobQueues"]
@@ -41,10 +52,18 @@ def test_every_service_job_operation_answers_in_botocore_shape(emu, batch):
     assert batch.describe_job_queues(jobQueues=["q-a"])["jobQueues"][0]["priority"] == 7
 
     job = batch.submit_service_job(
-        **submit_args("q-a", "shape", tags={"k": "v"}, schedulingPriority=0,
-                      retryStrategy={"attempts": 2, "evaluateOnExit": [{"action": "EXIT", "onStatusReason": "*"}]},
-                      timeoutConfig={"attemptDurationSeconds": 3600},
-                      preemptionConfiguration={"preemptionRetriesBeforeTermination": 2})
+        **submit_args(
+            "q-a",
+            "shape",
+            tags={"k": "v"},
+            schedulingPriority=0,
+            retryStrategy={
+                "attempts": 2,
+                "evaluateOnExit": [{"action": "EXIT", "onStatusReason": "*"}],
+            },
+            timeoutConfig={"attemptDurationSeconds": 3600},
+            preemptionConfiguration={"preemptionRetriesBeforeTermination": 2},
+        )
     )
     assert_output_shape("SubmitServiceJob", raw["SubmitServiceJob"])
     for _ in range(6):
@@ -56,7 +75,9 @@ def test_every_service_job_operation_answers_in_botocore_shape(emu, batch):
     final = describe(batch, job["jobId"])
     assert final["schedulingPriority"] == 0  # 0 is a real value
     assert final["tags"] == {"k": "v"}
-    batch.update_service_job(jobId=job["jobId"], schedulingPriority=9) if final["status"] != "SUCCEEDED" else None
+    batch.update_service_job(jobId=job["jobId"], schedulingPriority=9) if final[
+        "status"
+    ] != "SUCCEEDED" else None
 
     second = batch.submit_service_job(**submit_args("q-a", "shape-2"))
     updated = batch.update_service_job(jobId=second["jobId"], schedulingPriority=9999)
@@ -78,7 +99,10 @@ def test_every_service_job_operation_answers_in_botocore_shape(emu, batch):
     batch.update_service_environment(serviceEnvironment="env-a", state="DISABLED")
     batch.delete_service_environment(serviceEnvironment="env-a")
     assert_output_shape("DeleteServiceEnvironment", raw["DeleteServiceEnvironment"])
-    assert batch.describe_service_environments(serviceEnvironments=["env-a"])["serviceEnvironments"] == []
+    assert (
+        batch.describe_service_environments(serviceEnvironments=["env-a"])["serviceEnvironments"]
+        == []
+    )
 
 
 def test_tags_on_service_job_arns(emu, batch):
@@ -108,21 +132,28 @@ def test_tags_on_service_job_arns(emu, batch):
 
 def test_quota_share_operations_and_policy_shape(emu, batch):
     raw = capture_raw(batch)
-    policy = batch.create_scheduling_policy(name="qs", quotaSharePolicy={"idleResourceAssignmentStrategy": "FIFO"})
+    policy = batch.create_scheduling_policy(
+        name="qs", quotaSharePolicy={"idleResourceAssignmentStrategy": "FIFO"}
+    )
     described = batch.describe_scheduling_policies(arns=[policy["arn"]])["schedulingPolicies"][0]
     assert_output_shape("DescribeSchedulingPolicies", raw["DescribeSchedulingPolicies"])
     assert described["quotaSharePolicy"] == {"idleResourceAssignmentStrategy": "FIFO"}
     assert "fairsharePolicy" not in described
     batch.create_service_environment(
-        serviceEnvironmentName="qs-env", serviceEnvironmentType="SAGEMAKER_TRAINING",
+        serviceEnvironmentName="qs-env",
+        serviceEnvironmentType="SAGEMAKER_TRAINING",
         capacityLimits=[{"maxCapacity": 4, "capacityUnit": "NUM_INSTANCES"}],
     )
     queue = batch.create_job_queue(
-        jobQueueName="qs-q", priority=1, jobQueueType="SAGEMAKER_TRAINING", schedulingPolicyArn=policy["arn"],
+        jobQueueName="qs-q",
+        priority=1,
+        jobQueueType="SAGEMAKER_TRAINING",
+        schedulingPolicyArn=policy["arn"],
         serviceEnvironmentOrder=[{"order": 1, "serviceEnvironment": "qs-env"}],
     )
     share = batch.create_quota_share(
-        quotaShareName="team-a", jobQueue="qs-q",
+        quotaShareName="team-a",
+        jobQueue="qs-q",
         capacityLimits=[{"maxCapacity": 2, "capacityUnit": "ml.m5.xlarge"}],
         resourceSharingConfiguration={"strategy": "LEND_AND_BORROW", "borrowLimit": 50},
         preemptionConfiguration={"inSharePreemption": "DISABLED"},
@@ -130,7 +161,11 @@ def test_quota_share_operations_and_policy_shape(emu, batch):
     assert_output_shape("CreateQuotaShare", raw["CreateQuotaShare"])
     got = batch.describe_quota_share(quotaShareArn=share["quotaShareArn"])
     assert_output_shape("DescribeQuotaShare", raw["DescribeQuotaShare"])
-    assert (got["jobQueueArn"], got["state"], got["status"]) == (queue["jobQueueArn"], "ENABLED", "VALID")
+    assert (got["jobQueueArn"], got["state"], got["status"]) == (
+        queue["jobQueueArn"],
+        "ENABLED",
+        "VALID",
+    )
     listed = batch.list_quota_shares(jobQueue="qs-q")["quotaShares"]
     assert_output_shape("ListQuotaShares", raw["ListQuotaShares"])
     assert [s["quotaShareName"] for s in listed] == ["team-a"]
@@ -150,10 +185,17 @@ def test_quota_share_operations_and_policy_shape(emu, batch):
 
 
 def test_ordinary_queues_still_work_as_moto_does_them(emu, batch):
-    role = emu.client("iam").create_role(RoleName="batch-service", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    env = batch.create_compute_environment(computeEnvironmentName="ce-ecs", type="UNMANAGED", serviceRole=role)
+    role = emu.client("iam").create_role(RoleName="batch-service", AssumeRolePolicyDocument="{}")[
+        "Role"
+    ]["Arn"]
+    env = batch.create_compute_environment(
+        computeEnvironmentName="ce-ecs", type="UNMANAGED", serviceRole=role
+    )
     batch.create_job_queue(
-        jobQueueName="ecs-q", priority=1, state="ENABLED", computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env["computeEnvironmentArn"]}]
+        jobQueueName="ecs-q",
+        priority=1,
+        state="ENABLED",
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env["computeEnvironmentArn"]}],
     )
     names = {q["jobQueueName"] for q in batch.describe_job_queues()["jobQueues"]}
     assert {"ecs-q", emu.queue_name} <= names
@@ -194,22 +236,35 @@ def test_payload_json_round_trips(emu, batch):
 
 def test_scheduling_policy_kinds_through_the_api(emu, batch):
     fair = batch.create_scheduling_policy(
-        name="fair", fairsharePolicy={"shareDecaySeconds": 60, "shareDistribution": [{"shareIdentifier": "a", "weightFactor": 1.0}]}
+        name="fair",
+        fairsharePolicy={
+            "shareDecaySeconds": 60,
+            "shareDistribution": [{"shareIdentifier": "a", "weightFactor": 1.0}],
+        },
     )
-    quota = batch.create_scheduling_policy(name="quota", quotaSharePolicy={"idleResourceAssignmentStrategy": "FIFO"})
+    quota = batch.create_scheduling_policy(
+        name="quota", quotaSharePolicy={"idleResourceAssignmentStrategy": "FIFO"}
+    )
     listed = {p["arn"] for p in batch.list_scheduling_policies()["schedulingPolicies"]}
     assert {fair["arn"], quota["arn"]} <= listed
     with pytest.raises(ClientError) as err:
         batch.create_scheduling_policy(
-            name="both", fairsharePolicy={}, quotaSharePolicy={"idleResourceAssignmentStrategy": "FIFO"}
+            name="both",
+            fairsharePolicy={},
+            quotaSharePolicy={"idleResourceAssignmentStrategy": "FIFO"},
         )
     assert "quotaSharePolicy" in error_of(err)[2]
     with pytest.raises(ClientError) as err:
         batch.update_scheduling_policy(arn=quota["arn"], fairsharePolicy={"shareDecaySeconds": 1})
     assert "fairsharePolicy" in error_of(err)[2]
-    batch.update_scheduling_policy(arn=quota["arn"], quotaSharePolicy={"idleResourceAssignmentStrategy": "FIFO"})
+    batch.update_scheduling_policy(
+        arn=quota["arn"], quotaSharePolicy={"idleResourceAssignmentStrategy": "FIFO"}
+    )
     batch.create_job_queue(
-        jobQueueName="fair-q", priority=1, jobQueueType="SAGEMAKER_TRAINING", schedulingPolicyArn=fair["arn"],
+        jobQueueName="fair-q",
+        priority=1,
+        jobQueueType="SAGEMAKER_TRAINING",
+        schedulingPolicyArn=fair["arn"],
         serviceEnvironmentOrder=[{"order": 1, "serviceEnvironment": f"{emu.queue_name}-env"}],
     )
     with pytest.raises(ClientError) as err:
@@ -217,19 +272,28 @@ def test_scheduling_policy_kinds_through_the_api(emu, batch):
     assert "shareIdentifier" in error_of(err)[2]
     batch.submit_service_job(**submit_args("fair-q", "share", shareIdentifier="a"))
     batch.delete_scheduling_policy(arn=quota["arn"])
-    assert quota["arn"] not in {p["arn"] for p in batch.list_scheduling_policies()["schedulingPolicies"]}
+    assert quota["arn"] not in {
+        p["arn"] for p in batch.list_scheduling_policies()["schedulingPolicies"]
+    }
 
 
 def test_describe_service_environments_pages(emu, batch):
     for i in range(3):
         batch.create_service_environment(
-            serviceEnvironmentName=f"page-env-{i}", serviceEnvironmentType="SAGEMAKER_TRAINING",
+            serviceEnvironmentName=f"page-env-{i}",
+            serviceEnvironmentType="SAGEMAKER_TRAINING",
             capacityLimits=[{"maxCapacity": 1, "capacityUnit": "NUM_INSTANCES"}],
         )
-    pages = list(batch.get_paginator("describe_service_environments").paginate(PaginationConfig={"PageSize": 2}))
+    pages = list(
+        batch.get_paginator("describe_service_environments").paginate(
+            PaginationConfig={"PageSize": 2}
+        )
+    )
     names = [e["serviceEnvironmentName"] for p in pages for e in p["serviceEnvironments"]]
     assert len(pages) == 2
-    assert sorted(names) == sorted([f"{emu.queue_name}-env", "page-env-0", "page-env-1", "page-env-2"])
+    assert sorted(names) == sorted(
+        [f"{emu.queue_name}-env", "page-env-0", "page-env-1", "page-env-2"]
+    )
     with pytest.raises(ClientError) as err:
         batch.describe_service_environments(maxResults=101)
     assert error_of(err)[2].startswith("DescribeServiceEnvironments: maxResults")

@@ -20,7 +20,9 @@ def test_training_job_status_follows_each_attempt(emu, batch):
     sm = emu.client("sagemaker")
     failure = reasons.sagemaker("InternalServerError: boom")
     emu.load_scenarios(scenario("sm", failed(failure)))
-    job = batch.submit_service_job(**submit_args(emu.queue_name, "sm", retryStrategy={"attempts": 2}))
+    job = batch.submit_service_job(
+        **submit_args(emu.queue_name, "sm", retryStrategy={"attempts": 2})
+    )
     emu.advance(2)  # SUBMITTED -> RUNNABLE -> SCHEDULED
     first_arn = describe(batch, job["jobId"])["latestAttempt"]["serviceResourceId"]["value"]
     assert NAME_RE.match(training_job_name(first_arn))
@@ -51,7 +53,9 @@ def test_terminated_attempt_stops_its_training_job(emu, batch):
 def test_each_attempt_writes_a_log_stream(emu, batch):
     logs = emu.client("logs")
     emu.load_scenarios(scenario("logged", failed()))
-    job = batch.submit_service_job(**submit_args(emu.queue_name, "logged", retryStrategy={"attempts": 2}))
+    job = batch.submit_service_job(
+        **submit_args(emu.queue_name, "logged", retryStrategy={"attempts": 2})
+    )
     final = run_to_end(emu, batch, job["jobId"])
     streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs")["logStreams"]
     expected = set()
@@ -61,14 +65,19 @@ def test_each_attempt_writes_a_log_stream(emu, batch):
         expected.add(f"{name}/algo-1-{(attempt['startedAt'] - 2000) // 1000}")
     assert {s["logStreamName"] for s in streams} == expected
     for stream in expected:
-        lines = [e["message"] for e in logs.get_log_events(
-            logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream, startFromHead=True
-        )["events"]]
+        lines = [
+            e["message"]
+            for e in logs.get_log_events(
+                logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream, startFromHead=True
+            )["events"]
+        ]
         assert len(lines) >= 4
         assert "Training" in lines[3]
     final_name = training_job_name(final["attempts"][-1]["serviceResourceId"]["value"])
     last = next(s for s in expected if s.startswith(f"{final_name}/"))
-    tail = logs.get_log_events(logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=last)["events"][-1]["message"]
+    tail = logs.get_log_events(logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=last)[
+        "events"
+    ][-1]["message"]
     assert "Completed" in tail
 
 

@@ -103,8 +103,10 @@ BatchSubmitServiceJobOperator(
         # emulator's clock so that job finishes instead of taking its five minutes.
         _until(
             "the new try deferred again",
-            lambda: stack.task_instance(dag_id, run_id, "train")["try_number"] >= 2
-            and stack.task_instance(dag_id, run_id, "train")["state"] == "deferred",
+            lambda: (
+                stack.task_instance(dag_id, run_id, "train")["try_number"] >= 2
+                and stack.task_instance(dag_id, run_id, "train")["state"] == "deferred"
+            ),
             120,
             stack,
             dag_id,

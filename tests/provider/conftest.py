@@ -54,7 +54,10 @@ def airflow_home() -> Path:
         shutil.copy(dag_file, _HOME / "dags")
     subprocess.run(
         [str(VENV_BIN / "airflow"), "db", "migrate"],
-        check=True, capture_output=True, env=os.environ.copy(), timeout=300,
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+        timeout=300,
     )
     return _HOME
 

@@ -187,7 +187,9 @@ def submit_operator(
     kwargs.setdefault("job_queue", emu.queue_name)
     kwargs.setdefault("service_request_payload", PAYLOAD)
     kwargs.setdefault("poll_interval", POKE)
-    return BatchSubmitServiceJobOperator(task_id=task_id, aws_conn_id="emu", job_name=name, **kwargs)
+    return BatchSubmitServiceJobOperator(
+        task_id=task_id, aws_conn_id="emu", job_name=name, **kwargs
+    )
 
 
 def submit(emu: Any, name: str, context: dict[str, Any] | None = None, **kwargs: Any) -> str:

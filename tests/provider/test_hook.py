@@ -15,10 +15,15 @@ from .test_with_emulator import emu  # noqa: F401
 
 
 def _submit(hook: BatchServiceJobHook, queue: str, name: str) -> str:
-    return hook.submit_service_job({
-        "jobName": name, "jobQueue": queue, "serviceJobType": "SAGEMAKER_TRAINING",
-        "serviceRequestPayload": json.dumps(PAYLOAD), "schedulingPriority": None,
-    })["jobId"]
+    return hook.submit_service_job(
+        {
+            "jobName": name,
+            "jobQueue": queue,
+            "serviceJobType": "SAGEMAKER_TRAINING",
+            "serviceRequestPayload": json.dumps(PAYLOAD),
+            "schedulingPriority": None,
+        }
+    )["jobId"]
 
 
 def test_hook_reuses_one_client(emu):  # noqa: F811
@@ -34,9 +39,13 @@ def test_list_paginates_with_filters(emu):  # noqa: F811
     wanted = {_submit(hook, emu.queue_name, f"list-a-{i}") for i in range(3)}
     _submit(hook, emu.queue_name, "other-job")
     emu.reset_stats()
-    found = list(hook.list_service_jobs(
-        job_queue=emu.queue_name, filters=[{"name": "JOB_NAME", "values": ["list-a-*"]}], page_size=1,
-    ))
+    found = list(
+        hook.list_service_jobs(
+            job_queue=emu.queue_name,
+            filters=[{"name": "JOB_NAME", "values": ["list-a-*"]}],
+            page_size=1,
+        )
+    )
     assert {j["jobId"] for j in found} == wanted
     assert emu.stats()["ListServiceJobs"] >= 3  # one page per job: it really paginated
     # Without filters Batch lists one status (RUNNING by default), as ListJobs does.

@@ -111,8 +111,13 @@ def test_execution_timeout_bounds_a_deferred_sensor_without_terminating(emu):
     emu.load_scenarios(scenario(name, hang()))
     job_id = operator(emu, name).execute(make_context())
     sensor = BatchServiceJobSensor(
-        task_id="wait", aws_conn_id="emu", job_id=job_id, poke_interval=POKE, timeout=3600,
-        deferrable=True, execution_timeout=timedelta(seconds=1),
+        task_id="wait",
+        aws_conn_id="emu",
+        job_id=job_id,
+        poke_interval=POKE,
+        timeout=3600,
+        deferrable=True,
+        execution_timeout=timedelta(seconds=1),
     )
     context = make_context()
     trigger = deferred(sensor, context)
@@ -283,8 +288,12 @@ def test_a_400_from_submit_fails_at_once_with_its_own_message(emu):
 def _missing_sensor(**kwargs: Any) -> BatchServiceJobSensor:
     kwargs.setdefault("not_found_grace", 0.3)
     return BatchServiceJobSensor(
-        task_id="wait", aws_conn_id="emu", job_id=MISSING_JOB, poke_interval=POKE,
-        timeout=60, **kwargs,
+        task_id="wait",
+        aws_conn_id="emu",
+        job_id=MISSING_JOB,
+        poke_interval=POKE,
+        timeout=60,
+        **kwargs,
     )
 
 
@@ -314,7 +323,11 @@ def test_a_job_that_does_not_exist_fails_a_deferred_sensor(emu):
 
 def test_a_timeout_before_the_grace_does_not_claim_the_job_runs(emu):
     sensor = BatchServiceJobSensor(
-        task_id="wait", aws_conn_id="emu", job_id=MISSING_JOB, poke_interval=POKE, timeout=0.3,
+        task_id="wait",
+        aws_conn_id="emu",
+        job_id=MISSING_JOB,
+        poke_interval=POKE,
+        timeout=0.3,
     )
     with pytest.raises(Exception) as err:
         sensor.execute(make_context())
@@ -329,7 +342,11 @@ def test_soft_fail_timeout_skips_with_the_explanation(emu):
     emu.load_scenarios(scenario(name, hang()))
     job_id = operator(emu, name).execute(make_context())
     sensor = BatchServiceJobSensor(
-        task_id="wait", aws_conn_id="emu", job_id=job_id, poke_interval=POKE, timeout=0.5,
+        task_id="wait",
+        aws_conn_id="emu",
+        job_id=job_id,
+        poke_interval=POKE,
+        timeout=0.5,
         soft_fail=True,
     )
     with pytest.raises(AirflowSkipException) as err:
@@ -346,8 +363,13 @@ def test_soft_fail_failure_skips_with_the_explanation(emu):
     job_id = operator(emu, name).execute(make_context())
     for deferrable in (False, True):
         sensor = BatchServiceJobSensor(
-            task_id="wait", aws_conn_id="emu", job_id=job_id, poke_interval=POKE, timeout=60,
-            soft_fail=True, deferrable=deferrable,
+            task_id="wait",
+            aws_conn_id="emu",
+            job_id=job_id,
+            poke_interval=POKE,
+            timeout=60,
+            soft_fail=True,
+            deferrable=deferrable,
         )
         with pytest.raises(AirflowSkipException) as err:
             sensor.execute(make_context())

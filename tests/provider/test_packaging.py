@@ -16,7 +16,11 @@ from .conftest import VENV_BIN
 def test_airflow_providers_list_shows_the_provider():
     out = subprocess.run(
         [str(VENV_BIN / "airflow"), "providers", "list", "-o", "json"],
-        check=True, capture_output=True, text=True, env=os.environ.copy(), timeout=120,
+        check=True,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
     )
     start = out.stdout.index('[{"package_name"')
     listed, _ = json.JSONDecoder().raw_decode(out.stdout[start:])
@@ -57,6 +61,10 @@ print(json.dumps({
     )
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
     assert loaded == {
-        "moto": False, "emulator": False, "validation": False, "payload": False,
-        "waiting": False, "default_session": False,
+        "moto": False,
+        "emulator": False,
+        "validation": False,
+        "payload": False,
+        "waiting": False,
+        "default_session": False,
     }

@@ -36,7 +36,10 @@ def emu(request, monkeypatch):
 
 def submit(emu, name: str, queue: str | None = None) -> str:
     return BatchSubmitServiceJobOperator(
-        task_id="submit", aws_conn_id="emu", job_name=name, job_queue=queue or emu.queue_name,
+        task_id="submit",
+        aws_conn_id="emu",
+        job_name=name,
+        job_queue=queue or emu.queue_name,
         service_request_payload=PAYLOAD,
     ).execute(make_context())
 
@@ -100,7 +103,11 @@ def test_a_runnable_job_says_where_it_stands(emu, capsys, caplog):
     third = submit(emu, unique("third"), "tight")
     until_running(emu, first)
     summary = BatchServiceJobSensor(
-        task_id="wait", aws_conn_id="emu", job_id=third, poke_interval=0.2, timeout=120,
+        task_id="wait",
+        aws_conn_id="emu",
+        job_id=third,
+        poke_interval=0.2,
+        timeout=120,
         stream_logs=False,
     ).execute(make_context())
     captured = capsys.readouterr()
@@ -108,7 +115,9 @@ def test_a_runnable_job_says_where_it_stands(emu, capsys, caplog):
     assert "RUNNABLE for " in out and " in tight; 1 of 1 instances in use" in out, out[-3000:]
     assert "position " in out
     assert summary["status"] == "SUCCEEDED"
-    assert isinstance(summary["queuePosition"], int) and summary["queuePlace"].startswith("position")
+    assert isinstance(summary["queuePosition"], int) and summary["queuePlace"].startswith(
+        "position"
+    )
     del first, second
 
 
@@ -119,11 +128,18 @@ def test_the_runnable_guard_says_where_the_job_stood(emu):
     waiting = submit(emu, unique("starved"), "tight2")
     until_running(emu, hog, states=("SCHEDULED", "STARTING", "RUNNING"))
     sensor = BatchServiceJobSensor(
-        task_id="wait", aws_conn_id="emu", job_id=waiting, poke_interval=0.2, timeout=120,
-        max_runnable_seconds=1, stream_logs=False,
+        task_id="wait",
+        aws_conn_id="emu",
+        job_id=waiting,
+        poke_interval=0.2,
+        timeout=120,
+        max_runnable_seconds=1,
+        stream_logs=False,
     )
     with pytest.raises(AirflowFailException) as err:
         sensor.execute(make_context())
     message = str(err.value)
     assert "longer than max_runnable_seconds=1" in message
-    assert "At the last look: RUNNABLE for " in message and " in tight2; 1 of 1 instances" in message
+    assert (
+        "At the last look: RUNNABLE for " in message and " in tight2; 1 of 1 instances" in message
+    )

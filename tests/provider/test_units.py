@@ -30,13 +30,18 @@ PAYLOAD = {
 
 def _client_error(code: str, status: int, message: str = "m") -> ClientError:
     return ClientError(
-        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
         "DescribeServiceJob",
     )
 
 
 def test_classify_exception():
-    assert classify_exception(_client_error("TooManyRequestsException", 429))[0] is ErrorKind.TRANSIENT
+    assert (
+        classify_exception(_client_error("TooManyRequestsException", 429))[0] is ErrorKind.TRANSIENT
+    )
     assert classify_exception(_client_error("ServerException", 500))[0] is ErrorKind.TRANSIENT
     not_found = _client_error("ClientException", 400, "Job abc does not exist")
     assert classify_exception(not_found)[0] is ErrorKind.NOT_FOUND
@@ -72,9 +77,12 @@ def test_priority_zero_is_sent_and_messages_name_the_argument():
 
 def test_templated_strings_become_dicts_and_ints():
     request, problems = build_submit_request(
-        job_name="j", job_queue="q", service_request_payload='{"TrainingJobName": "a", '
+        job_name="j",
+        job_queue="q",
+        service_request_payload='{"TrainingJobName": "a", '
         '"RoleArn": "arn:aws:iam::123456789012:role/R", "OutputDataConfig": {"S3OutputPath": "s3://b"}}',
-        retry_strategy='{"attempts": 2}', scheduling_priority="7",
+        retry_strategy='{"attempts": 2}',
+        scheduling_priority="7",
     )
     assert problems == []
     assert request["retryStrategy"] == {"attempts": 2}
@@ -121,8 +129,16 @@ def test_operator_template_fields_and_renderers():
     op = BatchSubmitServiceJobOperator(
         task_id="t", job_name="j-{{ run_id }}", job_queue="q", service_request_payload=PAYLOAD
     )
-    for field in ("job_name", "service_request_payload", "retry_strategy", "scheduling_priority",
-                  "aws_conn_id", "region_name", "client_token", "tags"):
+    for field in (
+        "job_name",
+        "service_request_payload",
+        "retry_strategy",
+        "scheduling_priority",
+        "aws_conn_id",
+        "region_name",
+        "client_token",
+        "tags",
+    ):
         assert field in op.template_fields
     assert op.template_fields_renderers["service_request_payload"] == "json"
 
@@ -162,9 +178,12 @@ def test_links_cope_with_missing_xcom(monkeypatch):
 
 def test_templates_render_into_names_and_payload():
     op = BatchSubmitServiceJobOperator(
-        task_id="t", job_name="train-{{ run_id }}", job_queue="q",
+        task_id="t",
+        job_name="train-{{ run_id }}",
+        job_queue="q",
         service_request_payload={**PAYLOAD, "TrainingJobName": "t{{ params.n }}"},
-        scheduling_priority="{{ params.p }}", params={"n": 7, "p": 0},
+        scheduling_priority="{{ params.p }}",
+        params={"n": 7, "p": 0},
     )
     from unittest import mock
 

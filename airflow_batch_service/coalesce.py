@@ -22,7 +22,6 @@ reschedule-mode sensor is a new process per poke and has nobody to share a round
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -59,7 +58,7 @@ class QueueWatch:
         self.summaries: dict[str, tuple[Any, ...]] = {}
         self.rounds = 0  # completed rounds (tests and the benchmark read it)
         self.disabled = False
-        self._round: asyncio.Future[None] | None = None
+        self._sleepers: set[asyncio.Future[None]] = set()  # waits sleeping until a round
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -79,11 +78,19 @@ class QueueWatch:
         return self.active and last is not None and self.summaries.get(job_id) == last
 
     async def next_round(self, timeout: float) -> None:
-        """Until the next round completes, or ``timeout`` seconds (the wait's own sleep)."""
-        if self._round is None or self._round.done():
-            self._round = asyncio.get_running_loop().create_future()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._round), timeout)
+        """Until the next round completes, or ``timeout`` seconds (the wait's own sleep).
+
+        One future and one timer per sleeping wait, as ``asyncio.sleep`` has (not
+        ``wait_for(shield(...))``'s four objects and a task): a thousand waits sleep here."""
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+        self._sleepers.add(woken)
+        timer = loop.call_later(timeout, _wake, woken)
+        try:
+            await woken
+        finally:
+            timer.cancel()
+            self._sleepers.discard(woken)
 
     async def _run(self) -> None:
         from airflow_batch_service.hooks.batch_service import classify_exception
@@ -109,5 +116,11 @@ class QueueWatch:
                 continue  # transient: try at the next interval, changing nothing meanwhile
             self.summaries = summaries
             self.rounds += 1
-            if self._round is not None and not self._round.done():
-                self._round.set_result(None)
+            sleepers, self._sleepers = self._sleepers, set()
+            for woken in sleepers:
+                _wake(woken)
+
+
+def _wake(woken: asyncio.Future[None]) -> None:
+    if not woken.done():  # already woken by the other of round and timer, or cancelled
+        woken.set_result(None)

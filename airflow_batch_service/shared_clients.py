@@ -3,6 +3,7 @@
 Every ``BatchServiceJobTrigger`` of a triggerer process that uses the same connection
 arguments shares ONE client: a client built from a fresh session costs ~10 MB and ~130 ms of
 CPU (``airflow-notes.md``), and a thousand deferred waits must not pay that a thousand times.
+They share their hook too (:func:`get_shared_hook`): it holds nothing per trigger.
 
 Why boto3 offloaded to a thread rather than aiobotocore (measured with
 ``benchmarks/client_choice.py``, one shared client, 1,000 concurrent waits polling the
@@ -51,6 +52,7 @@ MAX_AGE_SECONDS = 900.0
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, ...], tuple[float, Any]] = {}
+_hooks: dict[tuple[str, ...], BatchServiceJobHook] = {}
 _builds = 0
 _executor: ThreadPoolExecutor | None = None
 
@@ -147,6 +149,34 @@ async def run_blocking(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -
     return await loop.run_in_executor(_executor, functools.partial(func, *args, **kwargs))
 
 
+def get_shared_hook(
+    *,
+    aws_conn_id: str | None,
+    region_name: str | None = None,
+    verify: bool | str | None = None,
+    botocore_config: Mapping[str, Any] | None = None,
+) -> BatchServiceJobHook:
+    """The process's hook for these connection arguments, for triggers.
+
+    A trigger's hook holds nothing of its own (its async calls go through the shared client),
+    yet each one costs ~0.6 KiB with its logger: a thousand deferred waits share a handful.
+    Building one does no I/O (the connection is looked up when a client is built).
+    """
+    key = client_key("hook", aws_conn_id, region_name, verify, botocore_config)
+    hook = _hooks.get(key)
+    if hook is None:
+        with _lock:
+            hook = _hooks.get(key)
+            if hook is None:
+                hook = _hooks[key] = BatchServiceJobHook(
+                    aws_conn_id=aws_conn_id,
+                    region_name=region_name,
+                    verify=verify,
+                    config=dict(botocore_config) if botocore_config else None,
+                )
+    return hook
+
+
 def builds() -> int:
     """How many clients this process has built (tests and the benchmark read it)."""
     return _builds
@@ -156,3 +186,4 @@ def clear() -> None:
     """Forget every client (tests that change connections between runs)."""
     with _lock:
         _clients.clear()
+        _hooks.clear()

@@ -12,6 +12,7 @@ triggerer with its backstop timeout, the same for the operator and the sensor.
 from __future__ import annotations
 
 import asyncio
+import marshal
 import time
 from collections.abc import Callable, Generator, Mapping
 from datetime import timedelta
@@ -134,7 +135,7 @@ class _SharedPolls:
         self.hook, self.interval = hook, interval
         self.watch: Any = None
         self.job_id: str | None = None
-        self.last: dict[str, Any] | None = None
+        self.last: bytes | None = None  # the last describe, marshalled (see described())
         self.key: tuple[Any, ...] | None = None
 
     @property
@@ -144,7 +145,9 @@ class _SharedPolls:
     def cached(self, request: Call) -> dict[str, Any] | None:
         if request.method != "describe_service_job" or self.watch is None or self.last is None:
             return None
-        return dict(self.last) if self.watch.unchanged(self.job_id, self.key) else None
+        if not self.watch.unchanged(self.job_id, self.key):
+            return None
+        return marshal.loads(self.last)  # a fresh copy each time, as a describe would be
 
     def described(self, request: Call, reply: Any) -> None:
         from airflow_batch_service.coalesce import watch_for
@@ -153,8 +156,14 @@ class _SharedPolls:
         if request.method != "describe_service_job" or not isinstance(reply, Mapping):
             return
         # Keep only what the flow reads again: not the payload (JobWait kept it already), not the
-        # tags; at a thousand waits every KiB kept per wait counts.
-        self.last = {k: v for k, v in reply.items() if k not in _NOT_KEPT}
+        # tags; and keep it as one marshalled bytes object (~0.6 KiB) rather than a tree of
+        # dicts and strings (~2 KiB): at a thousand waits every KiB kept per wait counts, and
+        # reading it back costs microseconds once per interval. (A describe holds only JSON
+        # types, which marshal takes; anything else and the wait simply describes again.)
+        try:
+            self.last = marshal.dumps({k: v for k, v in reply.items() if k not in _NOT_KEPT})
+        except ValueError:
+            self.last = None
         self.key = summary_key(reply)
         if self.watch is None and reply.get("jobQueue"):
             self.job_id = str(request.kwargs.get("job_id"))

@@ -10,6 +10,7 @@ explanation need).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +25,10 @@ def summary_key(job: Mapping[str, Any]) -> tuple[Any, ...]:
     """What a change is, from a ListServiceJobs summary or a describe alike: the status, the
     status reason, the latest attempt (a new training job) and whether it was terminated."""
     latest = ((job.get("latestAttempt") or {}).get("serviceResourceId") or {}).get("value")
-    return (job.get("status"), job.get("statusReason"), latest, bool(job.get("isTerminated")))
+    status = job.get("status")
+    if isinstance(status, str):
+        status = sys.intern(status)  # a thousand keys share one "RUNNABLE", not a copy each
+    return (status, job.get("statusReason"), latest, bool(job.get("isTerminated")))
 
 
 def worth_listing(waits: int) -> bool:

@@ -205,7 +205,7 @@ def execution_limit(start_ms: int, timeout_seconds: float, text: str) -> Limit:
 # ------------------------------------------------------------------------------ rules
 
 
-@dataclass
+@dataclass(slots=True)
 class JobWait:
     """Everything about waiting on one job except the I/O (module doc).
 

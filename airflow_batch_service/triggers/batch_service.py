@@ -116,14 +116,15 @@ class BatchServiceJobTrigger(BaseTrigger):
 
     @cached_property
     def hook(self) -> BatchServiceJobHook:
-        """The hook, from the serialized connection arguments (``AwsBaseHookMixin``'s mapping)."""
-        from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
+        """The process's hook for the serialized connection arguments (``AwsBaseHookMixin``'s
+        mapping), shared with every other trigger that has the same ones (``shared_clients``)."""
+        from airflow_batch_service.shared_clients import get_shared_hook
 
-        return BatchServiceJobHook(
+        return get_shared_hook(
             aws_conn_id=self.aws_conn_id,
             region_name=self.region_name,
             verify=self.verify,
-            config=self.botocore_config,
+            botocore_config=self.botocore_config,
         )
 
     def serialize(self) -> tuple[str, dict[str, Any]]:

@@ -256,6 +256,19 @@ def test_triggers_share_one_client_per_connection(emu):
     assert other is not same and shared_clients.builds() - before == 2
 
 
+def test_triggers_share_one_hook_per_connection():
+    def trigger(**args: Any) -> BatchServiceJobTrigger:
+        return rebuild(BatchServiceJobTrigger(job_id="j", aws_conn_id="emu", **args))
+
+    first, second = trigger(), trigger(poll_interval=5)
+    assert first.hook is second.hook  # nothing per trigger in it: one per connection
+    assert trigger(region_name="eu-west-1").hook is not first.hook
+    assert trigger(botocore_config={"read_timeout": 5}).hook is not first.hook
+    assert trigger(botocore_config={"read_timeout": 5}).hook.botocore_config == {"read_timeout": 5}
+    shared_clients.clear()
+    assert trigger().hook is not first.hook  # cleared with the clients
+
+
 # -- cancellation ---------------------------------------------------------------------------
 
 

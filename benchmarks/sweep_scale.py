@@ -47,15 +47,20 @@ per side:
   no trigger built, no client) / N;
 - CPU per job per interval: the child's CPU seconds in the window / N / intervals.
 
-**(b) A burst of submits.** ``--submits`` tasks run by ``--workers`` threads, each executing
-``BatchSubmitServiceJobOperator(...).execute(context)`` (a fresh operator, hook and boto3
-client per task, as a mapped task on a worker has; a unique job name and task id each;
-``submit_patience`` left at its default; no wait) through an ``aws`` connection to the server,
-in a fresh subprocess. Printed: task failures, duplicate jobs (the queue listed by the burst's
-job-name prefix, every status, jobs counted per name), SubmitServiceJob requests and 429s,
-the durable submitter's backoff steps (counted by wrapping ``core.backoff.Backoff`` in that
-process; the delays are unchanged), the elapsed time (first task start to last task end) and
-the achieved rate as a share of the quota: successful submits / elapsed seconds / 5.
+**(b) A burst of submits.** ``--submits`` tasks run by ``--workers`` worker slots, each
+task executing ``BatchSubmitServiceJobOperator(...).execute(context)`` (a fresh operator, hook
+and boto3 client per task, as a mapped task on a worker has; a unique job name and task id
+each; ``submit_patience`` left at its default; no wait) through an ``aws`` connection to the
+server. ``--worker-model processes`` (the default): the slots are processes forked from a
+child that has imported everything, released together at a barrier, each running one task at
+a time with the hook's queue cache cleared before each, as Airflow runs every task in a
+process of its own. ``--worker-model threads``: the slots are threads of one process, whose
+client builds (~130 ms of CPU each) then queue behind one GIL: it measures this machine's
+interpreter more than the quota. Printed: task failures, duplicate jobs (the queue listed by
+the burst's job-name prefix, every status, jobs counted per name), SubmitServiceJob requests
+and 429s, the durable submitter's backoff steps (counted by wrapping ``core.backoff.Backoff``
+in the workers; the delays are unchanged), the elapsed time (first task start to last task
+end) and the achieved rate as a share of the quota: successful submits / elapsed seconds / 5.
 
 Targets (issue 11; reported, not asserted): waits <= 1/20 call per job per interval at
 N = 1,000; memory per wait no worse than ~27-31 KiB; submits 0 failures, 0 duplicates and at
@@ -219,25 +224,27 @@ def child_waits(side: str, endpoint: str, ids_file: str, interval: float, marks:
 # -- child (b): the submit burst ---------------------------------------------------------------
 
 
-def child_submits(prefix: str, count: int, workers: int, backoff_cap: float | None) -> None:
+def child_submits(
+    prefix: str, count: int, workers: int, backoff_cap: float | None, model: str
+) -> None:
     import dataclasses
 
     import airflow_batch_service.durable as durable
     from airflow_batch_service.core.backoff import Backoff
-    from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
+    from airflow_batch_service.hooks import batch_service as hook_module
     from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
 
     steps: list[float] = []
     requests: list[float] = []
     lock = threading.Lock()
-    submit = BatchServiceJobHook.submit_service_job
+    submit = hook_module.BatchServiceJobHook.submit_service_job
 
     def timed_submit(self: Any, *a: Any, **kw: Any) -> Any:  # when each request leaves
         with lock:
             requests.append(time.monotonic())
         return submit(self, *a, **kw)
 
-    BatchServiceJobHook.submit_service_job = timed_submit  # type: ignore[method-assign]
+    hook_module.BatchServiceJobHook.submit_service_job = timed_submit  # type: ignore[method-assign]
 
     @dataclasses.dataclass(frozen=True)
     class CountingBackoff(Backoff):  # the same delays (unless --backoff-cap); only counted
@@ -281,9 +288,13 @@ def child_submits(prefix: str, count: int, workers: int, backoff_cap: float | No
                 "ended": time.monotonic(),
             }
 
-    cpu0 = cpu_seconds()
-    with ThreadPoolExecutor(workers) as pool:
-        results = list(pool.map(task, range(count)))
+    if model == "threads":
+        cpu0 = cpu_seconds()
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(task, range(count)))
+        cpu = cpu_seconds() - cpu0
+    else:
+        results, cpu = _in_processes(task, count, workers, steps, requests, hook_module)
     origin = min(r["begun"] for r in results)
     elapsed = max(r["ended"] for r in results) - origin
     done_at = sorted(r["ended"] - origin for r in results if r["ok"])
@@ -298,7 +309,7 @@ def child_submits(prefix: str, count: int, workers: int, backoff_cap: float | No
                 "elapsed": elapsed,
                 "done_at": done_at,
                 "first_request": first_request,
-                "cpu": cpu_seconds() - cpu0,
+                "cpu": cpu,
                 "latency_p50": latencies[len(latencies) // 2],
                 "latency_max": latencies[-1],
                 "backoff_steps": len(steps),
@@ -307,6 +318,58 @@ def child_submits(prefix: str, count: int, workers: int, backoff_cap: float | No
             }
         )
     )
+
+
+def _in_processes(
+    task: Any,
+    count: int,
+    workers: int,
+    steps: list[float],
+    requests: list[float],
+    hook_module: Any,
+) -> tuple[list[dict[str, Any]], float]:
+    """Run the ``count`` tasks on ``workers`` forked worker processes, as Airflow runs them:
+    every task in a process of its own (here: a worker slot's process, its caches cleared
+    before each task, so each task builds its client and describes the queue itself).
+
+    The processes are forked with every import done and start together at a barrier, so the
+    clock measures the burst, not Python starting up. CPU is the workers' (user + system)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    next_task = ctx.Value("i", 0)
+    barrier = ctx.Barrier(workers + 1)
+    out = ctx.Queue()
+
+    def slot() -> None:
+        done: list[dict[str, Any]] = []
+        barrier.wait()
+        while True:
+            with next_task.get_lock():
+                i = next_task.value
+                next_task.value += 1
+            if i >= count:
+                break
+            hook_module.clear_cache()  # a task's process starts with nothing cached
+            done.append(task(i))
+        out.put({"results": done, "steps": steps, "requests": requests})
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    procs = [ctx.Process(target=slot, daemon=True) for _ in range(workers)]
+    for proc in procs:
+        proc.start()
+    barrier.wait()
+    results: list[dict[str, Any]] = []
+    for _ in procs:
+        part = out.get(timeout=count * 10 + 600)
+        results += part["results"]
+        steps += part["steps"]
+        requests += part["requests"]
+    for proc in procs:
+        proc.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return results, cpu
 
 
 # -- parent ------------------------------------------------------------------------------------
@@ -422,7 +485,8 @@ def part_submits(args: argparse.Namespace, server: Any, env: dict[str, str]) -> 
     remote, batch = server.emulator, server.emulator.client("batch")
     prefix = f"burst-{int(time.time())}-"
     print(
-        f"\n(b) {args.submits} submits (BatchSubmitServiceJobOperator.execute) from {args.workers} threads "
+        f"\n(b) {args.submits} submits (BatchSubmitServiceJobOperator.execute) from {args.workers} "
+        f"{'worker processes' if args.worker_model == 'processes' else 'threads of one process'} "
         f"against the {SUBMIT_QUOTA:g}/s SubmitServiceJob quota"
         + (
             f" (WHAT-IF: Backoff cap={args.backoff_cap:g}s)" if args.backoff_cap is not None else ""
@@ -433,7 +497,14 @@ def part_submits(args: argparse.Namespace, server: Any, env: dict[str, str]) -> 
     remote.reset_stats()
     what_if = ["--backoff-cap", str(args.backoff_cap)] if args.backoff_cap is not None else []
     r = run_child(
-        [*what_if, "--child-submits", prefix, str(args.submits), str(args.workers)],
+        [
+            *what_if,
+            "--child-submits",
+            prefix,
+            str(args.submits),
+            str(args.workers),
+            args.worker_model,
+        ],
         env,
         timeout=args.submits * 10 + 900,
     )
@@ -494,7 +565,14 @@ def main() -> None:
     parser.add_argument("--capacity", type=int, default=8, help="instances of the waits' queue")
     parser.add_argument("--submits", type=int, default=200, help="submits in the burst")
     parser.add_argument(
-        "--workers", type=int, default=32, help="concurrent submitting workers (threads)"
+        "--workers", type=int, default=32, help="concurrent submitting workers (worker slots)"
+    )
+    parser.add_argument(
+        "--worker-model",
+        choices=("processes", "threads"),
+        default="processes",
+        help="(b)'s workers: forked processes, one task at a time each, as Airflow workers run "
+        "tasks (default), or threads of one process (every client built under one GIL)",
     )
     parser.add_argument(
         "--quotas",
@@ -511,15 +589,15 @@ def main() -> None:
         "--parts", nargs="+", choices=("waits", "submits"), default=["waits", "submits"]
     )
     parser.add_argument("--child-waits", nargs=4, help=argparse.SUPPRESS)
-    parser.add_argument("--child-submits", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child-submits", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_waits:
         side, endpoint, ids_file, marks = args.child_waits
         child_waits(side, endpoint, ids_file, args.interval, int(marks))
         return
     if args.child_submits:
-        prefix, count, workers = args.child_submits
-        child_submits(prefix, int(count), int(workers), args.backoff_cap)
+        prefix, count, workers, model = args.child_submits
+        child_submits(prefix, int(count), int(workers), args.backoff_cap, model)
         return
 
     from airflow_batch_service.emulator import EmulatorServer, aws_connection_json

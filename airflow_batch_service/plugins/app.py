@@ -517,6 +517,14 @@ def create_app(services: Services | None = None) -> FastAPI:
             headers={"Cache-Control": "public, max-age=86400"},
         )
 
+    def _task_instances(
+        svc: Services, dag_id: str, run_id: str, task_id: str, wanted: int | None
+    ) -> list[Any]:
+        tis = svc.metadata.task_instances(dag_id, run_id, task_id, wanted)
+        if not tis and wanted == -1:
+            tis = svc.metadata.task_instances(dag_id, run_id, task_id, None)  # a mapped task
+        return list(tis)
+
     @app.get(
         "/ti",
         response_class=HTMLResponse,
@@ -538,9 +546,12 @@ def create_app(services: Services | None = None) -> FastAPI:
                 wanted = int(map_index)
             except ValueError:  # "{MAP_INDEX}" left unreplaced, or empty
                 wanted = -1
-        tis = svc.metadata.task_instances(dag_id, run_id, task_id, wanted)
-        if not tis and wanted == -1:
-            tis = svc.metadata.task_instances(dag_id, run_id, task_id, None)  # a mapped task
+        tis = _task_instances(svc, dag_id, run_id, task_id, wanted)
+        if not tis and " " in run_id:
+            # Airflow 3.1 puts {RUN_ID} into the tab's URL unencoded, so the "+" of a manual
+            # run's "...+00:00" arrives as a space (run ids hold no spaces: run_id_pattern).
+            run_id = run_id.replace(" ", "+")
+            tis = _task_instances(svc, dag_id, run_id, task_id, wanted)
         if not tis:
             raise HTTPException(404, f"No task instance {dag_id} / {task_id} / {run_id}")
         notes: list[str] = []

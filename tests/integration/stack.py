@@ -409,17 +409,12 @@ class AirflowStack:
         if params:
             url += "?" + urllib.parse.urlencode(params, doseq=True)
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(url, data=data, method=method)
-        req.add_header("Accept", "application/json")
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                raw = resp.read()
-                status = resp.status
-        except urllib.error.HTTPError as e:
-            raw = e.read()
-            status = e.code
+        status, raw = self._send(method, url, data, timeout)
+        if status == 401 and not path.startswith("/auth/"):
+            # Airflow 3.1 wants a token even with every user an admin (3.0 and 3.3 do not):
+            # the simple auth manager hands one out without credentials in that mode.
+            self._token = self.api("GET", "/auth/token")["access_token"]
+            status, raw = self._send(method, url, data, timeout)
         if status not in set(ok):
             raise StackError(f"{method} {path} -> HTTP {status}: {raw[:2000]!r}")
         if not raw:
@@ -428,6 +423,21 @@ class AirflowStack:
             return json.loads(raw)
         except ValueError:
             return raw.decode(errors="replace")
+
+    _token: str | None = None
+
+    def _send(self, method: str, url: str, data: bytes | None, timeout: float) -> tuple[int, bytes]:
+        req = urllib.request.Request(url, data=data, method=method)
+        req.add_header("Accept", "application/json")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if self._token:
+            req.add_header("Authorization", f"Bearer {self._token}")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
 
     def version(self) -> str:
         return str(self.api("GET", "/api/v2/version")["version"])

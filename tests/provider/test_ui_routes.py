@@ -332,6 +332,20 @@ def test_tab_shows_every_try(world: dict[str, Any]) -> None:
     assert "every map index" in html
 
 
+def test_tab_url_with_the_run_id_unencoded(world: dict[str, Any]) -> None:
+    """Airflow 3.1 fills the tab's ``run_id={RUN_ID}`` without encoding it: the "+" of
+    "...+00:00" arrives as a space. The tab still finds the task instance (seen in a browser
+    on 3.1.8: "404 No task instance" before the fix)."""
+    raw = f"/ti?dag_id={DAG}&run_id={RUN}&task_id={TASK}&map_index=0"
+    assert "+" in raw
+    page = world["client"].get(
+        raw, headers={"Authorization": f"Bearer {world['tokens']['viewer']}"}
+    )
+    assert page.status_code == 200, page.text
+    assert 'data-job-id="job-2"' in page.text
+    assert f"run_id={RUN.replace('+', '%2B').replace(':', '%3A')}" in page.text  # "every map index"
+
+
 def test_tab_of_a_sensor_and_of_every_map_index(world: dict[str, Any]) -> None:
     svc = world["services"]
     sensor = _ti(

@@ -40,9 +40,10 @@ def test_twenty_job_sweep_on_four_instances(
 ) -> None:
     emu = batch_emulator_server
     emu.configure(seconds_per_state=0.2)
-    # Each training run lasts 6 s, so the sweep is submitted faster than it drains, even where
-    # dag.test() submits slowly (Airflow 3.0.6 starts each mapped task noticeably slower).
-    emu.load_scenarios(scenario("sweep-*", succeeded(seconds=6)))
+    # Each training run lasts 10 s, so the sweep is submitted faster than it drains, even where
+    # dag.test() submits slowly (Airflow 3.1.8 starts a mapped task every ~1.7 s: 6 s runs
+    # then never overlapped more than 4, and nobody waited).
+    emu.load_scenarios(scenario("sweep-*", succeeded(seconds=10)))
     emu.create_queue("sweep-small", fair_share=True, max_capacity=CAPACITY)
     set_aws_connection(monkeypatch, "emu_sweep", emu.region, emu.endpoint_url)
     monkeypatch.setenv("BATCH_SERVICE_CONN_ID", "emu_sweep")
@@ -66,15 +67,16 @@ def test_twenty_job_sweep_on_four_instances(
     # Never more than the service environment's 4 instances at once, and the queue was full:
     # jobs waited in RUNNABLE for capacity and started as others finished.
     assert peak(active_intervals(jobs)) == CAPACITY
-    ends = {j["stoppedAt"] for j in jobs}
-    started_as_another_ended = [j for j in jobs if j["scheduledAt"] in ends]
-    assert len(started_as_another_ended) >= SWEEP - CAPACITY - 2, (
-        "jobs should start the instant capacity frees"
-    )
-    waited = [j["scheduledAt"] - j["createdAt"] for j in jobs]
     # Someone waited for capacity: far longer than the 0.4 s (two states) a job takes to be
-    # scheduled when capacity is free.
-    assert max(waited) > 1000
+    # scheduled when capacity is free; and every job that waited started the instant another
+    # job ended and freed its instance. (How many waited depends on how fast dag.test()
+    # submits, which differs between Airflow versions; that some did, and how they started,
+    # does not.)
+    ends = {j["stoppedAt"] for j in jobs}
+    waited = [j for j in jobs if j["scheduledAt"] - j["createdAt"] > 1000]
+    assert waited, [(j["createdAt"], j["scheduledAt"], j["stoppedAt"]) for j in jobs]
+    late = [j["jobName"] for j in waited if j["scheduledAt"] not in ends]
+    assert not late, f"jobs that waited for capacity should start the instant it frees: {late}"
     assert batch.get_job_queue_snapshot(jobQueue="sweep-small")["frontOfQueue"]["jobs"] == []
     collect = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "collect_models")
     models = collect.xcom_pull(task_ids="collect_models")

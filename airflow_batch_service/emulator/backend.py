@@ -66,7 +66,8 @@ class ServiceJobBackend(Catalog, BaseBackend):
         Deliberately NOT ``core.queue_check.queue_problems``, which reads alike: that is the
         provider's pre-submit check, and this plays the service it guards against. Were the
         emulator to ask the provider's own function, a mistake in it would be agreed with
-        instead of caught (the provider's tests submit with the check off to reach this one).
+        instead of caught (``tests/emulator/test_capacity.py`` reaches this one with boto3
+        directly, past no provider check).
         """
         kind = self.policy_kind(queue.scheduling_policy_arn)
         share, quota = request.get("shareIdentifier"), request.get("quotaShareName")

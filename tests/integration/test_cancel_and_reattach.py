@@ -252,6 +252,10 @@ BatchSubmitServiceJobOperator(
 
     ti = _until("a second try (or a failed first)", next_try_or_failed, 90, stack, dag_id, run_id)
     if ti["try_number"] < 2:
+        # Clear only once the run has failed too. Clearing while the scheduler is still ending the
+        # run loses the race on 3.0.6: the clear resets the task, then the scheduler (which read
+        # the failed task a moment before) marks the run failed, and nothing runs the new try.
+        stack.wait_for_run(dag_id, run_id, states=("failed",), timeout=60)
         stack.clear_task(dag_id, run_id, "train")
     stack.wait_for_run(dag_id, run_id, timeout=300)
     ti = stack.task_instance(dag_id, run_id, "train")

@@ -137,6 +137,9 @@ def test_a_new_try_resubmits_when_an_earlier_tries_kill_terminated_its_job(emu, 
     name = unique("cleared")
     store = FakeStateStore()
     first = make_context(task_state_store=store)
+    # The clock stands still until the kill has landed: on a loaded machine the first job could
+    # otherwise finish (1.5 s of states) before the old trigger's on_kill reaches it.
+    emu.configure(freeze_clock=True)
     op1 = operator(emu, name, wait_for_completion=True, deferrable=True)
     old_trigger = deferred(op1, first)
     job_1 = old_trigger.job_id
@@ -152,6 +155,7 @@ def test_a_new_try_resubmits_when_an_earlier_tries_kill_terminated_its_job(emu, 
     _, kwargs = old_trigger.serialize()
     asyncio.run(BatchServiceJobTrigger(**kwargs).on_kill())
     assert status(emu, job_1)["statusReason"].endswith("try 1) was killed")
+    emu.configure(freeze_clock=False)
 
     event = run_trigger(new_trigger)
     assert event["status"] == "failed" and event["cause"] == "terminated"
@@ -169,10 +173,13 @@ def test_a_new_try_resubmits_when_an_earlier_tries_kill_terminated_its_job(emu, 
 def test_a_kill_of_this_very_try_still_fails_it(emu):
     name = unique("killed")
     context = make_context()
+    emu.configure(freeze_clock=True)  # the job must still be running when the kill lands
     op = operator(emu, name, wait_for_completion=True, deferrable=True)
     trigger = deferred(op, context)
     asyncio.run(BatchServiceJobTrigger(**trigger.serialize()[1]).on_kill())
+    emu.configure(freeze_clock=False)
     event = run_trigger(trigger)
+    assert event["status"] == "failed" and event["cause"] == "terminated", event
     with pytest.raises(AirflowFailException):
         op.execute_complete(context, event)
     assert emu.stats()["SubmitServiceJob"] == 1

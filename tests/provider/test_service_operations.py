@@ -109,6 +109,26 @@ def run_trigger(trigger: Any) -> dict[str, Any]:
     return asyncio.run(first())
 
 
+def set_status_after_first_look(
+    emu: Any, operation: str, kind: str, name: str, status: str, delay: float = 0.5
+) -> threading.Thread:
+    """Put the environment or queue into ``status`` ``delay`` seconds after the first
+    ``operation`` call from now: a fixed timer races the wait's first look on a loaded
+    machine (its client build can take longer than the timer), and then nothing is waited."""
+    emu.reset_stats()
+
+    def flip() -> None:
+        deadline = time.monotonic() + 60
+        while not emu.stats().get(operation) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(delay)
+        set_status(kind, name, status)
+
+    thread = threading.Thread(target=flip, daemon=True)
+    thread.start()
+    return thread
+
+
 def set_status(kind: str, name: str, status: str, reason: str | None = None) -> None:
     """In-process only: put an environment or queue into a status the emulator never picks
     by itself (it creates them VALID)."""
@@ -417,8 +437,9 @@ def test_environment_sensor_waits_through_creating_then_fails_on_invalid(
     caplog.set_level("INFO")
     name = f"{in_process.queue_name}-env"
     set_status("env", name, "CREATING")
-    timer = threading.Timer(2.0, set_status, args=("env", name, "VALID"))
-    timer.start()
+    timer = set_status_after_first_look(
+        in_process, "DescribeServiceEnvironments", "env", name, "VALID", delay=1.5
+    )
     sensor = BatchServiceEnvironmentSensor(
         task_id="env", aws_conn_id="emu", service_environment=name, poke_interval=0.1, timeout=10
     )
@@ -448,7 +469,7 @@ def test_environment_sensor_waits_through_creating_then_fails_on_invalid(
 def test_environment_trigger_waits_then_succeeds_or_times_out(in_process):
     name = f"{in_process.queue_name}-env"
     set_status("env", name, "UPDATING")
-    threading.Timer(2.0, set_status, args=("env", name, "VALID")).start()
+    set_status_after_first_look(in_process, "DescribeServiceEnvironments", "env", name, "VALID")
     sensor = BatchServiceEnvironmentSensor(
         task_id="env",
         aws_conn_id="emu",
@@ -556,7 +577,9 @@ def test_queue_sensor_deferrable_and_its_trigger(emu):
 
 def test_queue_sensor_waits_through_updating_deferred(in_process):
     set_status("queue", in_process.queue_name, "UPDATING")
-    threading.Timer(2.0, set_status, args=("queue", in_process.queue_name, "VALID")).start()
+    set_status_after_first_look(
+        in_process, "DescribeJobQueues", "queue", in_process.queue_name, "VALID"
+    )
     sensor = BatchServiceJobQueueSensor(
         task_id="queue",
         aws_conn_id="emu",

@@ -59,8 +59,12 @@ def watch(job_id: str, **kwargs):
 
 
 def test_success_returns_summary_and_logs_each_state_once(emu, capsys):
+    name = unique("ok")
+    # RUNNING lasts 2 s (about 40 polls): seen for certain even on a loaded machine, where a
+    # 0.25 s state can fall between two polls, and logged once however many polls see it.
+    emu.load_scenarios(scenario(name, succeeded(seconds=2)))
     submit_ctx = make_context()
-    job_id = submit(emu, unique("ok"), submit_ctx, scheduling_priority=0)
+    job_id = submit(emu, name, submit_ctx, scheduling_priority=0)
     assert submit_ctx["ti"].xcom["job_arn"].endswith(job_id)
     assert submit_ctx["ti"].xcom["job_name"].startswith("ok-")
     assert "batch_service_job_details" in submit_ctx["ti"].xcom

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -46,8 +47,6 @@ def submit(emu, name: str, queue: str | None = None) -> str:
 
 def until_running(emu, job_id: str, states: tuple[str, ...] = ("RUNNING",)) -> None:
     """Wait (bounded) until the job holds capacity, so the snapshot shows it in use."""
-    import time
-
     client = emu.client()
     deadline = time.monotonic() + 60
     while client.describe_service_job(jobId=job_id)["status"] not in states:
@@ -55,7 +54,21 @@ def until_running(emu, job_id: str, states: tuple[str, ...] = ("RUNNING",)) -> N
         time.sleep(0.1)
 
 
-def run_triggers(job_ids: list[str], interval: float) -> list[dict[str, Any]]:
+def run_triggers(job_ids: list[str], interval: float, emu: Any = None) -> list[dict[str, Any]]:
+    """Run one trigger per job to its first event. Given ``emu`` (whose clock the caller froze),
+    the clock runs again only once every wait has described its job: a wait's first look then
+    finds its job unfinished however long the triggers take to start (building the async
+    client took 4.5 s on a loaded CI machine, longer than these jobs live)."""
+
+    async def thaw_after_first_looks() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            looked = await asyncio.to_thread(lambda: emu.stats().get("DescribeServiceJob", 0))
+            if looked >= len(job_ids):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(emu.configure, freeze_clock=False)
+
     async def all_events() -> list[dict[str, Any]]:
         triggers = []
         for job_id in job_ids:
@@ -63,21 +76,23 @@ def run_triggers(job_ids: list[str], interval: float) -> list[dict[str, Any]]:
                 job_id=job_id, aws_conn_id="emu", poll_interval=interval, stream_logs=False
             ).serialize()[1]
             triggers.append(BatchServiceJobTrigger(**json.loads(json.dumps(kwargs))))
+        thaw = asyncio.create_task(thaw_after_first_looks()) if emu is not None else None
         events = await asyncio.gather(*(anext(t.run()) for t in triggers))
+        if thaw is not None:
+            await thaw
         return [e.payload for e in events]
 
     return asyncio.run(all_events())
 
 
 def test_deferred_waits_on_one_queue_share_one_listing_round(emu):
-    # The clock stands still while the 12 jobs are submitted: on a loaded machine 12 submits over
-    # HTTP can take longer than a job's whole life (6 states x 0.4 s), and waits that start on
-    # finished jobs never need a round. It moves again as the waits start.
+    # The clock stands still until every wait has had its first look: on a loaded machine the
+    # submits and the waits' start can take longer than a job's whole life (6 states x 0.4 s),
+    # and waits that start on finished jobs never need a round.
     emu.configure(freeze_clock=True)
     ids = [submit(emu, unique("sweep")) for _ in range(12)]
     emu.reset_stats()
-    emu.configure(freeze_clock=False)
-    events = run_triggers(ids, interval=0.2)
+    events = run_triggers(ids, interval=0.2, emu=emu)
     assert [e["status"] for e in events] == ["success"] * 12
     stats = emu.stats()
     assert stats.get("ListServiceJobs", 0) >= 6  # at least one round: one call per status

@@ -171,6 +171,15 @@ def connect_emulator(request: Any, monkeypatch: Any, where: str, seconds_per_sta
     return emulator
 
 
+def until_counted(emu: Any, operation: str, count: int = 1, timeout: float = 60) -> None:
+    """Wait (bounded) until the emulator has answered ``operation`` ``count`` times since its
+    stats were last reset: a test that must act after a wait's first look says so with this,
+    instead of a timer that a loaded machine outruns."""
+    deadline = time.monotonic() + timeout
+    while emu.stats().get(operation, 0) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def unique(prefix: str) -> str:
     """A job name no other test uses."""
     return f"{prefix}-{uuid.uuid4().hex[:8]}"

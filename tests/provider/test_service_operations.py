@@ -37,7 +37,7 @@ from airflow_batch_service.triggers.service_operations import (
 )
 
 from .conftest import REPO
-from .support import PAYLOAD, make_context, set_aws_connection, unique
+from .support import PAYLOAD, make_context, set_aws_connection, unique, until_counted
 
 # Jobs stay queued/running long enough to be updated and terminated.
 SLOW = 30.0
@@ -118,9 +118,7 @@ def set_status_after_first_look(
     emu.reset_stats()
 
     def flip() -> None:
-        deadline = time.monotonic() + 60
-        while not emu.stats().get(operation) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        until_counted(emu, operation)
         time.sleep(delay)
         set_status(kind, name, status)
 

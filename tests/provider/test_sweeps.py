@@ -18,7 +18,7 @@ from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobO
 from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
 from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
 
-from .support import PAYLOAD, connect_emulator, make_context, unique
+from .support import PAYLOAD, connect_emulator, make_context, unique, until_counted
 
 
 @pytest.fixture(autouse=True)
@@ -56,17 +56,13 @@ def until_running(emu, job_id: str, states: tuple[str, ...] = ("RUNNING",)) -> N
 
 def run_triggers(job_ids: list[str], interval: float, emu: Any = None) -> list[dict[str, Any]]:
     """Run one trigger per job to its first event. Given ``emu`` (whose clock the caller froze),
-    the clock runs again only once every wait has described its job: a wait's first look then
-    finds its job unfinished however long the triggers take to start (building the async
-    client took 4.5 s on a loaded CI machine, longer than these jobs live)."""
+    the clock runs again at the waits' first describe: their slow part, building the async
+    client (4.5 s on a loaded CI machine, longer than these jobs live), is then behind them.
+    Holding it frozen longer (until every wait had looked, or until the first round) made
+    early waits look at frozen jobs again and again, inflating the describe count."""
 
     async def thaw_after_first_looks() -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            looked = await asyncio.to_thread(lambda: emu.stats().get("DescribeServiceJob", 0))
-            if looked >= len(job_ids):
-                break
-            await asyncio.sleep(0.05)
+        await asyncio.to_thread(until_counted, emu, "DescribeServiceJob")
         await asyncio.to_thread(emu.configure, freeze_clock=False)
 
     async def all_events() -> list[dict[str, Any]]:
@@ -86,11 +82,14 @@ def run_triggers(job_ids: list[str], interval: float, emu: Any = None) -> list[d
 
 
 def test_deferred_waits_on_one_queue_share_one_listing_round(emu):
-    # The clock stands still until every wait has had its first look: on a loaded machine the
+    # The clock stands still until the waits' first look: on a loaded machine the
     # submits and the waits' start can take longer than a job's whole life (6 states x 0.4 s),
     # and waits that start on finished jobs never need a round.
     emu.configure(freeze_clock=True)
-    ids = [submit(emu, unique("sweep")) for _ in range(12)]
+    ids = []
+    for _ in range(12):
+        ids.append(submit(emu, unique("sweep")))
+        emu.advance(0.05)  # staggered as real submits are: jobs in lockstep inflate describes
     emu.reset_stats()
     events = run_triggers(ids, interval=0.2, emu=emu)
     assert [e["status"] for e in events] == ["success"] * 12

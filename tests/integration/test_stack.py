@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from .stack import AirflowStack
+from .test_cancel_and_reattach import _until
 
 
 def _wait_for_file(
@@ -184,7 +185,16 @@ def test_marking_a_deferred_task_failed_cancels_its_trigger(
     stack.wait_for_task("it_kill_deferred", run_id, "wait", {"deferred"}, fail_on={"failed"})
     _wait_for_file(markers / "trigger_started", 90, stack, "it_kill_deferred", run_id)
 
-    assert " starting" in stack.trigger_log("it_kill_deferred", run_id, "wait")
+    # The marker is written by the trigger itself; the triggerer's " starting" line reaches
+    # the log file through its supervisor a moment later (CI's 3.0.6 run read an empty file).
+    _until(
+        "the triggerer logging the trigger's start",
+        lambda: " starting" in stack.trigger_log("it_kill_deferred", run_id, "wait"),
+        30,
+        stack,
+        "it_kill_deferred",
+        run_id,
+    )
 
     stack.kill_task("it_kill_deferred", run_id, "wait")
 

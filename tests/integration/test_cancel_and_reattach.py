@@ -209,8 +209,16 @@ BatchSubmitServiceJobOperator(
     )
     assert emulator.stats().get("SubmitServiceJob") == 1
     stack.wait_for_run(dag_id, run_id, states={"failed"}, timeout=60)
-    log = stack.task_log(dag_id, run_id, "train")
-    assert f"Terminated service job {job_id}" in log, log[-3000:]
+    # on_kill logs after TerminateServiceJob returns, and the line reaches the file through
+    # the task's supervisor: poll, as the emulator may count the call before the line lands.
+    _until(
+        "on_kill's log line",
+        lambda: f"Terminated service job {job_id}" in stack.task_log(dag_id, run_id, "train"),
+        30,
+        stack,
+        dag_id,
+        run_id,
+    )
 
 
 def test_a_worker_crash_after_submit_reattaches_on_retry(

@@ -1,6 +1,7 @@
-"""A 20-job sweep (the sweep example) on a queue with 4 instances, run with ``dag.test()``
+"""A 12-job sweep (the sweep example) on a queue with 4 instances, run with ``dag.test()``
 through the provider against the emulator's HTTP server: Batch's capacity rules hold the
-rest back, at most 4 jobs are active at once, and all 20 succeed."""
+rest back, at most 4 jobs are active at once, and all 12 succeed (three rounds of 10 s runs:
+twice the submissions the queue can hold, at half the wall time of the 20-job version)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from .support import scenario, set_aws_connection, succeeded
 from .test_example_dags_more import _dag
 
-SWEEP = 20
+SWEEP = 12
 CAPACITY = 4
 
 
@@ -35,14 +36,15 @@ def test_peak_helper() -> None:
     assert peak([(0, 10), (5, 20), (6, 7)]) == 3
 
 
-def test_twenty_job_sweep_on_four_instances(
+def test_a_twelve_job_sweep_on_four_instances(
     airflow_home: Any, batch_emulator_server: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     emu = batch_emulator_server
     emu.configure(seconds_per_state=0.2)
     # Each training run lasts 10 s, so the sweep is submitted faster than it drains, even where
     # dag.test() submits slowly (Airflow 3.1.8 starts a mapped task every ~1.7 s: 6 s runs
-    # then never overlapped more than 4, and nobody waited).
+    # then never overlapped more than 4, and nobody waited; at 1.7 s the 5th of 12 jobs is
+    # submitted at ~7 s, before the first 10 s run frees an instance).
     emu.load_scenarios(scenario("sweep-*", succeeded(seconds=10)))
     emu.create_queue("sweep-small", fair_share=True, max_capacity=CAPACITY)
     set_aws_connection(monkeypatch, "emu_sweep", emu.region, emu.endpoint_url)

@@ -5,10 +5,13 @@ emulator connection, constants, submit and trigger helpers, and (from the emulat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -178,6 +181,35 @@ def until_counted(emu: Any, operation: str, count: int = 1, timeout: float = 60)
     deadline = time.monotonic() + timeout
     while emu.stats().get(operation, 0) < count and time.monotonic() < deadline:
         time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def thawed_at_first_look(emu: Any, operation: str = "DescribeServiceJob") -> Iterator[None]:
+    """Run the body with the emulator's (already frozen) clock, and let it run again once the
+    body's wait has answered ``operation`` once: a test that asserts what a wait sees from
+    the start (the first states, each change logged once) must not depend on the wait's
+    first look coming before a loaded machine has moved the job on (building the sensor's
+    client took longer than the job's first states in CI). Always thawed on the way out."""
+    before = emu.stats().get(operation, 0)  # counted from here, not reset: tests check totals
+    done = threading.Event()
+
+    def thaw() -> None:
+        deadline = time.monotonic() + 60
+        while (
+            not done.is_set()
+            and emu.stats().get(operation, 0) <= before
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.02)
+        emu.configure(freeze_clock=False)
+
+    thread = threading.Thread(target=thaw, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(10)
 
 
 def unique(prefix: str) -> str:

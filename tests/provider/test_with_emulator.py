@@ -33,6 +33,7 @@ from .support import (
     scenario,
     submit,
     succeeded,
+    thawed_at_first_look,
     unique,
 )
 
@@ -62,13 +63,17 @@ def test_success_returns_summary_and_logs_each_state_once(emu, capsys):
     name = unique("ok")
     # RUNNING lasts 2 s (about 40 polls): seen for certain even on a loaded machine, where a
     # 0.25 s state can fall between two polls, and logged once however many polls see it.
+    # The clock stays frozen until the sensor's first look, so it sees the job from SUBMITTED
+    # (CI's sensor once looked first when the job was already RUNNING: "is RUNNING", no "now").
     emu.load_scenarios(scenario(name, succeeded(seconds=2)))
+    emu.configure(freeze_clock=True)
     submit_ctx = make_context()
     job_id = submit(emu, name, submit_ctx, scheduling_priority=0)
     assert submit_ctx["ti"].xcom["job_arn"].endswith(job_id)
     assert submit_ctx["ti"].xcom["job_name"].startswith("ok-")
     assert "batch_service_job_details" in submit_ctx["ti"].xcom
-    summary, ctx = watch(job_id)
+    with thawed_at_first_look(emu):
+        summary, ctx = watch(job_id)
     assert summary["status"] == "SUCCEEDED" and summary["jobId"] == job_id
     assert summary["trainingJobArn"] and summary["attempts"][0]["outcome"] == "SUCCEEDED"
     assert "SUCCEEDED" in summary["explanation"]
@@ -243,10 +248,12 @@ def test_job_not_yet_visible_is_waited_for(emu, capsys):
 def test_reschedule_mode_carries_watch_state_between_pokes(emu, capsys):
     name = unique("resched")
     emu.load_scenarios(scenario(name, failed(ISE), succeeded()))
+    emu.configure(freeze_clock=True)  # the first poke sees the job before it moves on
     job_id = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
     store = FakeStateStore()
     context = make_context(task_state_store=store)
-    summary = run_rescheduled(lambda: sensor(job_id, mode="reschedule"), context)
+    with thawed_at_first_look(emu):
+        summary = run_rescheduled(lambda: sensor(job_id, mode="reschedule"), context)
     assert summary["status"] == "SUCCEEDED"
     assert store.sets >= 2
     out = capsys.readouterr().out

@@ -18,7 +18,7 @@ from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobO
 from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
 from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
 
-from .support import PAYLOAD, connect_emulator, make_context, unique, until_counted
+from .support import PAYLOAD, connect_emulator, make_context, thawed_at_first_look, unique
 
 
 @pytest.fixture(autouse=True)
@@ -54,17 +54,7 @@ def until_running(emu, job_id: str, states: tuple[str, ...] = ("RUNNING",)) -> N
         time.sleep(0.1)
 
 
-def run_triggers(job_ids: list[str], interval: float, emu: Any = None) -> list[dict[str, Any]]:
-    """Run one trigger per job to its first event. Given ``emu`` (whose clock the caller froze),
-    the clock runs again at the waits' first describe: their slow part, building the async
-    client (4.5 s on a loaded CI machine, longer than these jobs live), is then behind them.
-    Holding it frozen longer (until every wait had looked, or until the first round) made
-    early waits look at frozen jobs again and again, inflating the describe count."""
-
-    async def thaw_after_first_looks() -> None:
-        await asyncio.to_thread(until_counted, emu, "DescribeServiceJob")
-        await asyncio.to_thread(emu.configure, freeze_clock=False)
-
+def run_triggers(job_ids: list[str], interval: float) -> list[dict[str, Any]]:
     async def all_events() -> list[dict[str, Any]]:
         triggers = []
         for job_id in job_ids:
@@ -72,10 +62,7 @@ def run_triggers(job_ids: list[str], interval: float, emu: Any = None) -> list[d
                 job_id=job_id, aws_conn_id="emu", poll_interval=interval, stream_logs=False
             ).serialize()[1]
             triggers.append(BatchServiceJobTrigger(**json.loads(json.dumps(kwargs))))
-        thaw = asyncio.create_task(thaw_after_first_looks()) if emu is not None else None
         events = await asyncio.gather(*(anext(t.run()) for t in triggers))
-        if thaw is not None:
-            await thaw
         return [e.payload for e in events]
 
     return asyncio.run(all_events())
@@ -91,7 +78,12 @@ def test_deferred_waits_on_one_queue_share_one_listing_round(emu):
         ids.append(submit(emu, unique("sweep")))
         emu.advance(0.05)  # staggered as real submits are: jobs in lockstep inflate describes
     emu.reset_stats()
-    events = run_triggers(ids, interval=0.2, emu=emu)
+    # Thawed at the waits' first describe: their slow part, building the async client (4.5 s on
+    # a loaded CI machine, longer than these jobs live), is then behind them. Holding it frozen
+    # longer (until every wait had looked) made early waits look at frozen jobs again and
+    # again, inflating the describe count.
+    with thawed_at_first_look(emu):
+        events = run_triggers(ids, interval=0.2)
     assert [e["status"] for e in events] == ["success"] * 12
     stats = emu.stats()
     assert stats.get("ListServiceJobs", 0) >= 6  # at least one round: one call per status

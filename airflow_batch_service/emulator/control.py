@@ -16,6 +16,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from airflow_batch_service.emulator import scenarios as scenario_format
 from airflow_batch_service.emulator.clock import Clock
 from airflow_batch_service.emulator.faults import FaultPlan
+from airflow_batch_service.emulator.holds import HOLDS
 from airflow_batch_service.emulator.install import install
 from airflow_batch_service.emulator.quotas import QuotaMode
 from airflow_batch_service.emulator.responses import STATE_LOCK
@@ -81,23 +82,36 @@ def load_scenarios(document: Mapping[str, Any] | str | Path) -> dict[str, Any]:
 
 
 def set_faults(faults: Mapping[str, Any] | None, seed: int | None = None) -> dict[str, Any]:
-    """Replace the fault plan (``{}`` or ``None`` clears it)."""
+    """Replace the fault plan (``{}`` or ``None`` clears it). Calls held by the old plan
+    are released."""
     plan = FaultPlan.parse(faults or {}, seed)
     with STATE_LOCK:
         settings().faults = plan
-        return plan.to_dict()
+    HOLDS.release()
+    return plan.to_dict()
+
+
+def release() -> dict[str, Any]:
+    """Let every call held now (``"hold": true``) go on; later calls still hold while the
+    plan says so. Returns ``{"released": n}``."""
+    return {"released": HOLDS.release()}
 
 
 def stats() -> dict[str, Any]:
     """``{operation: calls}``; plus ``"throttled": {operation: calls}`` once the API quotas
-    throttled a call."""
+    throttled a call, and ``"held"`` / ``"heldTotal"`` once a call was held."""
     with STATE_LOCK:
-        return settings().stats_document()
+        out = settings().stats_document()
+    holds = HOLDS.snapshot()
+    if holds["heldTotal"]:
+        out.update(holds)
+    return out
 
 
 def reset_stats() -> None:
     with STATE_LOCK:
         settings().reset_stats()
+    HOLDS.clear_counts()
 
 
 def advance(seconds: float) -> float:

@@ -11,13 +11,19 @@ only be tested against an endpoint that misbehaves on purpose. A plan maps an op
                                     # timeout ("timeout")
      "lostResponseHoldMs": 61000,   # server mode, "timeout": how long the answer is held
      "latencyMs": 100,          # added to every call
-     "notFoundForMs": 2000}     # a job is "not found" this long after its submit
+     "notFoundForMs": 2000,     # a job is "not found" this long after its submit
+     "hold": true,              # every call waits, before it acts, until released
+     "holdMs": 120000}          # ... at most this long (then it goes on)
 
 Operation keys: a Batch operation name (``DescribeServiceJob``), ``*`` for every Batch
-operation without its own entry, or a CloudWatch Logs / SageMaker operation, unqualified
-(``GetLogEvents``, ``DescribeTrainingJob``) or qualified (``logs:GetLogEvents``,
-``sagemaker:DescribeTrainingJob``, ``logs:*``, ``sagemaker:*``). An unqualified name that
-Batch also has (``TagResource``) means Batch's; qualify it (``logs:TagResource``) for Logs.
+operation without its own entry, or a CloudWatch Logs / SageMaker / STS operation, unqualified
+(``GetLogEvents``, ``DescribeTrainingJob``, ``AssumeRole``) or qualified
+(``logs:GetLogEvents``, ``sagemaker:DescribeTrainingJob``, ``sts:AssumeRole``, ``logs:*``,
+``sagemaker:*``). An unqualified name that Batch also has (``TagResource``) means Batch's;
+qualify it (``logs:TagResource``) for Logs.
+
+A held call (``holds.py``) is released through the control API (``release``) or by the next
+fault plan; ``stats`` reports ``held`` (waiting now) and ``heldTotal``.
 
 Draws come from one ``random.Random(seed)``, so a seeded plan gives the same sequence of
 faults for the same sequence of calls. One draw decides throttle / error / lost response.
@@ -35,16 +41,21 @@ from functools import cache
 from typing import Any
 
 RATE_KEYS = ("throttleRate", "errorRate", "lostResponseRate")
-NUMBER_KEYS = (*RATE_KEYS, "lostResponseHoldMs", "latencyMs", "notFoundForMs")
-KEYS = (*NUMBER_KEYS, "lostResponseMode")
+NUMBER_KEYS = (*RATE_KEYS, "lostResponseHoldMs", "latencyMs", "notFoundForMs", "holdMs")
+KEYS = (*NUMBER_KEYS, "lostResponseMode", "hold")
 
 #: Services whose calls a plan can target (botocore service names), in lookup order for
 #: unqualified operation names.
-SERVICES = ("batch", "logs", "sagemaker")
+SERVICES = ("batch", "logs", "sagemaker", "sts")
 
 #: Default hold of a "timeout" lost response in server mode: just past botocore's default
 #: read timeout (60 s), so a default client times out.
 DEFAULT_HOLD_MS = 61_000.0
+#: Default bound of a ``"hold": true`` call (``holds.py``).
+DEFAULT_HELD_CALL_MS = 120_000.0
+
+
+_NUMBER_DEFAULTS = {"lostResponseHoldMs": DEFAULT_HOLD_MS, "holdMs": DEFAULT_HELD_CALL_MS}
 
 
 class FaultError(ValueError):
@@ -109,6 +120,8 @@ class FaultSpec:
     lost_response_rate: float = 0.0
     lost_response_mode: LostResponseMode = LostResponseMode.ERROR
     lost_response_hold_ms: float = DEFAULT_HOLD_MS
+    hold: bool = False
+    hold_ms: float = DEFAULT_HELD_CALL_MS
 
     @classmethod
     def parse(cls, raw: Any, path: str) -> FaultSpec:
@@ -121,7 +134,7 @@ class FaultSpec:
             )
         values: dict[str, float] = {}
         for key in NUMBER_KEYS:
-            value = raw.get(key, DEFAULT_HOLD_MS if key == "lostResponseHoldMs" else 0)
+            value = raw.get(key, _NUMBER_DEFAULTS.get(key, 0))
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise FaultError(f"{path}.{key}: must be a non-negative number, got {value!r}")
             if key in RATE_KEYS and value > 1:
@@ -131,6 +144,9 @@ class FaultSpec:
             raise FaultError(
                 f"{path}: throttleRate + errorRate + lostResponseRate must not exceed 1"
             )
+        hold = raw.get("hold", False)
+        if not isinstance(hold, bool):
+            raise FaultError(f"{path}.hold: must be true or false, got {hold!r}")
         mode = raw.get("lostResponseMode", LostResponseMode.ERROR.value)
         try:
             lost_mode = LostResponseMode(mode)
@@ -147,6 +163,8 @@ class FaultSpec:
             values["lostResponseRate"],
             lost_mode,
             values["lostResponseHoldMs"],
+            hold,
+            values["holdMs"],
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -160,6 +178,9 @@ class FaultSpec:
             out["lostResponseRate"] = self.lost_response_rate
             out["lostResponseMode"] = self.lost_response_mode.value
             out["lostResponseHoldMs"] = self.lost_response_hold_ms
+        if self.hold:
+            out["hold"] = True
+            out["holdMs"] = self.hold_ms
         return out
 
 

@@ -61,6 +61,10 @@ class Emulator:
     def clear_faults(self) -> None:
         control.set_faults({})
 
+    def release(self) -> int:
+        """Let every held call go on (see :func:`control.release`); returns how many."""
+        return int(control.release()["released"])
+
     def stats(self) -> dict[str, Any]:
         return control.stats()
 

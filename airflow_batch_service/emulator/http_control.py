@@ -9,6 +9,7 @@ DELETE   /_emulator/stats             reset them (also POST /_emulator/stats/res
 POST     /_emulator/scenarios         load a scenario document (the file format)
 POST     /_emulator/faults            ``{"faults": {<operation>: {...}}, "seed": 1}``
 GET      /_emulator/faults            the plan in force
+POST     /_emulator/release           let every held call (``"hold": true``) go on
 POST     /_emulator/configure         ``{"secondsPerState", "clientTokenMode", "freezeClock", "apiQuotas"}``
 POST     /_emulator/clock             ``{"advance": seconds}`` -> ``{"now": epoch seconds}``
 POST     /_emulator/queues            ``{"name", "region", "fairShare", "quotaShare", "maxCapacity"}``
@@ -69,6 +70,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "scenarios"): control.load_scenarios,
     ("POST", "faults"): _faults,
     ("GET", "faults"): lambda body: control.describe()["faults"],
+    ("POST", "release"): lambda body: control.release(),
     ("POST", "configure"): _configure,
     ("POST", "clock"): lambda body: {"now": control.advance(float(body.get("advance", 0)))},
     ("POST", "queues"): _queue,

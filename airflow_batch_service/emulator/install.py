@@ -64,6 +64,20 @@ def logs_dispatch(request: Any, full_url: str, headers: Any) -> Any:
     return with_faults("logs", LogsResponse.dispatch)(request, full_url, headers)
 
 
+def sts_dispatch(request: Any, full_url: str, headers: Any) -> Any:
+    """STS requests (a connection's ``role_arn``) pass the fault plan: a test can hold the
+    AssumeRole that building a client makes."""
+    from moto.sts.responses import TokenResponse
+
+    from airflow_batch_service.emulator.side_services import query_operation, with_faults
+
+    return with_faults(
+        "sts",
+        TokenResponse.dispatch,
+        operation_of=lambda req, url, _headers: query_operation(req, url),
+    )(request, full_url, headers)
+
+
 def install() -> None:
     """Register the routes (safe to call any number of times, before or inside mock_aws)."""
     global _installed
@@ -74,6 +88,7 @@ def install() -> None:
         from moto.iam import urls as iam_urls
         from moto.logs import urls as logs_urls
         from moto.sagemaker import urls as sagemaker_urls
+        from moto.sts import urls as sts_urls
 
         from airflow_batch_service.emulator.responses import ServiceJobResponse
         from airflow_batch_service.emulator.side_services import EmulatorIamResponse
@@ -89,6 +104,8 @@ def install() -> None:
             sagemaker_urls.url_paths[path] = sagemaker_dispatch
         for path in list(logs_urls.url_paths):
             logs_urls.url_paths[path] = logs_dispatch
+        for path in list(sts_urls.url_paths):
+            sts_urls.url_paths[path] = sts_dispatch
         for path in list(iam_urls.url_paths):
             iam_urls.url_paths[path] = EmulatorIamResponse.dispatch
         _installed = True

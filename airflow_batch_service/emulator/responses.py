@@ -27,6 +27,7 @@ from airflow_batch_service.emulator.errors import (
     TooManyRequestsException,
 )
 from airflow_batch_service.emulator.faults import FaultSpec, Injected, LostResponseMode
+from airflow_batch_service.emulator.holds import HOLDS
 from airflow_batch_service.emulator.operations import operation_name
 from airflow_batch_service.emulator.settings import settings
 
@@ -85,6 +86,8 @@ class ServiceJobResponse(BatchResponse):
         spec = cfg.faults.spec(operation)
         if spec is not None and spec.latency_ms:
             time.sleep(spec.latency_ms / 1000)
+        if spec is not None and spec.hold:
+            HOLDS.hold(operation, spec.hold_ms)  # outside every lock: the rest goes on
         if not cfg.quotas.admit(self.current_account, self.region, operation, cfg.clock.now()):
             cfg.count_throttled(operation)
             return _error(TooManyRequestsException(QUOTA_THROTTLE_MESSAGE))

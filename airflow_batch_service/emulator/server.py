@@ -127,6 +127,10 @@ class RemoteEmulator:
     def clear_faults(self) -> None:
         self.set_faults({})
 
+    def release(self) -> int:
+        """Let every held call go on (``POST /_emulator/release``); returns how many."""
+        return int(self._call("POST", "release", {})["released"])
+
     def stats(self) -> dict[str, Any]:
         return dict(self._call("GET", "stats"))
 

@@ -27,11 +27,27 @@ from moto.iam.responses import IamResponse
 
 from airflow_batch_service.emulator.errors import JsonServiceError
 from airflow_batch_service.emulator.faults import Injected
+from airflow_batch_service.emulator.holds import HOLDS
 from airflow_batch_service.emulator.settings import settings
 
 Dispatch = Callable[[Any, str, Any], Any]
 
 JSON_11 = "application/x-amz-json-1.1"
+
+
+def query_operation(request: Any, full_url: str) -> str:
+    """The ``Action`` of a query-protocol request (STS): in the form body or the URL."""
+    from urllib.parse import parse_qs, urlsplit
+
+    get_data = getattr(request, "get_data", None)  # werkzeug: cached, moto reads it again
+    body = get_data(cache=True) if callable(get_data) else getattr(request, "body", None) or b""
+    if isinstance(body, bytes):
+        body = body.decode(errors="replace")
+    for source in (str(body), urlsplit(full_url).query):
+        action = parse_qs(source).get("Action")
+        if action:
+            return action[0]
+    return ""
 
 
 def target_operation(headers: Any) -> str:
@@ -49,17 +65,26 @@ def _error(err: JsonServiceError) -> TYPE_RESPONSE:
 
 
 def with_faults(
-    service: str, inner: Dispatch, before: Callable[[], None] | None = None
+    service: str,
+    inner: Dispatch,
+    before: Callable[[], None] | None = None,
+    operation_of: Callable[[Any, str, Any], str] | None = None,
 ) -> Dispatch:
-    """Wrap a moto dispatch function so the fault plan applies to ``service``'s calls."""
+    """Wrap a moto dispatch function so the fault plan applies to ``service``'s calls.
+    ``operation_of(request, url, headers)`` names the operation (default: ``X-Amz-Target``)."""
     from airflow_batch_service.emulator.responses import lost_response
 
     def dispatch(request: Any, full_url: str, headers: Any) -> Any:
-        operation = target_operation(headers)
+        if operation_of is not None:
+            operation = operation_of(request, full_url, headers)
+        else:
+            operation = target_operation(headers)
         plan = settings().faults
         spec = plan.spec(operation, service)
         if spec is not None and spec.latency_ms:
             time.sleep(spec.latency_ms / 1000)
+        if spec is not None and spec.hold:
+            HOLDS.hold(f"{service}:{operation}", spec.hold_ms)
         fault = plan.draw(operation, service)
         if fault is Injected.THROTTLE:
             return _error(JsonServiceError(service, "throttle"))

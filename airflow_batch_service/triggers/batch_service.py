@@ -16,7 +16,9 @@ importing it loads neither boto3 nor the wait (``tests/provider/test_deferrable.
 
 Cancellation: on Airflow versions whose ``BaseTrigger`` has ``on_kill`` (3.3+), a user's kill,
 clear or mark of the deferred task calls it, and a trigger with ``terminate_on_kill=True`` (the
-operator's: it owns its job) terminates the job with ``kill_reason``. Before 3.3 only
+operator's: it owns its job) terminates the job with ``kill_reason``. Airflow decides by the
+cancel's message, which some awaits drop; the wait therefore runs under
+``cancellation.keeping_cancel_message``, so the message survives wherever the cancel lands. Before 3.3 only
 ``cleanup()`` runs, on every exit including a triggerer restart, so it must not (and does not)
 terminate anything: the job keeps running.
 """
@@ -139,6 +141,7 @@ class BatchServiceJobTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_batch_service.cancellation import keeping_cancel_message
         from airflow_batch_service.core.logtail import LogTail
         from airflow_batch_service.core.wait import SENSOR_TIMEOUT, JobWait, Limit, wait_flow
         from airflow_batch_service.waiting import arun, now_ms
@@ -163,11 +166,15 @@ class BatchServiceJobTrigger(BaseTrigger):
             read_training_result=self.read_training_result,
         )
         tail = LogTail.from_dict(self.log_state) if self.stream_logs else None
-        outcome = await arun(
-            wait_flow(wait, clock=now_ms, tail=tail),
-            self.hook,
-            self.log,
-            share_polls=self.poll_interval,
+        # The wait runs in a child task: a user's kill must reach Airflow with its message
+        # however deep in an AWS call it lands, or on_kill never runs (``cancellation``).
+        outcome = await keeping_cancel_message(
+            arun(
+                wait_flow(wait, clock=now_ms, tail=tail),
+                self.hook,
+                self.log,
+                share_polls=self.poll_interval,
+            )
         )
         assert outcome is not None  # the flow runs until the wait ends
         yield TriggerEvent(outcome.to_event())

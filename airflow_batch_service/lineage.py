@@ -18,7 +18,12 @@ Datasets follow OpenLineage's S3 naming, as the amazon provider writes them: nam
 
 The operator reads its own (rendered) ``service_request_payload``; the sensor has none, so it
 reads ``service_request_payload_seen``, the payload of the job it watched, when its wait set
-it. Nothing of OpenLineage is imported until Airflow asks for lineage: the package works
+it. Extraction reads nothing but what the task left on the object: the OpenLineage listener
+runs it in a forked child with a time limit (``[openlineage] execution_timeout``), and a call
+that waits there (an XCom pull through the task's supervisor, an AWS call) can outlast it and
+lose the event. A task without a training result (submit-only, ``read_training_result=False``)
+reports its inputs only; a failed job reports its inputs and how far its training job got, never
+the artifact. Nothing of OpenLineage is imported until Airflow asks for lineage: the package works
 without the OpenLineage provider (``pip install "airflow-batch-service[openlineage]"`` adds it).
 """
 
@@ -91,9 +96,11 @@ class ServiceJobLineageMixin:
     Mix into an operator or sensor class (before the Airflow base class). It reads, when set:
     ``service_request_payload`` (operator) or ``service_request_payload_seen`` (sensor): the
     CreateTrainingJob request; ``training_job_result``: the ``core.training_result`` dict of
-    the final attempt's training job; ``job_id``: the service job. Missing pieces leave their
-    part of the lineage out; extraction never fails the task (the extractor logs and drops
-    errors, and this code raises none of its own).
+    the final attempt's training job; ``job_id``: the service job. The task's own ``execute``
+    / ``execute_complete`` / ``poke`` set them, on the object the listener extracts from (after
+    a deferral, the resumed object's ``execute_complete`` sets them again). Missing pieces leave
+    their part of the lineage out; extraction does no I/O and never fails the task (the
+    extractor logs and drops errors, and this code raises none of its own).
     """
 
     def _lineage_payload(self) -> Any:
@@ -101,27 +108,13 @@ class ServiceJobLineageMixin:
             self, "service_request_payload_seen", None
         )
 
-    def _lineage_training_result(self, task_instance: Any = None) -> Mapping[str, Any] | None:
+    def _lineage_training_result(self) -> Mapping[str, Any] | None:
+        """The training result the task left on this object, or None. Never read from
+        anywhere else: the listener extracts in a forked child with a time limit, and an XCom
+        pull through the task's supervisor (or an AWS call) there can outlast it, which loses
+        the whole event. A task that did not read a result reports its inputs only."""
         result = getattr(self, "training_job_result", None)
-        if isinstance(result, Mapping):
-            return result
-        if task_instance is None:
-            return None
-        # A task whose result was not kept on the object (another process ran the end of the
-        # wait): the summary XCom carries it under "trainingJob".
-        for key in ("summary", "return_value"):
-            try:
-                value = task_instance.xcom_pull(task_ids=task_instance.task_id, key=key)
-            except Exception:
-                continue
-            if isinstance(value, str):
-                try:
-                    value = json.loads(value)
-                except ValueError:
-                    continue
-            if isinstance(value, Mapping) and isinstance(value.get("trainingJob"), Mapping):
-                return value["trainingJob"]
-        return None
+        return result if isinstance(result, Mapping) else None
 
     @staticmethod
     def _datasets(uris: list[str]) -> list[Any]:
@@ -140,14 +133,15 @@ class ServiceJobLineageMixin:
 
         return OperatorLineage(inputs=self._datasets(payload_s3_inputs(self._lineage_payload())))
 
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """Inputs, the model artifact as output, and the training job as run facets."""
+    def _lineage(self, *, with_artifact: bool) -> Any:
+        """Inputs, the model artifact as output when asked and known, and the training job
+        as run facets; from attributes only (see ``_lineage_training_result``)."""
         from airflow.providers.common.compat.openlineage.facet import ExternalQueryRunFacet
         from airflow.providers.openlineage.extractors import OperatorLineage
 
         inputs = self._datasets(payload_s3_inputs(self._lineage_payload()))
-        result = self._lineage_training_result(task_instance)
-        artifact = (result or {}).get("modelArtifacts")
+        result = self._lineage_training_result()
+        artifact = (result or {}).get("modelArtifacts") if with_artifact else None
         outputs = self._datasets([artifact]) if isinstance(artifact, str) else []
         run_facets: dict[str, Any] = {}
         job_id = getattr(self, "job_id", None)
@@ -164,6 +158,14 @@ class ServiceJobLineageMixin:
             )
         return OperatorLineage(inputs=inputs, outputs=outputs, run_facets=run_facets)
 
-    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
-        """A failed job: what it read, and as far as its training job got (no artifact)."""
-        return self.get_openlineage_facets_on_complete(task_instance)
+    def get_openlineage_facets_on_complete(self, task_instance: Any = None) -> Any:
+        """Inputs, the model artifact as output, and the training job as run facets.
+        ``task_instance`` is not used: nothing is read that the task did not leave on the
+        object."""
+        return self._lineage(with_artifact=True)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any = None) -> Any:
+        """A failed job: what it read, and as far as its training job got (run facets), but
+        no artifact: a failed training job's describe still names its S3 output path, and
+        nothing usable was written there."""
+        return self._lineage(with_artifact=False)

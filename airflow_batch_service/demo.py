@@ -42,6 +42,12 @@ FAIR_SHARE_QUEUE = "demo-training-fair-share"
 SWEEP_SIZE = 6
 SWEEP_CAPACITY = 2
 
+#: The level of the demo's own Airflow logging (the hook that reads the jobs back): INFO would
+#: put the amazon provider's timestamped "AWS Connection ... credentials retrieved" line among
+#: the timelines; warnings and errors still show. The DAG runs keep INFO: their task logs are
+#: where the timelines' notes (a capacity bounce, a preemption) come from.
+READER_LOG_LEVEL = "WARNING"
+
 #: dag_id -> what a reader should expect, printed before its timeline.
 DAGS: dict[str, str] = {
     "example_batch_service_basic": "submit + paired sensor; the jobId travels through XCom",
@@ -193,7 +199,9 @@ def timeline(describe: Mapping[str, Any]) -> list[Event]:
 
 #: Task-log lines worth repeating: what DescribeServiceJob keeps no record of.
 _LOG_NOTES = ("without using an attempt", "was preempted")
-_LOG_LINE = re.compile(r"\] (?P<message>.*?) \[airflow\.task")
+#: ``[info     ] <message> [<logger>] loc=...``: the logger is the sensor's (``airflow.task...``)
+#: or, for a deferred wait, the trigger's (``airflow_batch_service.triggers...``).
+_LOG_LINE = re.compile(r"\] (?P<message>.*?) \[[A-Za-z_][\w.]*\](?: |$)")
 
 
 def notes_from_log(log_text: str, job_name: str) -> list[str]:
@@ -267,14 +275,17 @@ def all_jobs(hook: BatchServiceJobHook, queues: Iterable[str]) -> list[dict[str,
 @contextlib.contextmanager
 def reading_hook(env: Mapping[str, str]) -> Any:
     """The provider's hook on the demo's ``aws`` connection, to read the jobs back as a user
-    would: this process sees the demo's Airflow home and connection meanwhile."""
-    # Imported here: it loads Airflow, and the CLI imports this module to build its --help.
-    from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
-
-    keys = [k for k in env if k.startswith("AIRFLOW")]
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update({k: env[k] for k in keys})
+    would: this process sees the demo's Airflow home and connection meanwhile, and logs at
+    :data:`READER_LOG_LEVEL` (Airflow takes its logging level when it is first imported,
+    which is here)."""
+    own = {k: v for k, v in env.items() if k.startswith("AIRFLOW")}
+    own["AIRFLOW__LOGGING__LOGGING_LEVEL"] = READER_LOG_LEVEL
+    saved = {k: os.environ.get(k) for k in own}
+    os.environ.update(own)
     try:
+        # Imported here: it loads Airflow, and the CLI imports this module to build its --help.
+        from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
+
         yield BatchServiceJobHook(aws_conn_id=CONN_ID)
     finally:
         for key, value in saved.items():

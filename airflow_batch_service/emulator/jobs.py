@@ -7,6 +7,12 @@ after an hour shows the same history as one polled every second. The one transit
 cannot decide alone, RUNNABLE -> SCHEDULED, is the scheduler's (:meth:`ServiceJob.start`):
 it depends on capacity, which other jobs free.
 
+A scenario try may also hold the job in a status until a client has been shown it there
+(``holdUntilSeen``): :meth:`ServiceJob.describe` and :meth:`ServiceJob.summary`, which build the
+answers clients get, count those sightings, and the world re-times the job once there are
+enough. Until then the held transition has no time at all; once released it happens no earlier
+than it would have by time alone.
+
 The decisions (retry or not, requeue after preemption or not, which reason) come from
 ``airflow_batch_service.core``; this module only sequences them.
 """
@@ -16,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -157,6 +163,12 @@ class ServiceJob:
     env_arn: str | None = None  # the service environment whose capacity the job holds
     dispatched: float = 0.0  # seconds; when it last got capacity (victim choice)
     version: int = 0  # bumped on every change, to drop stale timer entries
+    # holdUntilSeen bookkeeping, per stay in a status (reset on every status change):
+    sightings: int = 0  # answers that showed the job in its held status
+    released_at: float | None = None  # seconds; when enough answers had shown it
+    #: Called once the sightings release the hold: the world stamps ``released_at`` and
+    #: re-times the job (a held transition has no timer until then).
+    on_release: Callable[[ServiceJob], None] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.entered = self.created
@@ -197,7 +209,9 @@ class ServiceJob:
         return self.entered + wait
 
     def describe(self) -> dict[str, Any]:
-        """The DescribeServiceJob response (botocore's DescribeServiceJobResponse members)."""
+        """The DescribeServiceJob response (botocore's DescribeServiceJobResponse members).
+        Building it counts as showing the job to a client (``holdUntilSeen``)."""
+        self._shown()
         out = self._common()
         out["jobQueue"] = self.queue_arn
         out["attempts"] = [a.to_api() for a in self.attempts]
@@ -222,7 +236,9 @@ class ServiceJob:
         return out
 
     def summary(self) -> dict[str, Any]:
-        """A ListServiceJobs summary: no attempts history; isTerminated only when true."""
+        """A ListServiceJobs summary: no attempts history; isTerminated only when true.
+        Building it counts as showing the job to a client (``holdUntilSeen``)."""
+        self._shown()
         out = self._common()
         if self.is_terminated:
             out["isTerminated"] = True
@@ -257,6 +273,26 @@ class ServiceJob:
                 out[key] = self.request[key]
         return out
 
+    # ------------------------------------------------------------------ holds
+    def _shown(self) -> None:
+        """A client is being shown the job as it is now: count it towards the try's hold of
+        this status, and release the hold on the last sighting it needs."""
+        needed = self.step.sightings_needed(self.status.value)
+        if not needed or self.released_at is not None:
+            return
+        self.sightings += 1
+        if self.sightings >= needed and self.on_release is not None:
+            self.on_release(self)
+
+    def _after_hold(self, at: float) -> float | None:
+        """When the job may leave its status, given it may by time alone at ``at``: then, or
+        when the hold was released if later; None while the try holds the status unseen."""
+        if not self.step.sightings_needed(self.status.value):
+            return at
+        if self.released_at is None:
+            return None
+        return max(at, self.released_at)
+
     # ------------------------------------------------------------- advancing
     def next_due(self, queue: QueueView | None) -> tuple[float, Any] | None:
         """The job's own next transition, ``(time, action)``; call ``action(time, queue, sink)``.
@@ -270,8 +306,9 @@ class ServiceJob:
             return self.entered + sps, self._to_runnable_first
         if st is S.RUNNABLE:
             candidates: list[tuple[float, Any]] = []
-            if not self.eligible:
-                candidates.append((self.eligible_at, self._become_eligible))
+            ready = None if self.eligible else self._after_hold(self.eligible_at)
+            if ready is not None:
+                candidates.append((ready, self._become_eligible))
             for action in queue.runnable_time_limits() if queue is not None else ():
                 limit = float(action.get("maxTimeSeconds", math.inf))
                 reason = str(action.get("reason", "RUNNABLE time limit reached"))
@@ -279,15 +316,18 @@ class ServiceJob:
                     (self.entered + limit, lambda at, q, s, r=reason: self._terminate_at(at, r, s))
                 )
             return min(candidates, key=lambda c: c[0]) if candidates else None
-        if st is S.SCHEDULED:
-            return self.entered + sps, self._after_scheduled
-        if st is S.STARTING:
-            return self.entered + sps, self._to_running
+        if st is S.SCHEDULED or st is S.STARTING:
+            ends = self._after_hold(self.entered + sps)
+            if ends is None:
+                return None
+            return ends, self._after_scheduled if st is S.SCHEDULED else self._to_running
         if st is S.RUNNING:
             candidates = []
             if self.step.result is not Result.HANG:
                 run = self.step.seconds if self.step.seconds is not None else sps
-                candidates.append((self.entered + run, self._finish_run))
+                ends = self._after_hold(self.entered + run)
+                if ends is not None:
+                    candidates.append((ends, self._finish_run))
             timeout = (self.request.get("timeoutConfig") or {}).get("attemptDurationSeconds")
             if (
                 timeout is not None
@@ -302,6 +342,8 @@ class ServiceJob:
         self.status = status
         self.entered = at
         self.eligible = False
+        self.sightings = 0
+        self.released_at = None
         if reason is not None:
             self.status_reason = reason
 

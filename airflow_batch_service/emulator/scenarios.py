@@ -11,6 +11,12 @@ script succeed. Format (documented in ``docs/emulator.md``)::
 
 ``metrics`` (emulator extension) is what the attempt's ``DescribeTrainingJob`` reports in
 ``FinalMetricDataList`` once the attempt has ended.
+
+``holdUntilSeen`` (emulator extension) keeps the try in a status until a client has been shown
+the job in it: ``{"RUNNABLE": 1}`` leaves RUNNABLE only after one DescribeServiceJob or
+ListServiceJobs answer showed the job RUNNABLE. Time alone cannot promise that a poller sees a
+state (a loaded machine polls late); a hold on what was seen can, so a demo or a test meets
+the state it announces however slow its client is.
 """
 
 from __future__ import annotations
@@ -39,6 +45,17 @@ class Result(StrEnum):
 DEFAULT_FAILURE = reasons.sagemaker("AlgorithmError: scripted failure (emulator)")
 
 
+#: The statuses a try can be held in (``holdUntilSeen``): those the job leaves by itself once
+#: the try is chosen. SUBMITTED comes before any try; the ends are final.
+HOLDABLE = ("RUNNABLE", "SCHEDULED", "STARTING", "RUNNING")
+
+#: Statuses a result never leaves by itself, or never reaches: a hold there would be dead.
+_NEVER_LEFT = {
+    Result.CAPACITY: {"STARTING": "never reaches STARTING", "RUNNING": "never reaches RUNNING"},
+    Result.HANG: {"RUNNING": "never leaves RUNNING by itself"},
+}
+
+
 class ScenarioError(ValueError):
     """A scenario document that does not follow the format; the message names the field."""
 
@@ -53,9 +70,19 @@ class Step:
     runnable_seconds: float | None = None
     #: FinalMetricDataList of this try's training job: (MetricName, Value) in file order.
     metrics: tuple[tuple[str, float], ...] = ()
+    #: (status, n): the try leaves that status only once clients were shown it there n times.
+    hold_until_seen: tuple[tuple[str, int], ...] = ()
 
     def failure_reason(self) -> str:
         return self.status_reason or DEFAULT_FAILURE
+
+    def sightings_needed(self, status: str) -> int:
+        """How many answers must show the job in ``status`` before this try leaves it (0:
+        no hold, time alone decides)."""
+        for held, count in self.hold_until_seen:
+            if held == status:
+                return count
+        return 0
 
 
 @dataclass(frozen=True)
@@ -94,6 +121,8 @@ def _script_to_dict(script: JobScript) -> dict[str, Any]:
             item["runnableSeconds"] = step.runnable_seconds
         if step.metrics:
             item["metrics"] = dict(step.metrics)
+        if step.hold_until_seen:
+            item["holdUntilSeen"] = dict(step.hold_until_seen)
         steps.append(item)
     return {"jobName": script.job_name, "attempts": steps}
 
@@ -124,10 +153,42 @@ def _metrics(raw: Any, path: str) -> tuple[tuple[str, float], ...]:
     return tuple(out)
 
 
+def _holds(raw: Any, result: Result, path: str) -> tuple[tuple[str, int], ...]:
+    """``{"RUNNABLE": 1}``: status -> how many answers must show the job in it (>= 1)."""
+    allowed = ", ".join(HOLDABLE)
+    if not isinstance(raw, Mapping) or not raw:
+        raise ScenarioError(
+            f"{path}: must be a non-empty object mapping a status ({allowed}) to how many "
+            f"answers must show the job in it, got {raw!r}"
+        )
+    out = []
+    for status, count in raw.items():
+        if status not in HOLDABLE:
+            raise ScenarioError(
+                f"{path}: {status!r} is not a status a try can be held in; use {allowed}"
+            )
+        dead = _NEVER_LEFT.get(result, {}).get(status)
+        if dead is not None:
+            raise ScenarioError(f"{path}.{status}: a {result.value} try {dead}")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ScenarioError(
+                f"{path}.{status}: must be a whole number of answers >= 1, got {count!r}"
+            )
+        out.append((str(status), count))
+    return tuple(out)
+
+
 def _step(raw: Any, path: str) -> Step:
     if not isinstance(raw, Mapping):
         raise ScenarioError(f"{path}: must be an object")
-    unknown = set(raw) - {"result", "statusReason", "seconds", "runnableSeconds", "metrics"}
+    unknown = set(raw) - {
+        "result",
+        "statusReason",
+        "seconds",
+        "runnableSeconds",
+        "metrics",
+        "holdUntilSeen",
+    }
     if unknown:
         raise ScenarioError(f"{path}: unknown key(s) {sorted(unknown)}")
     try:
@@ -149,6 +210,9 @@ def _step(raw: Any, path: str) -> Step:
         runnable_seconds=None if runnable is None else _number(runnable, f"{path}.runnableSeconds"),
         metrics=_metrics(raw["metrics"], f"{path}.metrics")
         if raw.get("metrics") is not None
+        else (),
+        hold_until_seen=_holds(raw["holdUntilSeen"], result, f"{path}.holdUntilSeen")
+        if "holdUntilSeen" in raw
         else (),
     )
 

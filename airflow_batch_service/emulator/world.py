@@ -11,6 +11,11 @@ a setting changed), and stops early when an environment is full.
 
 The rules themselves (fit, order, borrow, victims) are in ``scheduler``; this module keeps the
 books: who holds capacity where, who waits where, the timers.
+
+A transition a scenario holds until clients have seen the job (``holdUntilSeen``) has no timer
+until the answer that releases it: the job then tells the world (:meth:`World._release_hold`),
+which stamps the release with the time the world was last brought to (the time of the state
+that answer showed) and re-times the job from there.
 """
 
 from __future__ import annotations
@@ -80,6 +85,8 @@ class World:
         self._heap: list[tuple[float, int, str | None, int]] = []
         self._tick = itertools.count()
         self._in_pass = False
+        #: The time of the latest :meth:`advance`: the instant every answer built since shows.
+        self.now = 0.0
         self.waiting: dict[str, dict[str, ServiceJob]] = {}  # queue -> RUNNABLE, ready to go
         self.runnable: dict[str, dict[str, ServiceJob]] = {}  # queue -> every RUNNABLE job
         self.holders: dict[str, dict[str, ServiceJob]] = {}  # environment -> jobs holding capacity
@@ -104,7 +111,15 @@ class World:
             self._push(at, None)
 
     def add(self, job: ServiceJob) -> None:
+        job.on_release = self._release_hold
         self.sync(job, job.created)
+
+    def _release_hold(self, job: ServiceJob) -> None:
+        """Enough answers have shown ``job`` in its held status: it may leave it from now on
+        (or later, if time alone would keep it longer). Its next timer is pushed; the next
+        read applies it."""
+        job.released_at = max(self.now, job.entered)
+        self.sync(job, job.released_at)
 
     def refresh(self, now: float) -> None:
         """Settings changed (limits, states, time limit actions): re-time every unfinished job
@@ -117,6 +132,7 @@ class World:
     # ---------------------------------------------------------------- advancing
     def advance(self, now: float) -> None:
         """Apply every transition due by ``now``, in time order, scheduling at each instant."""
+        self.now = max(self.now, now)
         heap, jobs, queues, sink = (
             self._heap,
             self.catalog.jobs,

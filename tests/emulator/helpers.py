@@ -31,15 +31,17 @@ def attempt(
     seconds: float | None = None,
     runnable_seconds: float | None = None,
     metrics: dict[str, float] | None = None,
+    hold_until_seen: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """One scripted try: ``{"result", "statusReason", "seconds", "runnableSeconds", "metrics"}``,
-    only the keys given."""
+    """One scripted try: ``{"result", "statusReason", "seconds", "runnableSeconds", "metrics",
+    "holdUntilSeen"}``, only the keys given."""
     item: dict[str, Any] = {"result": result}
     for key, value in (
         ("statusReason", reason),
         ("seconds", seconds),
         ("runnableSeconds", runnable_seconds),
         ("metrics", metrics),
+        ("holdUntilSeen", hold_until_seen),
     ):
         if value is not None:
             item[key] = value

@@ -106,3 +106,74 @@ def test_demo_refuses_unknown_dags_and_missing_folders(tmp_path: Any, capsys: An
     demo.add_arguments(parser)
     assert demo.run(parser.parse_args(["--dag", "nope"])) == 2
     assert "unknown DAG(s) ['nope']" in capsys.readouterr().err
+
+
+def test_demo_notes_come_from_a_deferred_wait_too() -> None:
+    """A deferred wait logs through its trigger's logger, not ``airflow.task``: the capacity
+    bounce the sweep's wait sees in the triggerer is a note of the timeline all the same."""
+    line = (
+        "2026-12-06T13:50:01.450264Z [info     ] service job sweep-lr-0-001-x is now RUNNABLE "
+        "(was SCHEDULED at the previous poll, 0.5s ago): Received status from SageMaker: "
+        "CapacityError: Unable to provision requested ML compute capacity.; Batch requeued it "
+        "without using an attempt [airflow_batch_service.triggers.batch_service."
+        "BatchServiceJobTrigger] loc=waiting.py:118\n"
+    )
+    assert demo.notes_from_log(line, "sweep-lr-0-001-x") == [
+        "service job sweep-lr-0-001-x is now RUNNABLE (was SCHEDULED at the previous poll, "
+        "0.5s ago): Received status from SageMaker: CapacityError: Unable to provision "
+        "requested ML compute capacity.; Batch requeued it without using an attempt"
+    ]
+
+
+#: What the demo's own process does between two DAG headings: read the jobs back through the
+#: provider's hook (and here, log one warning through it), as ``airflow-batch-service demo``.
+READ_BACK = """
+import json, sys
+from pathlib import Path
+from airflow_batch_service import demo
+env = demo.airflow_env(Path(sys.argv[1]), sys.argv[2], sys.argv[3], 0.5)
+with demo.reading_hook(env) as hook:
+    print(json.dumps([job["jobName"] for job in demo.all_jobs(hook, [sys.argv[4]])]))
+    hook.log.warning("a real warning still shows")
+"""
+
+
+def test_demo_reads_jobs_back_without_airflow_info_lines(
+    batch_emulator_server: Any, tmp_path: Any
+) -> None:
+    """The demo's timelines carry no timestamped INFO line of its own Airflow (the amazon
+    provider's "AWS Connection ... credentials retrieved"), while a warning still shows."""
+    import os
+    import subprocess
+    import sys
+
+    emu = batch_emulator_server
+    batch = emu.client("batch")
+    batch.submit_service_job(
+        jobName="read-back",
+        jobQueue=emu.queue_name,
+        serviceJobType="SAGEMAKER_TRAINING",
+        serviceRequestPayload='{"TrainingJobName": "rb", "RoleArn": "arn:aws:iam::123456789012:role/r"}',
+    )
+    # As launched from a shell: none of this test process's Airflow settings.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            READ_BACK,
+            str(tmp_path),
+            emu.endpoint_url,
+            emu.region,
+            emu.queue_name,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert '["read-back"]' in result.stdout, output  # the hook did read through the connection
+    assert "credentials retrieved" not in output, output
+    assert "a real warning still shows" in output, output

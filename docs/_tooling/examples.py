@@ -1,17 +1,25 @@
 """Markdown the docs build generates by running the core, so the pages cannot drift from it.
 
 A page asks for a block with a marker on a line of its own, ``<!-- generated:NAME -->``;
-``hooks.py`` replaces it with ``GENERATORS[NAME]()``. Every table row and every log excerpt
-below is computed by ``airflow_batch_service.core`` at build time, not typed by hand.
+``scripts/gen_docs.py`` writes ``GENERATORS[NAME]()`` after it, up to an end marker, into the
+page itself (``blocks.py``), and the docs build renders it afresh. Every table row and every log
+excerpt below is computed by ``airflow_batch_service.core``, not typed by hand.
+
+The output reads the same on GitHub as on the site: a collapsible example is an HTML
+``<details>`` element (``md_in_html`` renders its Markdown on the site, GitHub does natively),
+never an indented ``???`` block, which GitHub shows as code.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+import sys
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from airflow_batch_service.core import reasons
@@ -20,6 +28,7 @@ from airflow_batch_service.core.verdict import interpret
 from airflow_batch_service.core.watch import JobWatcher
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
+HERE = Path(__file__).resolve().parent
 
 #: Realistic status reasons, in SageMaker's relayed form where SageMaker is the source.
 REASONS: dict[str, str] = {
@@ -297,6 +306,20 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+def _details(summary: str, language: str, code: str) -> list[str]:
+    """A collapsed example: ``<details>`` with a fenced block, for the site and for GitHub."""
+    return [
+        '<details class="example" markdown="1">',
+        f"<summary>{summary}</summary>",
+        "",
+        f"```{language}",
+        code,
+        "```",
+        "",
+        "</details>",
+    ]
+
+
 def _example(key: str) -> str:
     caption, describe = EXAMPLES[key]
     shown = {k: v for k, v in describe.items() if k not in ("jobQueue", "serviceJobType")}
@@ -305,11 +328,9 @@ def _example(key: str) -> str:
         [
             caption,
             "",
-            '??? example "The DescribeServiceJob response (abridged)"',
-            "",
-            "    ```json",
-            *("    " + line for line in json.dumps(shown, indent=2).splitlines()),
-            "    ```",
+            *_details(
+                "The DescribeServiceJob response (abridged)", "json", json.dumps(shown, indent=2)
+            ),
             "",
             "`interpret(response).explain()` prints:",
             "",
@@ -541,11 +562,7 @@ def validation_error() -> str:
     )
     return "\n".join(
         [
-            '??? example "The arguments (rendered)"',
-            "",
-            "    ```python",
-            *("    " + line for line in ("build_submit_request(\n" + args + "\n)").splitlines()),
-            "    ```",
+            *_details("The arguments (rendered)", "python", f"build_submit_request(\n{args}\n)"),
             "",
             "```text",
             describe_problems(problems),
@@ -555,63 +572,33 @@ def validation_error() -> str:
     )
 
 
+def _outcomes() -> ModuleType:
+    """The sibling ``outcomes.py``, loaded by path as ``hooks.py`` loads this module."""
+    qualified = "_abs_docs_outcomes"
+    if qualified not in sys.modules:
+        spec = importlib.util.spec_from_file_location(qualified, HERE / "outcomes.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[qualified] = module
+        spec.loader.exec_module(module)
+    return sys.modules[qualified]
+
+
 def airflow_outcome() -> str:
-    """What ``waiting.finish`` raises for a failed job, per cause, for the operator's own wait
-    (``resubmit_on_retry=True``) and for the sensor: computed by calling it."""
-    from types import SimpleNamespace
+    """What the operator's wait and the sensor raise, per way a wait ends (``outcomes.py``)."""
+    return _outcomes().both_endings()
 
-    from airflow_batch_service.core.retry import Cause
-    from airflow_batch_service.core.wait import FAILED
-    from airflow_batch_service.waiting import finish
 
-    quiet = SimpleNamespace(error=lambda *args, **kwargs: None)
+def operator_endings() -> str:
+    return _outcomes().operator_endings()
 
-    def raised(cause: str, terminated: bool, resubmit: bool) -> str:
-        event = {
-            "status": FAILED,
-            "job_id": "j",
-            "message": "m",
-            "cause": cause,
-            "terminated": "yes" if terminated else None,
-        }
-        try:
-            finish(event, quiet, resubmit_on_retry=resubmit)
-        except Exception as err:  # the point: which class
-            return type(err).__name__
-        return "(returns)"
 
-    rows = [
-        (Cause.EXIT_RULE.value, False, "an EXIT rule matched"),
-        (
-            Cause.ATTEMPTS_EXHAUSTED.value,
-            False,
-            "no attempts left (a RETRY rule, or no rule, matched)",
-        ),
-        (Cause.TIMED_OUT.value, False, "an attempt ran past `attemptDurationSeconds`"),
-        (Cause.PREEMPTION_LIMIT.value, False, "preempted more often than allowed"),
-        ("unknown", False, "FAILED with no attempt-level detail"),
-        (Cause.TERMINATED.value, False, "terminated (a person, a queue time limit)"),
-        (
-            Cause.ATTEMPTS_EXHAUSTED.value,
-            True,
-            "any cause, when the wait itself terminated the job (`max_runnable_seconds`, `wait_timeout`)",
-        ),
-    ]
-    lines = [
-        "| cause | when | operator's wait | sensor |",
-        "|---|---|---|---|",
-    ]
-    for cause, terminated, when in rows:
-        op = raised(cause, terminated, True)
-        sensor = raised(cause, terminated, False)
-        op_cell = f"`{op}`" + (
-            ": retryable; with `retries` left, the retry submits a new job"
-            if op == "AirflowException"
-            else ": not retried"
-        )
-        shown = "-" if terminated else f"`{cause}`"
-        lines.append(f"| {shown} | {when} | {op_cell} | `{sensor}`: not retried |")
-    return "\n".join(lines) + "\n"
+def sensor_endings() -> str:
+    return _outcomes().sensor_endings()
+
+
+def durable_decisions() -> str:
+    return _outcomes().durable_decisions()
 
 
 GENERATORS: Mapping[str, Callable[[], str]] = {
@@ -625,4 +612,7 @@ GENERATORS: Mapping[str, Callable[[], str]] = {
     "sensor-summary": sensor_summary,
     "validation-error": validation_error,
     "airflow-outcome": airflow_outcome,
+    "operator-endings": operator_endings,
+    "sensor-endings": sensor_endings,
+    "durable-decisions": durable_decisions,
 }

@@ -1,5 +1,6 @@
 """The documentation builds in strict mode: any MkDocs warning (a broken link, a missing nav
-page, an unknown generated block, a stale or inconsistent diagram) fails CI here."""
+page, an unknown generated block, a stale or inconsistent diagram, a page whose committed
+generated blocks are out of date) fails CI here."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ pytest.importorskip(
 def build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """One strict build for the module: (site directory, mkdocs output)."""
     site = tmp_path_factory.mktemp("docs") / "site"
-    # DOCS_DIAGRAMS=check: fail on a stale committed SVG instead of rewriting it.
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "DOCS_DIAGRAMS": "check"}
+    # DOCS_CHECK=1: fail on a stale committed SVG or page instead of rewriting it.
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "DOCS_CHECK": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
         cwd=ROOT,
@@ -60,10 +61,14 @@ def test_diagrams_and_generated_blocks_are_in_the_site(build: tuple[Path, str]) 
     assert (site / "diagrams" / "lifecycle.svg").is_file()
     assert (site / "diagrams" / "retry-decision.svg").is_file()
     for page in site.rglob("*.html"):
-        assert "generated:" not in page.read_text(encoding="utf-8"), page
+        html = page.read_text(encoding="utf-8")
+        assert "generated:" not in html and "include:" not in html, page
     retry_page = (site / "retry-semantics.html").read_text(encoding="utf-8")
     assert "no_rule_matched" in retry_page and "Batch queued attempt 2" in retry_page
     assert "Pure semantics core" in (site / "changelog.html").read_text(encoding="utf-8")
+    durable = (site / "durable-submission.html").read_text(encoding="utf-8")
+    assert "previous job X failed for good because an EXIT rule matched" in durable
+    assert "<details" in retry_page and "???" not in retry_page
 
 
 def test_built_site_loads_nothing_from_the_network(build: tuple[Path, str]) -> None:

@@ -202,24 +202,49 @@ def env_aws_conn_ids(environ: dict[str, str] | os._Environ[str]) -> list[str]:
 
 
 def user_can_read_dags(user: Any, dag_ids: Sequence[str]) -> set[str]:
-    """The dag ids (of ``dag_ids``) whose task instances ``user`` may read."""
+    """The dag ids (of ``dag_ids``) whose task instances ``user`` may read.
+
+    Asked as Airflow's own API asks it (``requires_access_dag``): with the DAG's team, where
+    the installation has teams (Airflow >= 3.3, ``[core] multi_team``). Without the team an
+    auth manager sees a DAG owned by no team, and a viewer of another team would be let in.
+    """
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.models.resource_details import (
         DagAccessEntity,
         DagDetails,
     )
 
+    wanted = sorted(set(dag_ids))
+    teams = dag_teams(wanted)
     manager = get_auth_manager()
     return {
         d
-        for d in set(dag_ids)
+        for d in wanted
         if manager.is_authorized_dag(
             method="GET",
             access_entity=DagAccessEntity.TASK_INSTANCE,
-            details=DagDetails(id=d),
+            details=_dag_details(DagDetails, d, teams.get(d)),
             user=user,
         )
     }
+
+
+def dag_teams(dag_ids: Sequence[str]) -> dict[str, str | None]:
+    """dag id -> the team owning it (through its bundle), for the DAGs that have one.
+
+    Airflow < 3.3 has no DAG teams: every DAG is nobody's, and the map is empty."""
+    from airflow.models.dag import DagModel
+
+    mapping = getattr(DagModel, "get_dag_id_to_team_name_mapping", None)
+    if mapping is None or not dag_ids:
+        return {}
+    return dict(mapping(list(dag_ids)))
+
+
+def _dag_details(details_class: Any, dag_id: str, team_name: str | None) -> Any:
+    if team_name is None:
+        return details_class(id=dag_id)
+    return details_class(id=dag_id, team_name=team_name)
 
 
 def user_can_read_connection(user: Any, conn_id: str) -> bool:

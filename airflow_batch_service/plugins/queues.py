@@ -110,9 +110,11 @@ class WaitingJob:
     at_position_ms: int | None  # since earliestTimeAtPosition
     share: str | None
     capacity: str | None  # "ml.g5.xlarge x 1"
+    #: The task its tag names; None when untagged, not described, or in a DAG the viewer
+    #: may not read (such a job is shown as any ListServiceJobs caller sees it).
     owner: TaskRef | None = None
     owner_known: bool = False  # the task instance exists in this deployment
-    owner_visible: bool = False  # and the viewer may read its DAG
+    owner_visible: bool = False  # and is linked (the viewer may read its DAG)
     described: bool = False  # its tags were read
 
 
@@ -219,7 +221,8 @@ def build_queue_view(
 
     ``runnable``: ListServiceJobs summaries (any order; the snapshot gives the order);
     ``tags``: jobArn -> tags of the described front jobs; ``known_tasks``: task keys that exist
-    in this deployment; ``visible_dags``: dag ids the viewer may read.
+    in this deployment; ``visible_dags``: dag ids the viewer may read (None: none). A tag that
+    names any other DAG is dropped here, so nothing downstream can show it.
     """
     snapshot = snapshot or {}
     tags = tags or {}
@@ -306,6 +309,10 @@ def build_queue_view(
         summary = by_arn.get(arn, {})
         job_tags = tags.get(arn)
         owner = parse_task_tag((job_tags or {}).get(TASK_TAG)) if job_tags is not None else None
+        if owner is not None and owner.dag_id not in (visible_dags or ()):
+            # A DAG the viewer may not read does not exist for them (Airflow's rule): the job
+            # is shown as ListServiceJobs shows it to anyone, without the tag's task identity.
+            owner = None
         created = _int(summary.get("createdAt"))
         known = bool(owner and known_tasks is not None and owner.key in known_tasks)
         waiting.append(
@@ -320,9 +327,7 @@ def build_queue_view(
                 capacity=_capacity_text(summary),
                 owner=owner,
                 owner_known=known,
-                owner_visible=bool(
-                    known and owner and visible_dags is not None and owner.dag_id in visible_dags
-                ),
+                owner_visible=known,
                 described=job_tags is not None,
             )
         )

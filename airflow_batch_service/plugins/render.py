@@ -71,10 +71,9 @@ svg.bars text { font-size: 11px; fill: #fff; pointer-events: none; }
 .seg-RUNNING { fill: var(--RUNNING); } .seg-SUBMITTED, .seg-PENDING { fill: var(--SUBMITTED); }
 rect.inexact { fill-opacity: .7; }
 .marker line { stroke: var(--marker); stroke-width: 2; }
-.marker-capacity circle { fill: var(--RUNNABLE); stroke: var(--marker); }
-.marker-preempted circle { fill: var(--bad); stroke: var(--marker); }
-.marker-attempt_retried circle, .marker-attempt_failed circle { fill: var(--bad); stroke: var(--marker); }
-.marker-attempt_succeeded circle, .marker-end circle { fill: var(--ok); stroke: var(--marker); }
+.marker circle { fill: var(--muted); stroke: var(--marker); }
+.marker.pin-ok circle { fill: var(--ok); } .marker.pin-bad circle { fill: var(--bad); }
+.marker.pin-capacity circle { fill: var(--RUNNABLE); }
 .axis { display: flex; justify-content: space-between; font-size: 11px; color: var(--muted);
   margin-top: 2px; }
 .legend { display: flex; flex-wrap: wrap; gap: 4px 14px; padding: 0; margin: 8px 0; list-style: none;
@@ -194,7 +193,8 @@ def lane_svg(lane: JobLane) -> str:
     for marker in lane.markers:
         at = _pct(lane.share(marker.at_ms))
         parts.append(
-            f'<g class="marker marker-{_e(marker.kind)}" data-kind="{_e(marker.kind)}">'
+            f'<g class="marker marker-{_e(marker.kind)} pin-{_e(marker.tone)}"'
+            f' data-kind="{_e(marker.kind)}" data-tone="{_e(marker.tone)}">'
             f'<line x1="{at}" x2="{at}" y1="2" y2="30"></line>'
             f'<circle cx="{at}" cy="34" r="4.5"></circle>'
             f"<title>{_e(marker.label)}{': ' + _e(marker.detail) if marker.detail else ''}</title></g>"
@@ -371,8 +371,6 @@ def _owner_cell(job: WaitingJob) -> str:
             f'<a class="mine" target="_top" href="{_e(ti_url(owner.dag_id, owner.task_id, owner.run_id, owner.map_index))}">'
             f"{_e(owner)}</a>"
         )
-    if job.owner_known:
-        return '<span class="muted">a task of this deployment (no access to its DAG)</span>'
     return f'<span class="muted">tagged {_e(owner)}, not a task of this deployment</span>'
 
 
@@ -410,7 +408,7 @@ def queue_html(view: QueueView) -> str:
         for job in view.waiting:
             rows.append(
                 f'<tr class="waiting-job" data-job-id="{_e(job.job_id)}" data-position="{job.position}"'
-                f' data-owner="{_e(job.owner or "")}" data-mine="{str(job.owner_known).lower()}">'
+                f' data-owner="{_e(job.owner or "")}" data-mine="{str(job.owner_visible).lower()}">'
                 f"<td>{job.position}</td><td><code>{_e(job.job_name or job.job_id)}</code></td>"
                 f"<td>{_e(format_duration(job.age_ms) if job.age_ms is not None else '?')}</td>"
                 f'<td class="optional">{_e(format_duration(job.at_position_ms) if job.at_position_ms is not None else "")}</td>'

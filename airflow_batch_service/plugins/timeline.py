@@ -10,11 +10,14 @@ Where the times come from, and how sure they are:
   when it had one (``exact``) or the time of the poll that saw it. Capacity requeues
   (SCHEDULED back to RUNNABLE) are only ever known this way: the describe keeps no trace of
   them once the job moved on.
-- **Describe only** (an earlier try, whose XComs Airflow cleared, or a wait that recorded
-  nothing): ``createdAt``, each attempt's and each preempted run's ``startedAt`` / ``stoppedAt``,
-  the latest try's ``scheduledAt`` and the job's ``stoppedAt``. Between two runs the job was
-  RUNNABLE, SCHEDULED or STARTING in some order that the response does not tell: that stretch
-  is one ``WAITING`` segment. Every segment time is exact (response timestamps).
+- **Describe only** (an earlier try, whose XComs Airflow cleared, or a task that submitted
+  without waiting): ``createdAt``, each attempt's and each preempted run's ``startedAt`` /
+  ``stoppedAt``, the job's ``scheduledAt`` (its latest move from RUNNABLE to SCHEDULED) and its
+  ``stoppedAt``. Attempts carry no ``scheduledAt``, so a stretch between two runs was RUNNABLE,
+  SCHEDULED or STARTING in some order the response does not tell: one ``WAITING`` segment. The
+  stretch that holds ``scheduledAt`` is split there: RUNNABLE before it (capacity bounces, which
+  leave no trace, included), SCHEDULED/STARTING after it. Every segment time is exact (response
+  timestamps).
 
 Attempts, the rule that decided each failed one, and the final explanation come from
 :func:`airflow_batch_service.core.verdict.interpret`, the same reading the sensor logs.
@@ -77,6 +80,19 @@ class Marker:
     at_ms: int
     label: str
     detail: str | None = None
+    outcome: str | None = None  # the end pin: the job's final outcome (SUCCEEDED | FAILED)
+
+    @property
+    def tone(self) -> str:
+        """The pin's colour in words (``ok`` | ``bad`` | ``capacity`` | ``neutral``): an end pin
+        follows the job's final outcome, so a FAILED job does not end on a success pin."""
+        if self.kind == "end":
+            return {"SUCCEEDED": "ok", "FAILED": "bad"}.get(self.outcome or "", "neutral")
+        if self.kind == "attempt_succeeded":
+            return "ok"
+        if self.kind == "capacity":
+            return "capacity"
+        return "bad"  # attempt_failed, attempt_retried, preempted
 
 
 @dataclass(frozen=True)
@@ -197,25 +213,39 @@ def _runs(describe: Mapping[str, Any]) -> list[dict[str, Any]]:
     return sorted(runs, key=lambda r: _int(r.get("startedAt")) or _int(r.get("stoppedAt")) or 0)
 
 
+def _before_run(start: int, started: int, scheduled: int | None) -> list[Segment]:
+    """The wait from ``start`` (submit, or the previous run's end) to a run's ``started``: split
+    at ``scheduledAt`` when it falls in it (RUNNABLE up to it; SCHEDULED then STARTING from it,
+    their split unknown), else one ``WAITING`` segment."""
+    if scheduled is None or not start <= scheduled <= started:
+        return [Segment("WAITING", start, started, note="RUNNABLE, SCHEDULED, STARTING")]
+    segments: list[Segment] = []
+    if scheduled > start:
+        segments.append(Segment("RUNNABLE", start, scheduled))
+    if started > scheduled:
+        segments.append(Segment("STARTING", scheduled, started, note="SCHEDULED, then STARTING"))
+    return segments
+
+
 def _segments_from_describe(describe: Mapping[str, Any], now_ms: int) -> list[Segment]:
     created = _int(describe.get("createdAt"))
     if created is None:
         return []
     status = str(describe.get("status") or "")
     stopped = _int(describe.get("stoppedAt"))
+    scheduled = _int(describe.get("scheduledAt"))
     end = stopped if (status in _TERMINAL and stopped is not None) else now_ms
     segments: list[Segment] = []
     cursor = created
-    runs = _runs(describe)
-    for run in runs:
+    ran = False
+    for run in _runs(describe):
         started = _int(run.get("startedAt"))
         run_stop = _int(run.get("stoppedAt"))
         if started is None:
-            continue
+            continue  # stopped before it ran (terminated while SCHEDULED or STARTING)
+        ran = True
         if started > cursor:
-            segments.append(
-                Segment("WAITING", cursor, started, note="RUNNABLE, SCHEDULED, STARTING")
-            )
+            segments.extend(_before_run(cursor, started, scheduled))
         stop = run_stop if run_stop is not None else end
         segments.append(
             Segment(
@@ -227,9 +257,9 @@ def _segments_from_describe(describe: Mapping[str, Any], now_ms: int) -> list[Se
             )
         )
         cursor = max(cursor, stop)
-    # The latest try, when it has not run (yet): scheduledAt splits RUNNABLE from SCHEDULED.
-    if status not in _TERMINAL or not runs:
-        scheduled = _int(describe.get("scheduledAt"))
+    # The latest try, when it has not run (yet), or was scheduled again after the last run and
+    # ended before it ran: scheduledAt splits RUNNABLE from SCHEDULED.
+    if status not in _TERMINAL or not ran or (scheduled is not None and scheduled > cursor):
         if status in ("SUBMITTED", "PENDING", "RUNNABLE"):
             if end > cursor:
                 segments.append(Segment(status, cursor, end, ongoing=True))
@@ -249,7 +279,19 @@ def _segments_from_describe(describe: Mapping[str, Any], now_ms: int) -> list[Se
             elif end > cursor:
                 segments.append(Segment("WAITING", cursor, end, ongoing=True))
         elif status in _TERMINAL and end > cursor:
-            segments.append(Segment("WAITING", cursor, end, note="ended before it ran"))
+            if scheduled is not None and cursor <= scheduled < end:
+                if scheduled > cursor:
+                    segments.append(Segment("RUNNABLE", cursor, scheduled))
+                segments.append(
+                    Segment(
+                        "SCHEDULED",
+                        scheduled,
+                        end,
+                        note="SCHEDULED, maybe STARTING: ended before it ran",
+                    )
+                )
+            else:
+                segments.append(Segment("WAITING", cursor, end, note="ended before it ran"))
     return segments
 
 
@@ -440,7 +482,13 @@ def build_lane(item: LaneInput, *, now_ms: int, links_for: LinksFor | None = Non
         if stopped is not None:
             end = max(end, stopped)
             markers.append(
-                Marker("end", stopped, verdict.outcome.value.lower(), verdict.status_reason)
+                Marker(
+                    "end",
+                    stopped,
+                    verdict.outcome.value.lower(),
+                    verdict.status_reason,
+                    outcome=verdict.outcome.value,
+                )
             )
     markers.sort(key=lambda m: m.at_ms)
 

@@ -458,3 +458,99 @@ def test_plugin_is_inert_on_airflow_30() -> None:
     assert plugin.external_views == [] and plugin.fastapi_apps == []
     points = importlib.metadata.entry_points(group="airflow.plugins")
     assert any(p.value == "airflow_batch_service.plugins.ui:BatchServiceUIPlugin" for p in points)
+
+
+@pytest.fixture
+def teams_world(auth: dict[str, str]) -> Iterator[dict[str, Any]]:
+    """Two teams' DAGs on one queue, as Airflow 3.3 records them (a team owns a DAG bundle,
+    the bundle holds the DAG), and a VIEWER of each team; the jobs of both wait in one queue."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import delete
+
+    from airflow_batch_service.plugins.app import Services, create_app
+
+    try:
+        from airflow.models.dag import DagModel
+        from airflow.models.dagbundle import DagBundleModel
+        from airflow.models.team import Team
+    except ImportError:
+        pytest.skip("DAG teams need Airflow >= 3.3")
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.utils.session import create_session
+
+    dags = {"ml_sweep": "mlteam", "other_sweep": "other"}
+    with create_session() as session:
+        for dag_id, team in dags.items():
+            team_row = Team(name=team)
+            bundle = DagBundleModel(name=f"{team}_bundle")
+            bundle.teams.append(team_row)
+            session.add_all([team_row, bundle])
+            session.flush()
+            session.add(DagModel(dag_id=dag_id, bundle_name=bundle.name, fileloc=f"/{dag_id}.py"))
+    jobs = {
+        job_id: {
+            **_job(job_id, tag=f"{dag_id}:train:{RUN}:0", status="RUNNABLE"),
+            "jobName": name,
+        }
+        for job_id, dag_id, name in (("wa", "ml_sweep", "job-a"), ("wb", "other_sweep", "job-b"))
+    }
+    hook = FakeHook(jobs)
+    metadata = FakeMetadata([], known={(d, "train", RUN, 0) for d in dags})
+    services = Services(
+        metadata=metadata, hook_factory=lambda conn, region: hook, now_ms=lambda: 60_000
+    )
+    manager = get_auth_manager()
+    tokens = {
+        user: manager.generate_jwt(
+            SimpleAuthManagerUser(username=user, role="viewer", teams=[team])
+        )
+        for user, team in (("alice", "mlteam"), ("bob", "other"))
+    }
+    try:
+        yield {"client": TestClient(create_app(services)), "tokens": {**auth, **tokens}}
+    finally:
+        with create_session() as session:
+            session.execute(delete(DagModel).where(DagModel.dag_id.in_(list(dags))))
+            for team in dags.values():
+                bundle = session.get(DagBundleModel, f"{team}_bundle")
+                if bundle is not None:
+                    bundle.teams.clear()
+                    session.delete(bundle)
+                session.execute(delete(Team).where(Team.name == team))
+
+
+@needs_31
+def test_queue_page_shows_another_teams_jobs_without_their_tasks(
+    teams_world: dict[str, Any],
+) -> None:
+    """A VIEWER of one team sees the other team's waiting job as any ListServiceJobs caller
+    would (name, age, position), with no link and nothing of its DAG, run or map index; and
+    their own team's job linked. Airflow's own check agrees: the tab refuses the other DAG."""
+    pages = {}
+    for user in ("alice", "bob", "admin"):
+        page = _get(teams_world, "/queues", user, conn_id="aws_default", refresh=0)
+        assert page.status_code == 200, page.text
+        pages[user] = page.text
+    for user, mine, theirs, their_job in (
+        ("alice", "ml_sweep", "other_sweep", "wb"),
+        ("bob", "other_sweep", "ml_sweep", "wa"),
+    ):
+        html = pages[user]
+        assert f'href="../dags/{mine}/runs/' in html, html
+        assert theirs not in html, f"{user} sees {theirs}'s task"
+        row = html[html.index(f'data-job-id="{their_job}"') :]
+        row = row[: row.index("</tr>")]
+        assert 'data-owner=""' in row and 'data-mine="false"' in row and "<a " not in row
+        assert f"job-{their_job[1]}" in row  # the name, as ListServiceJobs gives it to anyone
+        refused = _get(
+            teams_world,
+            "/ti",
+            user,
+            dag_id=theirs,
+            run_id=RUN,
+            task_id="train",
+            map_index="0",
+        )
+        assert refused.status_code == 403, refused.text
+    assert pages["admin"].count('class="mine"') == 2

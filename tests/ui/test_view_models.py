@@ -8,6 +8,7 @@ polls it (recording each state change it sees, as the ``batch_service_timeline``
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -153,18 +154,164 @@ def test_capacity_requeue_seen_without_its_scheduled_state() -> None:
 
 
 def test_describe_only_lane_for_an_earlier_try(story: dict[str, Any]) -> None:
+    d = story["describe"]
     lane = build_lane(
-        LaneInput(job_id=story["job_id"], describe=story["describe"], try_number=1),
-        now_ms=story["describe"]["stoppedAt"] + 1000,
+        LaneInput(job_id=story["job_id"], describe=d, try_number=1),
+        now_ms=d["stoppedAt"] + 1000,
     )
     assert lane.source == "describe"
-    assert [s.status for s in lane.segments] == ["WAITING", "RUNNING", "WAITING", "RUNNING"]
+    # Before attempt 1 the job was RUNNABLE, SCHEDULED (the capacity bounce), RUNNABLE again,
+    # SCHEDULED, STARTING, with no time in the response: one WAITING. scheduledAt (the latest
+    # scheduling) splits the wait before attempt 2.
+    assert [s.status for s in lane.segments] == [
+        "WAITING",
+        "RUNNING",
+        "RUNNABLE",
+        "STARTING",
+        "RUNNING",
+    ]
+    first, second = d["attempts"]
+    runnable, starting = lane.segments[2:4]
+    assert (runnable.start_ms, runnable.end_ms) == (first["stoppedAt"], d["scheduledAt"])
+    assert (starting.start_ms, starting.end_ms) == (d["scheduledAt"], second["startedAt"])
     assert all(s.exact for s in lane.segments)
     # The capacity bounce left no trace in the describe: say so rather than claim zero.
     assert lane.capacity_requeues == 0 and not lane.capacity_requeues_known
     assert [a.outcome for a in lane.attempts] == ["RETRIED", "SUCCEEDED"]
     html = render.lane_html(lane)
     assert "not recorded for this try" in html
+
+
+def _run_to_the_end(emu: Any, batch: Any, job_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Advance the frozen clock until every job has ended; their final describes."""
+    for _ in range(200):
+        described = {j: batch.describe_service_job(jobId=j) for j in job_ids}
+        if all(d["status"] in ("SUCCEEDED", "FAILED") for d in described.values()):
+            for d in described.values():
+                d.pop("ResponseMetadata", None)
+            return described
+        emu.advance(0.5)
+    raise AssertionError(f"jobs did not end: { {j: d['status'] for j, d in described.items()} }")
+
+
+def test_unwatched_lanes_split_the_wait_at_scheduled_at(batch_emulator: Any) -> None:
+    """A submit-only task (no wait, so no observed transitions) on a queue with room for one
+    job: the second job waits in RUNNABLE for the first one's capacity. Each lane, built from
+    DescribeServiceJob alone, is RUNNABLE from submit to scheduledAt, then SCHEDULED/STARTING to
+    the attempt's startedAt, then RUNNING: not one undivided WAITING bar."""
+    emu = batch_emulator
+    emu.configure(seconds_per_state=1, freeze_clock=True)
+    emu.create_queue("one", max_capacity=1)
+    emu.load_scenarios({"jobs": [{"jobName": "sw*", "attempts": [{"result": "SUCCEEDED"}]}]})
+    batch = emu.client()
+    ids = [_submit(batch, f"sw{i}", "one", i) for i in range(2)]
+    described = _run_to_the_end(emu, batch, ids)
+    lanes = [
+        build_lane(
+            LaneInput(job_id=j, describe=described[j], map_index=i, role="submitted"),
+            now_ms=described[j]["stoppedAt"] + 1000,
+        )
+        for i, j in enumerate(ids)
+    ]
+    for lane in lanes:
+        d = described[lane.job_id]
+        (attempt,) = d["attempts"]
+        assert lane.source == "describe" and lane.outcome == "SUCCEEDED"
+        assert [(s.status, s.start_ms, s.end_ms) for s in lane.segments] == [
+            ("RUNNABLE", d["createdAt"], d["scheduledAt"]),
+            ("STARTING", d["scheduledAt"], attempt["startedAt"]),
+            ("RUNNING", attempt["startedAt"], d["stoppedAt"]),
+        ]
+        assert lane.segments[1].note == "SCHEDULED, then STARTING"
+        html = render.lane_html(lane)
+        assert re.findall(r'<rect class="seg [^"]*" data-status="(\w+)"', html) == [
+            "RUNNABLE",
+            "STARTING",
+            "RUNNING",
+        ]
+    # The second job waited for the first one's instance: its RUNNABLE bar says so.
+    first, second = (described[j] for j in ids)
+    assert second["scheduledAt"] >= first["stoppedAt"]
+    assert lanes[1].time_in()["RUNNABLE"] > lanes[0].time_in()["RUNNABLE"]
+
+
+def test_unwatched_lane_of_a_job_terminated_before_it_ran(batch_emulator: Any) -> None:
+    """Terminated while STARTING: the attempt has a stoppedAt and no startedAt. The lane is
+    RUNNABLE to scheduledAt, then SCHEDULED (maybe STARTING) to the end, rather than empty."""
+    emu = batch_emulator
+    emu.configure(seconds_per_state=1, freeze_clock=True)
+    emu.load_scenarios({"jobs": [{"jobName": "stop", "attempts": [{"result": "HANG"}]}]})
+    batch = emu.client()
+    job_id = _submit(batch, "stop", emu.queue_name, 0)
+    for _ in range(40):
+        if batch.describe_service_job(jobId=job_id)["status"] == "STARTING":
+            break
+        emu.advance(0.25)
+    batch.terminate_service_job(jobId=job_id, reason="stopped by the test")
+    d = _run_to_the_end(emu, batch, [job_id])[job_id]
+    assert d["status"] == "FAILED" and "startedAt" not in d["attempts"][0]
+    lane = build_lane(LaneInput(job_id=job_id, describe=d), now_ms=d["stoppedAt"] + 1000)
+    assert [(s.status, s.start_ms, s.end_ms) for s in lane.segments] == [
+        ("RUNNABLE", d["createdAt"], d["scheduledAt"]),
+        ("SCHEDULED", d["scheduledAt"], d["stoppedAt"]),
+    ]
+    assert "ended before it ran" in lane.segments[1].label()
+
+
+def _pin_fill(html: str, kind: str) -> str:
+    """The ``fill`` the page's stylesheet gives the circle of the ``kind`` pin, resolved as a
+    browser would: among the rules ``.a.b circle { fill: ... }`` whose classes the pin's group
+    has, the most specific, then the last."""
+    groups = re.findall(r'<g class="([^"]*)"[^>]*data-kind="' + re.escape(kind) + '"', html)
+    assert groups, f"no {kind} pin drawn"
+    classes = set(groups[0].split())
+    best: tuple[int, int, str] | None = None
+    for order, (selectors, body) in enumerate(re.findall(r"([^{}]+)\{([^{}]*)\}", render.CSS)):
+        fill = re.search(r"(?:^|;)\s*fill:\s*([^;]+?)\s*(?:;|$)", body)
+        if not fill:
+            continue
+        for selector in selectors.split(","):
+            match = re.fullmatch(r"\s*((?:\.[\w-]+)+) circle\s*", selector)
+            if not match:
+                continue
+            needed = set(match.group(1).lstrip(".").split("."))
+            if needed <= classes and (best is None or (len(needed), order) >= best[:2]):
+                best = (len(needed), order, fill.group(1))
+    assert best is not None, f"no stylesheet rule fills the {kind} pin ({classes})"
+    return best[2]
+
+
+def test_end_pin_follows_the_final_status(batch_emulator: Any, story: dict[str, Any]) -> None:
+    """A FAILED job's end pin is drawn in the failure colour, like its failed attempt; a
+    SUCCEEDED job's in the success colour."""
+    emu = batch_emulator
+    reason = "Received status from SageMaker: ValidationException: no input"
+    emu.load_scenarios(
+        {"jobs": [{"jobName": "bad", "attempts": [{"result": "FAILED", "statusReason": reason}]}]}
+    )
+    batch = emu.client()
+    job_id = _submit(batch, "bad", emu.queue_name, 1)
+    d = _run_to_the_end(emu, batch, [job_id])[job_id]
+    assert d["status"] == "FAILED"
+    failed = build_lane(LaneInput(job_id=job_id, describe=d), now_ms=d["stoppedAt"] + 1000)
+    succeeded = build_lane(
+        LaneInput(
+            job_id=story["job_id"], describe=story["describe"], transitions=story["transitions"]
+        ),
+        now_ms=story["describe"]["stoppedAt"] + 1000,
+    )
+    assert failed.outcome == "FAILED" and succeeded.outcome == "SUCCEEDED"
+    assert [m.kind for m in failed.markers] == ["attempt_failed", "end"]
+    failed_html, succeeded_html = render.lane_html(failed), render.lane_html(succeeded)
+    assert _pin_fill(failed_html, "end") == "var(--bad)"
+    assert _pin_fill(failed_html, "end") == _pin_fill(failed_html, "attempt_failed")
+    assert _pin_fill(succeeded_html, "end") == "var(--ok)"
+    assert _pin_fill(succeeded_html, "attempt_succeeded") == "var(--ok)"
+    assert _pin_fill(succeeded_html, "attempt_retried") == "var(--bad)"
+    end = failed.markers[-1]
+    assert (end.outcome, end.tone) == ("FAILED", "bad")
+    assert succeeded.markers[-1].tone == "ok"
+    assert _pin_fill(succeeded_html, "capacity") == "var(--RUNNABLE)"
 
 
 def test_in_progress_lane_is_ongoing(batch_emulator: Any) -> None:
@@ -392,10 +539,24 @@ def test_queue_view_hides_dags_the_viewer_may_not_read() -> None:
         now_ms=5000,
     )
     job = view.waiting[0]
-    assert job.owner_known and not job.owner_visible
+    # A DAG the viewer may not read does not exist for them: the job is what ListServiceJobs
+    # shows anyone (name, age, position), with nothing of the task its tag names.
+    assert (job.owner, job.owner_known, job.owner_visible) == (None, False, False)
+    assert (job.position, job.job_name, job.age_ms) == (1, "n", 5000)
     html = render.queue_html(view)
-    assert "no access to its DAG" in html
-    assert 'href="../dags/secret_dag' not in html
+    assert "secret_dag" not in html and 'data-mine="false"' in html
+    # The same job for a viewer of that DAG is linked.
+    readable = build_queue_view(
+        {"jobQueueName": "q"},
+        environments=[],
+        snapshot={"frontOfQueue": {"jobs": [{"jobArn": arn, "earliestTimeAtPosition": 1000}]}},
+        runnable=[{"jobArn": arn, "jobId": "x", "jobName": "n", "createdAt": 0}],
+        tags={arn: {TASK_TAG: "secret_dag:t:r:-1"}},
+        known_tasks={("secret_dag", "t", "r", -1)},
+        visible_dags={"secret_dag"},
+        now_ms=5000,
+    )
+    assert 'href="../dags/secret_dag/runs/r/tasks/t"' in render.queue_html(readable)
 
 
 def test_quota_share_view() -> None:

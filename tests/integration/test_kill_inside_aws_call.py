@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import json
 import signal
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from .conftest import EMULATOR_CONN_ID
 from .stack import AirflowStack
+from .test_cancel_and_reattach import _until
 
 ROLE_CONN_ID = "batch_emulator_role"
 ACTIONS = {"marked_failed": "failed", "cleared": None, "marked_success": "success"}
@@ -63,27 +62,6 @@ PAYLOAD = {{
 with DAG(dag_id={dag_id!r}, schedule=None, catchup=False) as dag:
 {tasks}
 """
-
-
-def _until(
-    what: str,
-    check: Callable[[], Any],
-    timeout: float,
-    stack: AirflowStack,
-    dag_id: str,
-    run_id: str,
-) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.3)
-    raise AssertionError(
-        f"{what}: not true after {timeout:.0f}s (last seen {last!r})\n"
-        + stack.run_diagnostics(dag_id, run_id)
-    )
 
 
 def _needs_trigger_on_kill() -> None:

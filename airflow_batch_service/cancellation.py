@@ -44,3 +44,22 @@ def _retrieve(task: asyncio.Future[Any]) -> None:
     """Read the finished work's outcome, so asyncio does not log it as never retrieved."""
     with contextlib.suppress(BaseException):
         task.result()
+
+
+#: Work started by :func:`finishing_even_if_cancelled`, held so it is not collected mid-way.
+_IN_FLIGHT: set[asyncio.Future[Any]] = set()
+
+
+async def finishing_even_if_cancelled(work: Coroutine[Any, Any, T]) -> T:
+    """Await ``work`` in its own task, which a cancel of the caller does not stop.
+
+    Airflow 3.3's triggerer repeats its cancel of a killed trigger on every state sync (about
+    each second) until the trigger is gone, and a repeat cancels the trigger's ``on_kill``
+    itself: a terminate still waiting on AWS (a client being built, a throttled call) would be
+    abandoned and the job orphaned. The caller sees the cancel; the work goes on to its end.
+    """
+    task = asyncio.ensure_future(work)
+    _IN_FLIGHT.add(task)
+    task.add_done_callback(_IN_FLIGHT.discard)
+    task.add_done_callback(_retrieve)
+    return await asyncio.shield(task)

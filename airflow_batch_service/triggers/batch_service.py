@@ -189,6 +189,13 @@ class BatchServiceJobTrigger(BaseTrigger):
                 self.job_id,
             )
             return
+        from airflow_batch_service.cancellation import finishing_even_if_cancelled
+
+        # The triggerer cancels a killed trigger again at each sync until it is gone, which
+        # would cancel this terminate mid-way: it runs in a task of its own.
+        await finishing_even_if_cancelled(self._terminate_on_kill())
+
+    async def _terminate_on_kill(self) -> None:
         try:
             await asyncio.wait_for(
                 self.hook.aterminate_service_job(self.job_id, self.kill_reason), timeout=30

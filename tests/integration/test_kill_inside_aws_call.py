@@ -29,6 +29,8 @@ from .test_cancel_and_reattach import _until
 
 ROLE_CONN_ID = "batch_emulator_role"
 ACTIONS = {"marked_failed": "failed", "cleared": None, "marked_success": "success"}
+#: Each task's part of its job's name (unique, short: TrainingJobName has 23 characters).
+SHORT = {"marked_failed": "mf", "cleared": "cl", "marked_success": "ms"}
 
 
 def _dag(dag_id: str, conn_id: str, prefix: str) -> str:
@@ -36,8 +38,8 @@ def _dag(dag_id: str, conn_id: str, prefix: str) -> str:
         f"""
     BatchSubmitServiceJobOperator(
         task_id={task!r}, aws_conn_id={conn_id!r}, job_queue=QUEUE,
-        job_name="{prefix}-{task[:6]}-try{{{{ ti.try_number }}}}",
-        service_request_payload={{**PAYLOAD, "TrainingJobName": "{prefix[:10]}-{task[:6]}"}},
+        job_name="{prefix}-{SHORT[task]}-try{{{{ ti.try_number }}}}",
+        service_request_payload={{**PAYLOAD, "TrainingJobName": "{prefix}-{SHORT[task]}"}},
         wait_for_completion=True, deferrable=True, poll_interval=1, retries=0,
         stream_logs=False,
     )"""

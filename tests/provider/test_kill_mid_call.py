@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
-from airflow_batch_service import shared_clients
+from airflow_batch_service import cancellation, shared_clients
 from airflow_batch_service.cancellation import keeping_cancel_message
 from airflow_batch_service.core.sweep import MIN_WAITS
 from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
@@ -58,6 +58,15 @@ def _triggerer() -> Any:
         pytest.skip("Airflow < 3.3 calls no on_kill: a kill only cancels the wait")
     assert _USER_ACTION_CANCEL_MSG == USER_ACTION
     return TriggerRunner()
+
+
+async def _until_async(what: str, probe: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(probe):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def _until_held(emu: Any, operation: str, timeout: float = 60) -> None:
@@ -118,9 +127,22 @@ def test_a_kill_inside_an_aws_call_terminates_the_job(emu: Any, client: str, hel
         await _until_held(emu, held)
         runner.to_cancel.append(1)
         await runner.cancel_triggers()  # what a kill, clear or mark does in the triggerer
+        # The triggerer repeats the cancel at each sync until the trigger is gone; a repeat
+        # lands in on_kill while its terminate waits (for the held client build, here).
+        await _until_async(
+            "on_kill's terminate in flight (or the trigger done)",
+            lambda: cancellation._IN_FLIGHT or tasks[0].done(),
+        )
+        if not tasks[0].done():
+            runner.to_cancel.append(1)
+            await runner.cancel_triggers()
         await asyncio.to_thread(emu.clear_faults)  # releases the held call
         done, _ = await asyncio.wait({tasks[0]}, timeout=90)
         assert done, "the cancelled trigger did not finish within 90 s"
+        await _until_async(
+            f"job {job_ids[0]} terminated",
+            lambda: describe(emu, job_ids[0])["status"] == "FAILED",
+        )
         for other in tasks[1:]:  # the rest of the sweep: stopped as at a triggerer shutdown
             other.cancel()
         await asyncio.wait(tasks, timeout=90)

@@ -18,9 +18,11 @@ Cancellation: on Airflow versions whose ``BaseTrigger`` has ``on_kill`` (3.3+), 
 clear or mark of the deferred task calls it, and a trigger with ``terminate_on_kill=True`` (the
 operator's: it owns its job) terminates the job with ``kill_reason``. Airflow decides by the
 cancel's message, which some awaits drop; the wait therefore runs under
-``cancellation.keeping_cancel_message``, so the message survives wherever the cancel lands. Before 3.3 only
-``cleanup()`` runs, on every exit including a triggerer restart, so it must not (and does not)
-terminate anything: the job keeps running.
+``cancellation.keeping_cancel_message``, so the message survives wherever the cancel lands;
+the terminate in ``on_kill`` runs under ``cancellation.finishing_even_if_cancelled``, since the
+triggerer repeats its cancel until the trigger is gone. Before 3.3 only ``cleanup()`` runs, on
+every exit including a triggerer restart, so it must not (and does not) terminate anything: the
+job keeps running.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_batch_service.cancellation import finishing_even_if_cancelled, keeping_cancel_message
 
 if TYPE_CHECKING:
     from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
@@ -141,7 +145,6 @@ class BatchServiceJobTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_batch_service.cancellation import keeping_cancel_message
         from airflow_batch_service.core.logtail import LogTail
         from airflow_batch_service.core.wait import SENSOR_TIMEOUT, JobWait, Limit, wait_flow
         from airflow_batch_service.waiting import arun, now_ms
@@ -189,8 +192,6 @@ class BatchServiceJobTrigger(BaseTrigger):
                 self.job_id,
             )
             return
-        from airflow_batch_service.cancellation import finishing_even_if_cancelled
-
         # The triggerer cancels a killed trigger again at each sync until it is gone, which
         # would cancel this terminate mid-way: it runs in a task of its own.
         await finishing_even_if_cancelled(self._terminate_on_kill())

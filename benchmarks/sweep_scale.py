@@ -25,7 +25,7 @@ resident memory is comparable), on the same jobs:
   round per interval (``coalesce.QueueWatch``).
 - **describe per wait** (the baseline, today's one describe per wait per interval): the very
   same triggers, built and run the same way, except that in this side's process
-  ``airflow_batch_service.waiting.arun`` is replaced by a wrapper that calls the original with
+  ``airflow_batch_service._shared.waiting.arun`` is replaced by a wrapper that calls the original with
   ``share_polls`` left out (``None``), which is the only thing that turns coalescing off. Every
   other line is shared: the flow, the shared boto3 client and its thread pool, botocore's
   retries, the jittered interval, the error backoff, and the RUNNABLE jobs' queue-snapshot
@@ -150,7 +150,7 @@ async def _run_waits(
     from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
 
     if side == "describe-per-wait":
-        import airflow_batch_service.waiting as waiting
+        import airflow_batch_service._shared.waiting as waiting
 
         original = waiting.arun
 
@@ -195,7 +195,7 @@ async def _run_waits(
     await asyncio.gather(*tasks, return_exceptions=True)
     rounds = None
     if side == "coalesced":
-        from airflow_batch_service import coalesce
+        from airflow_batch_service._shared import coalesce
 
         rounds = sum(w.rounds for watches in coalesce._watches.values() for w in watches.values())
     return {"series": series, "ended": len(ended), "errors": errors[:3], "rounds": rounds}
@@ -205,10 +205,6 @@ def child_waits(side: str, endpoint: str, ids_file: str, interval: float, marks:
     # Every import both sides need, before the baseline: only the waits themselves count.
     import boto3  # noqa: F401
 
-    import airflow_batch_service.coalesce
-    import airflow_batch_service.hooks.batch_service
-    import airflow_batch_service.shared_clients
-    import airflow_batch_service.waiting  # noqa: F401
     from airflow_batch_service.emulator.server import RemoteEmulator
     from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger  # noqa: F401
 
@@ -229,7 +225,7 @@ def child_submits(
 ) -> None:
     import dataclasses
 
-    import airflow_batch_service.durable as durable
+    import airflow_batch_service._shared.durable as durable
     from airflow_batch_service.core.backoff import Backoff
     from airflow_batch_service.hooks import batch_service as hook_module
     from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator

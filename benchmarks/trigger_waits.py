@@ -113,8 +113,8 @@ def child(side: str, endpoint: str, ids_file: str, interval: float, polls: int) 
     import boto3  # noqa: F401
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook  # noqa: F401
 
-    import airflow_batch_service.shared_clients
-    import airflow_batch_service.waiting  # noqa: F401
+    import airflow_batch_service._shared.clients
+    import airflow_batch_service._shared.waiting  # noqa: F401
     from airflow_batch_service.emulator.server import RemoteEmulator
     from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger  # noqa: F401
 

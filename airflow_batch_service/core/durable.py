@@ -1,6 +1,6 @@
 """Durable submission's rules: which job a task key owns, and what a new try does about it.
 
-Pure (the shell with its I/O is ``airflow_batch_service.durable``). A task key (``dag_id``,
+Pure (the shell with its I/O is ``airflow_batch_service._shared.durable``). A task key (``dag_id``,
 ``task_id``, ``run_id``, ``map_index``) derives a deterministic clientToken per "generation" of
 its job (:func:`derive_token`); the token and the key are written as tags on the job
 (:func:`with_durable_tags`); and :func:`decide` is the decision table for the job an earlier

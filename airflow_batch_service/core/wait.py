@@ -12,7 +12,7 @@ Then the flow (the httpx ``Auth.auth_flow`` way: one generator, stepped by two d
 :class:`Log` a line, :class:`Seen` a fresh verdict (the shell persists links); the driver does
 it and sends back the answer, or :class:`Failed` when the call raised an AWS error. The sync
 driver (a sensor's poke, the operator's own wait) and the async driver (the trigger) live side
-by side in ``airflow_batch_service.waiting``; neither holds a rule.
+by side in ``airflow_batch_service._shared.waiting``; neither holds a rule.
 
 Timeouts: a wait has one deadline, a :class:`Limit` at an absolute epoch-ms instant (a deferral
 carries it unchanged). Several limits may apply (``wait_timeout``, the sensor's ``timeout``,

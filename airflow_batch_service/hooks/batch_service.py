@@ -200,7 +200,7 @@ class BatchServiceJobHook(AwsBaseHook):
 
     async def _acall(self, service: str, method: str, **params: Any) -> Any:
         """``method`` of the process's shared ``service`` client, off the event loop."""
-        from airflow_batch_service.shared_clients import get_shared_client_async, run_blocking
+        from airflow_batch_service._shared.clients import get_shared_client_async, run_blocking
 
         client = await get_shared_client_async(service, **self.connection_args())
         return await run_blocking(getattr(client, method), **params)
@@ -342,7 +342,7 @@ class BatchServiceJobHook(AwsBaseHook):
         detail: dict[str, Any] = await _acached(("queue", *base), queue) or {}
 
         async def limits() -> dict[str, float]:
-            from airflow_batch_service.shared_clients import run_blocking
+            from airflow_batch_service._shared.clients import run_blocking
 
             return await run_blocking(self._limits, detail, quota_share_name, asynchronous=True)
 
@@ -362,7 +362,7 @@ class BatchServiceJobHook(AwsBaseHook):
         from airflow_batch_service.core.standing import limits_of
 
         if asynchronous:
-            from airflow_batch_service.shared_clients import get_shared_client
+            from airflow_batch_service._shared.clients import get_shared_client
 
             client = get_shared_client("batch", **self.connection_args())
         else:

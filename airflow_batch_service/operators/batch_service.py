@@ -2,14 +2,14 @@
 
 Everything a user can get wrong is checked before any AWS call: every documented bound of
 SubmitServiceJob (``core.validation``), and the payload against SageMaker's own
-``CreateTrainingJob`` model (``airflow_batch_service.payload``). A bad argument fails the task
+``CreateTrainingJob`` model (``airflow_batch_service._shared.payload``). A bad argument fails the task
 at once with ``AirflowFailException`` (an Airflow retry would fail the same way), naming the
 operator argument and the rule, and nothing is submitted: a GPU job queued for hours and then
 rejected by SageMaker is the expensive way to find a typo.
 
 Pair it with ``BatchServiceJobSensor`` (``job_id=submit.output``), or set
 ``wait_for_completion=True`` to wait in this task with exactly the sensor's semantics (one
-wait: ``core.wait``, driven by ``airflow_batch_service.waiting``).
+wait: ``core.wait``, driven by ``airflow_batch_service._shared.waiting``).
 
 A shell: request building lives in ``submit_request``, durable submission in ``durable``, the
 wait in ``core.wait``; AWS calls go through the hook. Those modules are imported inside the
@@ -27,8 +27,8 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import conf
 
+from airflow_batch_service._shared.lineage import ServiceJobLineageMixin
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
-from airflow_batch_service.lineage import ServiceJobLineageMixin
 from airflow_batch_service.links.batch_service import (
     SERVICE_JOB_LINKS,
     ServiceJobLinks,
@@ -84,7 +84,7 @@ class BatchSubmitServiceJobOperator(ServiceJobLineageMixin, AwsBaseOperator[Batc
     :param client_token: ``clientToken``: idempotency token, 1-64 characters. Leave it
         unset: the operator derives one per task key and job, so a retry or a try after a
         crashed worker reattaches to the job instead of submitting a second one (see
-        ``airflow_batch_service.durable``). A given token is sent unchanged; a retry reattaches
+        ``airflow_batch_service._shared.durable``). A given token is sent unchanged; a retry reattaches
         to the job carrying it but cannot resubmit after that job failed.
     :param validate_payload: check the payload against botocore's CreateTrainingJob model
         before submitting (default True). Turn off only for fields newer than your botocore.
@@ -220,7 +220,10 @@ class BatchSubmitServiceJobOperator(ServiceJobLineageMixin, AwsBaseOperator[Batc
         """The validated SubmitServiceJob request; raises ``AirflowFailException`` if invalid."""
         from airflow.providers.common.compat.sdk import AirflowFailException
 
-        from airflow_batch_service.submit_request import build_submit_request, describe_problems
+        from airflow_batch_service._shared.submit_request import (
+            build_submit_request,
+            describe_problems,
+        )
 
         request, problems = build_submit_request(
             job_name=self.job_name,
@@ -261,9 +264,9 @@ class BatchSubmitServiceJobOperator(ServiceJobLineageMixin, AwsBaseOperator[Batc
         """Refuse a queue the job cannot go to, before submitting (see the class docstring)."""
         from airflow.providers.common.compat.sdk import AirflowFailException
 
+        from airflow_batch_service._shared.submit_request import describe_problems
         from airflow_batch_service.core.queue_check import queue_problems
         from airflow_batch_service.hooks.batch_service import classify_exception
-        from airflow_batch_service.submit_request import describe_problems
 
         name = str(request["jobQueue"])
         try:
@@ -290,14 +293,18 @@ class BatchSubmitServiceJobOperator(ServiceJobLineageMixin, AwsBaseOperator[Batc
     def submit_durably(self, request: Mapping[str, Any], context: Context) -> dict[str, Any]:
         """Submit, or reattach to the job an earlier try of this task submitted.
 
-        Durable submission (``airflow_batch_service.durable``): the job id is kept in
+        Durable submission (``airflow_batch_service._shared.durable``): the job id is kept in
         ``context["task_state_store"]`` where Airflow has it (3.3+); otherwise, and as a safety
         net, a deterministic clientToken plus a ``list_service_jobs`` lookup by job name and
         token tag. Returns SubmitServiceJob's ``{jobId, jobArn, jobName}`` either way.
         """
         from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-        from airflow_batch_service.durable import DurableSubmitError, DurableSubmitter, TaskKey
+        from airflow_batch_service._shared.durable import (
+            DurableSubmitError,
+            DurableSubmitter,
+            TaskKey,
+        )
 
         submitter = DurableSubmitter(
             hook=self.hook,
@@ -313,7 +320,7 @@ class BatchSubmitServiceJobOperator(ServiceJobLineageMixin, AwsBaseOperator[Batc
             raise (AirflowFailException if err.final else AirflowException)(str(err)) from err
 
     def execute(self, context: Context) -> str:
-        from airflow_batch_service.waiting import now_ms
+        from airflow_batch_service._shared.waiting import now_ms
 
         self._started_ms = now_ms()
         persist_link_placeholders(context, self)
@@ -327,7 +334,7 @@ class BatchSubmitServiceJobOperator(ServiceJobLineageMixin, AwsBaseOperator[Batc
 
     def _submit(self, request: Mapping[str, Any], context: Context) -> int:
         """Submit (or reattach), push the job's XComs and link; when it was submitted."""
-        from airflow_batch_service.waiting import now_ms
+        from airflow_batch_service._shared.waiting import now_ms
 
         self.log.info(
             "Submitting service job %s to queue %s (%s)",
@@ -344,13 +351,13 @@ class BatchSubmitServiceJobOperator(ServiceJobLineageMixin, AwsBaseOperator[Batc
         ServiceJobLinks(context, self).job(str(self.job_id))
         return submitted_ms
 
-    # -- the wait (sync or deferred; one wait: core.wait, driven by airflow_batch_service.waiting)
+    # -- the wait (sync or deferred; one wait: core.wait, driven by airflow_batch_service._shared.waiting)
 
     def _limit(self, context: Context, started_ms: int, *, deferred: bool) -> Limit | None:
         """The wait's deadline: ``wait_timeout`` from the submit and, deferred, what is left of
         ``execution_timeout`` (on a worker Airflow applies that one itself); the nearer."""
+        from airflow_batch_service._shared.waiting import execution_limit
         from airflow_batch_service.core.wait import WAIT_TIMEOUT, Limit, nearest
-        from airflow_batch_service.waiting import execution_limit
 
         waited = None
         if self.wait_timeout is not None:
@@ -376,9 +383,9 @@ class BatchSubmitServiceJobOperator(ServiceJobLineageMixin, AwsBaseOperator[Batc
             started_ms = self._submit(self.build_request(), context)
 
     def _wait_here(self, context: Context, started_ms: int) -> WaitOutcome:
+        from airflow_batch_service._shared.waiting import now_ms, run
         from airflow_batch_service.core.logtail import LogTail
         from airflow_batch_service.core.wait import JobWait, wait_flow
-        from airflow_batch_service.waiting import now_ms, run
 
         wait = JobWait.create(
             str(self.job_id),
@@ -398,7 +405,7 @@ class BatchSubmitServiceJobOperator(ServiceJobLineageMixin, AwsBaseOperator[Batc
 
     def _defer(self, context: Context, started_ms: int) -> None:
         """Hand the wait to the triggerer. The job link is already persisted (``_submit``)."""
-        from airflow_batch_service.waiting import defer
+        from airflow_batch_service._shared.waiting import defer
 
         defer(
             self,
@@ -433,7 +440,11 @@ class BatchSubmitServiceJobOperator(ServiceJobLineageMixin, AwsBaseOperator[Batc
 
     def _finish(self, context: Context, outcomes: list[WaitOutcome]) -> None:
         """End the task as the last outcome says; the summary and the timeline to XCom."""
-        from airflow_batch_service.waiting import finish, push_timeline, record_training_result
+        from airflow_batch_service._shared.waiting import (
+            finish,
+            push_timeline,
+            record_training_result,
+        )
 
         push_timeline(context, self, outcomes)
         self.training_job_result = record_training_result(context, self, outcomes[-1])

@@ -236,7 +236,7 @@ def lanes_for_task_instance(
     """Every service job this task instance submitted or watched, in every try (module doc of
     ``plugins`` and ``docs/ui.md``: XComs of the current try, the durable task tag for earlier
     tries of a submit task, the rendered ``job_id`` of a sensor)."""
-    from airflow_batch_service.durable import TaskKey
+    from airflow_batch_service._shared.durable import TaskKey
 
     notes: list[str] = []
     rendered, xcoms = ti.rendered, ti.xcoms

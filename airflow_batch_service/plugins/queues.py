@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-#: The durable submission's task tag (``airflow_batch_service.durable.TASK_TAG``).
+#: The durable submission's task tag (``airflow_batch_service._shared.durable.TASK_TAG``).
 TASK_TAG = "airflow-batch-service:task"
 NUM_INSTANCES = "NUM_INSTANCES"
 

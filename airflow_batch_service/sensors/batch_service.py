@@ -1,7 +1,7 @@
 """``BatchServiceJobSensor``: wait for a service job and explain how it ended.
 
 Each poke describes the job once and feeds ``core.watch.WaitLoop`` (through
-``airflow_batch_service.waiting``): each state change is logged once, with the time spent in
+``airflow_batch_service._shared.waiting``): each state change is logged once, with the time spent in
 the previous state; each finished attempt once, with its reason, the evaluateOnExit rule that
 matched and what Batch does next. Success returns ``Verdict.summary()`` as the XCom value; a
 final failure raises ``AirflowFailException`` carrying ``Verdict.explain()``.
@@ -45,8 +45,8 @@ from airflow.providers.common.compat.sdk import (
 )
 from airflow.sdk import PokeReturnValue
 
+from airflow_batch_service._shared.lineage import ServiceJobLineageMixin
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
-from airflow_batch_service.lineage import ServiceJobLineageMixin
 from airflow_batch_service.links.batch_service import (
     SERVICE_JOB_LINKS,
     ServiceJobLinks,
@@ -181,8 +181,8 @@ class BatchServiceJobSensor(ServiceJobLineageMixin, AwsBaseSensor[BatchServiceJo
     # -- the sensor ---------------------------------------------------------------------
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
+        from airflow_batch_service._shared.waiting import now_ms, run
         from airflow_batch_service.core.wait import wait_flow
-        from airflow_batch_service.waiting import now_ms, run
 
         if not self.job_id or not isinstance(self.job_id, str):
             raise AirflowFailException(
@@ -205,7 +205,11 @@ class BatchServiceJobSensor(ServiceJobLineageMixin, AwsBaseSensor[BatchServiceJo
         """Record what the wait found (timeline, training result, payload), then end."""
         import json
 
-        from airflow_batch_service.waiting import finish, push_timeline, record_training_result
+        from airflow_batch_service._shared.waiting import (
+            finish,
+            push_timeline,
+            record_training_result,
+        )
 
         push_timeline(context, self, [outcome])
         self.training_job_result = record_training_result(context, self, outcome)
@@ -226,7 +230,7 @@ class BatchServiceJobSensor(ServiceJobLineageMixin, AwsBaseSensor[BatchServiceJo
         return interval
 
     def execute(self, context: Context) -> Any:
-        from airflow_batch_service.waiting import now_ms
+        from airflow_batch_service._shared.waiting import now_ms
 
         self._started_ms = now_ms()  # execution_timeout counts from here without a start_date
         # Every execute is a fresh start for the links: a reschedule (in any process model,
@@ -277,7 +281,7 @@ class BatchServiceJobSensor(ServiceJobLineageMixin, AwsBaseSensor[BatchServiceJo
 
     def _execute_deferrable(self, context: Context) -> Any:
         """One poke here (links persisted, a finished job ends at once), then defer."""
-        from airflow_batch_service.waiting import defer
+        from airflow_batch_service._shared.waiting import defer
 
         result = self.poke(context)
         if isinstance(result, PokeReturnValue) and result.is_done:
@@ -301,8 +305,8 @@ class BatchServiceJobSensor(ServiceJobLineageMixin, AwsBaseSensor[BatchServiceJo
     def _limit(self, context: Context, started_ms: int) -> Limit | None:
         """The nearer of ``timeout`` (from the first poke) and what is left of
         ``execution_timeout`` (Airflow does not apply it to a deferred task)."""
+        from airflow_batch_service._shared.waiting import execution_limit
         from airflow_batch_service.core.wait import SENSOR_TIMEOUT, Limit, nearest
-        from airflow_batch_service.waiting import execution_limit
 
         timeout = Limit(
             started_ms + int(self.timeout * 1000),

@@ -34,7 +34,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_batch_service.cancellation import finishing_even_if_cancelled, keeping_cancel_message
+from airflow_batch_service._shared.cancellation import (
+    finishing_even_if_cancelled,
+    keeping_cancel_message,
+)
 
 if TYPE_CHECKING:
     from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
@@ -124,7 +127,7 @@ class BatchServiceJobTrigger(BaseTrigger):
     def hook(self) -> BatchServiceJobHook:
         """The process's hook for the serialized connection arguments (``AwsBaseHookMixin``'s
         mapping), shared with every other trigger that has the same ones (``shared_clients``)."""
-        from airflow_batch_service.shared_clients import get_shared_hook
+        from airflow_batch_service._shared.clients import get_shared_hook
 
         return get_shared_hook(
             aws_conn_id=self.aws_conn_id,
@@ -145,9 +148,9 @@ class BatchServiceJobTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_batch_service._shared.waiting import arun, now_ms
         from airflow_batch_service.core.logtail import LogTail
         from airflow_batch_service.core.wait import SENSOR_TIMEOUT, JobWait, Limit, wait_flow
-        from airflow_batch_service.waiting import arun, now_ms
 
         self.log.info(
             "Waiting for service job %s in the triggerer (poll every %gs)",

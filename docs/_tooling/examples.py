@@ -524,7 +524,7 @@ def sensor_summary() -> str:
 
 def validation_error() -> str:
     """What ``build_submit_request`` reports for a handful of typical mistakes."""
-    from airflow_batch_service.submit_request import build_submit_request, describe_problems
+    from airflow_batch_service._shared.submit_request import build_submit_request, describe_problems
 
     call = dict(
         job_name="train 2026-11-24",  # a space: not allowed

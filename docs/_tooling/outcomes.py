@@ -323,7 +323,7 @@ SCENARIOS: tuple[Scenario, ...] = (
 
 def raised(outcome: WaitOutcome, *, resubmit_on_retry: bool) -> str:
     """The class name of what ``waiting.finish`` raises for ``outcome`` ("" if it returns)."""
-    from airflow_batch_service.waiting import finish
+    from airflow_batch_service._shared.waiting import finish
 
     quiet = SimpleNamespace(error=lambda *args, **kwargs: None)
     try:

@@ -106,7 +106,7 @@ def test_execution_limit_counts_from_the_tries_start_in_the_users_words() -> Non
 def test_the_tasks_execution_limit_starts_at_the_task_instances_start_date() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from airflow_batch_service import waiting
+    from airflow_batch_service._shared import waiting
 
     start = datetime(2026, 1, 1, tzinfo=UTC)
     task = SimpleNamespace(execution_timeout=timedelta(seconds=8))

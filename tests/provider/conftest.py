@@ -76,7 +76,7 @@ def _fresh_queue_cache():
 def fresh_shared_clients():
     """Shared clients are per process: tests switch emulators under one connection id
     (``pytestmark = pytest.mark.usefixtures("fresh_shared_clients")``)."""
-    from airflow_batch_service import shared_clients
+    from airflow_batch_service._shared import clients as shared_clients
 
     shared_clients.clear()
     yield

@@ -20,7 +20,7 @@ from airflow.providers.common.compat.sdk import (
     TaskDeferred,
 )
 
-from airflow_batch_service import shared_clients
+from airflow_batch_service._shared import clients as shared_clients
 from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
 from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
 from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
@@ -476,8 +476,8 @@ print(json.dumps({
     "modules": mods,
     "boto3": "boto3" in sys.modules,
     "aiobotocore": "aiobotocore" in sys.modules,
-    "waiting": "airflow_batch_service.waiting" in sys.modules,
-    "shared": "airflow_batch_service.shared_clients" in sys.modules,
+    "waiting": "airflow_batch_service._shared.waiting" in sys.modules,
+    "shared": "airflow_batch_service._shared.clients" in sys.modules,
     "moto": "moto" in sys.modules,
 }))
 """

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_batch_service.durable import (
+from airflow_batch_service._shared.durable import (
     STORE_KEY,
     TASK_TAG,
     TOKEN_TAG,

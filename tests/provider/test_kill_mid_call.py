@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
-from airflow_batch_service import cancellation, shared_clients
-from airflow_batch_service.cancellation import keeping_cancel_message
+from airflow_batch_service._shared import cancellation
+from airflow_batch_service._shared import clients as shared_clients
+from airflow_batch_service._shared.cancellation import keeping_cancel_message
 from airflow_batch_service.core.sweep import MIN_WAITS
 from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
 

@@ -19,11 +19,11 @@ from airflow.providers.common.compat.sdk import (
     TaskDeferred,
 )
 
+from airflow_batch_service._shared.waiting import task_timeout_error
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
 from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
 from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
-from airflow_batch_service.waiting import task_timeout_error
 
 from .support import (
     POKE,

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-from airflow_batch_service.lineage import (
+from airflow_batch_service._shared.lineage import (
     ServiceJobLineageMixin,
     payload_s3_inputs,
     s3_dataset_parts,
@@ -70,7 +70,7 @@ def test_lineage_is_importable_without_openlineage():
     import sys
 
     code = (
-        "import sys, airflow_batch_service.lineage\n"
+        "import sys, airflow_batch_service._shared.lineage\n"
         "print(any(m.startswith(('openlineage', 'airflow.providers.openlineage')) for m in sys.modules))"
     )
     out = subprocess.run(
@@ -204,7 +204,7 @@ TRAIN_INPUT = [("s3://data-bucket", "train/")]
 @pytest.fixture
 def emu(request, monkeypatch):
     pytest.importorskip("airflow.providers.openlineage")
-    from airflow_batch_service import shared_clients
+    from airflow_batch_service._shared import clients as shared_clients
 
     shared_clients.clear()
     yield support.connect_emulator(request, monkeypatch, "in_process", support.STATE_SECONDS)

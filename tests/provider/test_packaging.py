@@ -51,8 +51,8 @@ print(json.dumps({
     "moto": "moto" in sys.modules,
     "emulator": any(m.startswith("airflow_batch_service.emulator") for m in sys.modules),
     "validation": "airflow_batch_service.core.validation" in sys.modules,
-    "payload": "airflow_batch_service.payload" in sys.modules,
-    "waiting": "airflow_batch_service.waiting" in sys.modules,
+    "payload": "airflow_batch_service._shared.payload" in sys.modules,
+    "waiting": "airflow_batch_service._shared.waiting" in sys.modules,
     "default_session": boto3.DEFAULT_SESSION is not None,
 }))
 """

@@ -7,7 +7,7 @@ import io
 import re
 from typing import Any
 
-from airflow_batch_service import demo
+from airflow_batch_service.cli import demo
 from airflow_batch_service.core import reasons
 
 from .conftest import REPO
@@ -130,7 +130,7 @@ def test_demo_notes_come_from_a_deferred_wait_too() -> None:
 READ_BACK = """
 import json, sys
 from pathlib import Path
-from airflow_batch_service import demo
+from airflow_batch_service.cli import demo
 env = demo.airflow_env(Path(sys.argv[1]), sys.argv[2], sys.argv[3], 0.5)
 with demo.reading_hook(env) as hook:
     print(json.dumps([job["jobName"] for job in demo.all_jobs(hook, [sys.argv[4]])]))

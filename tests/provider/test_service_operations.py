@@ -713,7 +713,7 @@ import sys, json, boto3
 import airflow_batch_service.operators.service_operations
 import airflow_batch_service.sensors.service_operations
 import airflow_batch_service.triggers.service_operations
-import airflow_batch_service.lineage
+import airflow_batch_service._shared.lineage
 print(json.dumps({
     "default_session": boto3.DEFAULT_SESSION is not None,
     "validation": "airflow_batch_service.core.validation" in sys.modules,

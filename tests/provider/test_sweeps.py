@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_batch_service import shared_clients
+from airflow_batch_service._shared import clients as shared_clients
 from airflow_batch_service.hooks.batch_service import clear_cache
 from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
 from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_batch_service import shared_clients
+from airflow_batch_service._shared import clients as shared_clients
 from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
 
 from .support import (

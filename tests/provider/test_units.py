@@ -9,6 +9,8 @@ from botocore.exceptions import (
     NoCredentialsError,
 )
 
+from airflow_batch_service._shared.payload import payload_model_problems
+from airflow_batch_service._shared.submit_request import argument_for, build_submit_request
 from airflow_batch_service.core.errors import ErrorKind
 from airflow_batch_service.core.training_job import PAYLOAD_NAME_MAX
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook, classify_exception
@@ -18,8 +20,6 @@ from airflow_batch_service.links.batch_service import (
     TrainingJobLogsLink,
 )
 from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
-from airflow_batch_service.payload import payload_model_problems
-from airflow_batch_service.submit_request import argument_for, build_submit_request
 
 PAYLOAD = {
     "TrainingJobName": "unit",

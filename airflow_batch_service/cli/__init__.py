@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "demo": (
         "run the example DAGs end to end on the embedded emulator and print each job's timeline",
-        "airflow_batch_service.demo",
+        "airflow_batch_service.cli.demo",
     ),
 }
 

@@ -150,7 +150,7 @@ class _SharedPolls:
         return marshal.loads(self.last)  # a fresh copy each time, as a describe would be
 
     def described(self, request: Call, reply: Any) -> None:
-        from airflow_batch_service.coalesce import watch_for
+        from airflow_batch_service._shared.coalesce import watch_for
         from airflow_batch_service.core.sweep import summary_key
 
         if request.method != "describe_service_job" or not isinstance(reply, Mapping):

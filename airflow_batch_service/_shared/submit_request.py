@@ -13,13 +13,13 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from airflow_batch_service._shared.payload import payload_model_problems
 from airflow_batch_service.core.durable import DURABLE_REQUEST_RESERVE
 from airflow_batch_service.core.validation import (
     Problem,
     request_size_problems,
     submit_request_problems,
 )
-from airflow_batch_service.payload import payload_model_problems
 
 #: SubmitServiceJob field -> this operator's argument, so messages name what the user wrote.
 ARGUMENT_FOR_FIELD: dict[str, str] = {

@@ -92,7 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def find_dags_folder(given: Path | None) -> Path:
-    candidates = [given] if given else [Path(__file__).resolve().parents[1] / "example_dags"]
+    candidates = [given] if given else [Path(__file__).resolve().parents[2] / "example_dags"]
     for folder in candidates:
         if folder and (folder / "example_batch_service_basic.py").is_file():
             return folder

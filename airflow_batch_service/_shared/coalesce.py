@@ -93,7 +93,7 @@ class QueueWatch:
             self._sleepers.discard(woken)
 
     async def _run(self) -> None:
-        from airflow_batch_service.hooks.batch_service import classify_exception
+        from airflow_batch_service.core.errors import classify_exception
 
         while self.waits:
             await asyncio.sleep(self.interval)

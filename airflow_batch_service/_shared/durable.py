@@ -67,10 +67,9 @@ from airflow_batch_service.core.durable import (
     killed_by_other_try,
     with_durable_tags,
 )
-from airflow_batch_service.core.errors import ErrorKind
+from airflow_batch_service.core.errors import ErrorKind, classify_exception
 from airflow_batch_service.core.retry import Cause
 from airflow_batch_service.core.verdict import interpret
-from airflow_batch_service.hooks.batch_service import classify_exception
 
 if TYPE_CHECKING:
     from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
@@ -360,7 +359,7 @@ class DurableSubmitter:
                 if mapped is None:
                     raise
                 kind, text = mapped
-                if kind is ErrorKind.TRANSIENT:
+                if kind.retryable:
                     failures += 1
                     elapsed = time.monotonic() - started
                     delay = backoff.next_delay(failures, elapsed, self.rng)

@@ -43,7 +43,7 @@ def now_ms() -> int:
 
 
 def _failed(hook: BatchServiceJobHook, exc: Exception) -> Failed:
-    from airflow_batch_service.hooks.batch_service import classify_exception
+    from airflow_batch_service.core.errors import classify_exception
 
     mapped = classify_exception(exc)
     if mapped is None:

@@ -358,7 +358,7 @@ class WaitLoop:
                 ),
                 delay,
             )
-        if kind is ErrorKind.TRANSIENT:
+        if kind.retryable:
             return Step(
                 (
                     f"transient AWS error while describing {self.job_id} "

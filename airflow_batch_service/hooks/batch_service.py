@@ -28,7 +28,8 @@ that a deferred wait needs has an ``async`` twin written beside it (``describe_s
 The twins run the same boto3 call on the triggerer process's shared client, in a small thread
 pool (``shared_clients``: one client per connection, not one per waiting task). Responses lose
 ``ResponseMetadata`` here, reasons are cut to Batch's 1,000 characters here, and botocore's
-exceptions are mapped to ``core.errors`` kinds here (:func:`classify_exception`), once.
+exceptions are mapped to ``core.errors`` kinds by ``core.errors.classify_exception``, the one
+classification every caller asks (re-exported here).
 """
 
 from __future__ import annotations
@@ -40,47 +41,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-from airflow_batch_service.core.errors import ErrorKind, classify
+# Re-exported: the hook's public name for the one classification of AWS errors.
+from airflow_batch_service.core.errors import classify_exception as classify_exception
 
 if TYPE_CHECKING:
     from botocore.config import Config
 
 #: TerminateServiceJob's ``reason`` is at most this long.
 MAX_REASON = 1000
-
-#: Connection-level failures: the request never got an answer. Always worth retrying.
-_CONNECTION_ERRORS = (
-    "EndpointConnectionError",
-    "ConnectionClosedError",
-    "ConnectTimeoutError",
-    "ReadTimeoutError",
-    "ProxyConnectionError",
-    "SSLError",
-    "HTTPClientError",
-    "ConnectionError",
-)
-
-
-def classify_exception(exc: BaseException) -> tuple[ErrorKind, str] | None:
-    """Map a botocore exception to ``(kind, message)``; ``None`` means "not an AWS error,
-    let it propagate" (a bug should fail loudly, not be polled around)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {}) or {}
-        code = error.get("Code")
-        status = (exc.response.get("ResponseMetadata", {}) or {}).get("HTTPStatusCode")
-        message = error.get("Message") or str(exc)
-        return classify(code, status, message), f"{code} (HTTP {status}): {message}"
-    if isinstance(exc, BotoCoreError):
-        names = {cls.__name__ for cls in type(exc).__mro__}
-        if names.intersection(_CONNECTION_ERRORS):
-            return ErrorKind.TRANSIENT, f"{type(exc).__name__}: {exc}"
-        return ErrorKind.FATAL, f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, (ConnectionError, TimeoutError)):
-        return ErrorKind.TRANSIENT, f"{type(exc).__name__}: {exc}"
-    return None
-
 
 #: botocore settings used unless the connection or ``botocore_config`` sets them.
 DEFAULT_BOTOCORE_CONFIG: dict[str, Any] = {

@@ -265,8 +265,8 @@ class BatchSubmitServiceJobOperator(ServiceJobLineageMixin, AwsBaseOperator[Batc
         from airflow.providers.common.compat.sdk import AirflowFailException
 
         from airflow_batch_service._shared.submit_request import describe_problems
+        from airflow_batch_service.core.errors import classify_exception
         from airflow_batch_service.core.queue_check import queue_problems
-        from airflow_batch_service.hooks.batch_service import classify_exception
 
         name = str(request["jobQueue"])
         try:

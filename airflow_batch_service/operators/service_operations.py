@@ -74,25 +74,18 @@ def _maybe_json(value: Any) -> Any:
     return value
 
 
-def _aws_error(exc: BaseException) -> tuple[str | None, int | None, str]:
-    response = getattr(exc, "response", None) or {}
-    error = response.get("Error", {}) if isinstance(response, Mapping) else {}
-    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode") if response else None
-    return error.get("Code"), status, str(error.get("Message") or exc)
-
-
 def _call(what: str, call: Callable[[], Any]) -> Any:
     """Make one AWS call: a refusal (HTTP 400, not a throttle) fails without retries, with
     AWS's own message; anything else propagates (Airflow's ``retries`` apply)."""
     from airflow.providers.common.compat.sdk import AirflowFailException
 
-    from airflow_batch_service.core.errors import ErrorKind, classify
+    from airflow_batch_service.core.errors import classify, error_response
 
     try:
         return call()
     except Exception as exc:
-        code, status, message = _aws_error(exc)
-        if status == 400 and classify(code, status, message) is not ErrorKind.TRANSIENT:
+        code, status, message = error_response(exc) or (None, None, str(exc))
+        if status == 400 and not classify(code, status, message).retryable:
             raise AirflowFailException(f"{what} was refused: {code}: {message}") from exc
         raise
 
@@ -367,13 +360,13 @@ class BatchTerminateServiceJobsOperator(AwsBaseOperator[BatchServiceJobHook]):
 
     def _submitted_by_run(self, job_id: str, task_ids: list[Any] | None) -> bool:
         from airflow_batch_service.core.durable import TASK_TAG, TaskKey
-        from airflow_batch_service.core.errors import ErrorKind, classify
+        from airflow_batch_service.core.errors import ErrorKind, classify, error_response
         from airflow_batch_service.core.operations import parse_task_tag
 
         try:
             tags = self.hook.describe_service_job(job_id).get("tags") or {}
         except Exception as exc:
-            code, status, message = _aws_error(exc)
+            code, status, message = error_response(exc) or (None, None, str(exc))
             if classify(code, status, message) is ErrorKind.NOT_FOUND:
                 return False  # gone since the listing
             raise
@@ -522,14 +515,14 @@ class BatchCreateServiceEnvironmentOperator(AwsBaseOperator[BatchServiceJobHook]
 
         from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
+        from airflow_batch_service.core.errors import is_retryable
         from airflow_batch_service.core.operations import ResourceStatus, check_service_environment
-        from airflow_batch_service.triggers.service_operations import is_transient
 
         for attempt in range(1, self.max_retries + 1):
             try:
                 check = check_service_environment(arn, self.hook.describe_service_environment(arn))
             except Exception as exc:
-                if not is_transient(exc):
+                if not is_retryable(exc):
                     raise
                 self.log.warning("Describing service environment %s failed (%s)", arn, exc)
             else:

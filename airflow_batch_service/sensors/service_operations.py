@@ -104,13 +104,13 @@ class _ResourceStatusSensor(AwsBaseSensor[BatchServiceJobHook]):
     def poke(self, context: Context) -> bool | PokeReturnValue:
         from airflow.providers.common.compat.sdk import AirflowFailException
 
+        from airflow_batch_service.core.errors import is_retryable
         from airflow_batch_service.core.operations import ResourceStatus
-        from airflow_batch_service.triggers.service_operations import is_transient
 
         try:
             description = self.describe()
         except Exception as exc:
-            if not is_transient(exc):
+            if not is_retryable(exc):
                 raise
             self.log.warning(
                 "Describing %s %s failed (%s); asking again at the next poke",

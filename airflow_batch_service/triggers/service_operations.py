@@ -20,34 +20,10 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_batch_service.core.errors import is_retryable
+
 #: Event statuses.
 SUCCESS, FAILURE, TIMEOUT = "success", "failure", "timeout"
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Throttling, 5xx and connection trouble: worth asking again (``core.errors``)."""
-    from airflow_batch_service.core.errors import ErrorKind, classify
-
-    try:
-        from botocore.exceptions import (
-            ClientError,
-            ConnectionClosedError,
-            ConnectTimeoutError,
-            EndpointConnectionError,
-            ReadTimeoutError,
-        )
-    except ImportError:  # pragma: no cover - botocore is a dependency
-        return False
-    if isinstance(
-        exc,
-        EndpointConnectionError | ConnectionClosedError | ConnectTimeoutError | ReadTimeoutError,
-    ):
-        return True
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        return classify(error.get("Code"), status, error.get("Message")) is ErrorKind.TRANSIENT
-    return False
 
 
 class _ResourceStatusTrigger(BaseTrigger):
@@ -126,7 +102,7 @@ class _ResourceStatusTrigger(BaseTrigger):
             try:
                 description = await sync_to_async(self.describe)(hook)
             except Exception as exc:
-                if not is_transient(exc):
+                if not is_retryable(exc):
                     yield TriggerEvent(
                         {
                             "status": FAILURE,

@@ -8,8 +8,8 @@ from airflow_batch_service.core.errors import ErrorKind, classify
 @pytest.mark.parametrize(
     ("code", "status", "message", "kind"),
     [
-        ("TooManyRequestsException", 429, "Too Many Requests", ErrorKind.TRANSIENT),
-        ("ThrottlingException", 400, "Rate exceeded", ErrorKind.TRANSIENT),
+        ("TooManyRequestsException", 429, "Too Many Requests", ErrorKind.THROTTLED),
+        ("ThrottlingException", 400, "Rate exceeded", ErrorKind.THROTTLED),
         ("ServerException", 500, "oops", ErrorKind.TRANSIENT),
         (None, 503, None, ErrorKind.TRANSIENT),
         ("ClientException", 400, "Service job abc does not exist", ErrorKind.NOT_FOUND),

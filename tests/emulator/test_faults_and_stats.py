@@ -31,7 +31,7 @@ def test_throttle_is_http_429_and_transient(emu):
         batch.describe_service_job(jobId=job["jobId"])
     code, status, message = error_of(err)
     assert (code, status) == ("TooManyRequestsException", 429)
-    assert classify(code, status, message) is ErrorKind.TRANSIENT
+    assert classify(code, status, message) is ErrorKind.THROTTLED
     assert (
         batch.list_service_jobs(jobQueue=emu.queue_name)["jobSummaryList"] == []
     )  # other ops unaffected

@@ -111,7 +111,7 @@ def test_throttle_has_batchs_wire_shape(emu):
         batch.submit_service_job(**submit_args(emu.queue_name, "w-6"))
     code, status, message = error_of(err)
     assert (code, status, message) == ("TooManyRequestsException", 429, "Too Many Requests.")
-    assert classify(code, status, message) is ErrorKind.TRANSIENT
+    assert classify(code, status, message) is ErrorKind.THROTTLED
     headers = {k.lower(): v for k, v in seen["headers"].items()}
     assert headers["content-type"] == "application/json"
     assert headers["x-amzn-errortype"] == "TooManyRequestsException"

@@ -40,7 +40,7 @@ def _client_error(code: str, status: int, message: str = "m") -> ClientError:
 
 def test_classify_exception():
     assert (
-        classify_exception(_client_error("TooManyRequestsException", 429))[0] is ErrorKind.TRANSIENT
+        classify_exception(_client_error("TooManyRequestsException", 429))[0] is ErrorKind.THROTTLED
     )
     assert classify_exception(_client_error("ServerException", 500))[0] is ErrorKind.TRANSIENT
     not_found = _client_error("ClientException", 400, "Job abc does not exist")
@@ -213,3 +213,16 @@ def test_sensor_with_empty_job_id_fails_at_once():
 
     with pytest.raises(AirflowFailException, match="job_id is None"):
         BatchServiceJobSensor(task_id="w", job_id=None).poke(make_context())  # type: ignore[arg-type]
+
+
+def test_every_caller_asks_one_classification():
+    """Throttles are told from other transient trouble, and both are retryable; the hook's
+    name and the core's are the same function."""
+    from airflow_batch_service.core import errors
+
+    assert classify_exception is errors.classify_exception
+    throttle = _client_error("ThrottlingException", 400)
+    assert errors.is_retryable(throttle)
+    assert errors.is_retryable(_client_error("ServerException", 500))
+    assert not errors.is_retryable(_client_error("AccessDeniedException", 403))
+    assert not errors.is_retryable(KeyError("bug"))

@@ -1,6 +1,6 @@
 """A sweep at scale against AWS's API quotas: N deferred waits on one queue, and a submit burst.
 
-A script that prints figures, not a test (issue 11, item 4):
+A script that prints figures, not a test:
 
     .venv/bin/python benchmarks/sweep_scale.py [--waits 1000] [--polls 4] [--interval 30]
         [--submits 200] [--workers 32] [--parts waits submits]
@@ -62,7 +62,7 @@ and 429s, the durable submitter's backoff steps (counted by wrapping ``core.back
 in the workers; the delays are unchanged), the elapsed time (first task start to last task
 end) and the achieved rate as a share of the quota: successful submits / elapsed seconds / 5.
 
-Targets (issue 11; reported, not asserted): waits <= 1/20 call per job per interval at
+Targets (reported, not asserted): waits <= 1/20 call per job per interval at
 N = 1,000; memory per wait no worse than ~27-31 KiB; submits 0 failures, 0 duplicates and at
 least 80% of the quota.
 """

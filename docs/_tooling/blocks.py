@@ -4,7 +4,7 @@ A page read on GitHub (or in an editor) must be complete, so what the docs build
 written into the ``.md`` files themselves, between two marker lines, by ``scripts/gen_docs.py``:
 
     <!-- generated:NAME -->
-    ... what examples.GENERATORS[NAME]() returns: computed by airflow_batch_service.core ...
+    ... what examples.GENERATORS[NAME]() (or layout.GENERATORS) returns, computed from the code ...
     <!-- end generated:NAME -->
 
     <!-- include:PATH:NAME -->
@@ -68,6 +68,11 @@ def extract_example(path: Path, name: str) -> str:
     return textwrap.dedent("\n".join(lines[starts[0] + 1 : ends[0]])).strip("\n")
 
 
+def all_generators() -> dict[str, Callable[[], str]]:
+    """Every generated block's function: the core's examples and the package's layout."""
+    return {**_load("examples").GENERATORS, **_load("layout").GENERATORS}
+
+
 def render(kind: str, arg: str) -> str:
     """The Markdown for one block, without its markers. ``ValueError`` names what is wrong."""
     if kind == "include":
@@ -80,7 +85,7 @@ def render(kind: str, arg: str) -> str:
         except OSError as err:
             raise ValueError(f"include:{arg}: {err}") from err
         return f'```python title="{path}"\n{code}\n```'
-    generators: dict[str, Callable[[], str]] = dict(_load("examples").GENERATORS)
+    generators = all_generators()
     if not GENERATED_ARG.match(arg) or arg not in generators:
         raise ValueError(f"unknown generated block {arg!r}; known: {', '.join(sorted(generators))}")
     return generators[arg]().strip("\n")

@@ -1,4 +1,4 @@
-"""Issue 4 on a real scheduler and triggerer: kill, crash-and-retry, deferrable waits.
+"""Cancel and reattach on a real scheduler and triggerer: kill, crash-and-retry, deferrable waits.
 
 Each test writes its own small DAG (the settings come from the stack's environment: the
 ``batch_emulator`` connection and the emulator's queue) and slows the emulator down so the job
@@ -116,10 +116,10 @@ def _deferrable_missing(kind: str) -> str | None:
     from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
 
     if not _has_trigger():
-        return "airflow_batch_service.triggers.BatchServiceJobTrigger not implemented yet (issue 4 item 1)"
+        return "airflow_batch_service.triggers.BatchServiceJobTrigger not implemented yet"
     cls = BatchServiceJobSensor if kind == "sensor" else BatchSubmitServiceJobOperator
     if not _accepts(cls, "deferrable"):
-        return f"{cls.__name__} has no deferrable=True yet (issue 4 item 2)"
+        return f"{cls.__name__} has no deferrable=True yet"
     return None
 
 
@@ -227,7 +227,7 @@ def test_a_worker_crash_after_submit_reattaches_on_retry(
     """The first try is SIGKILLed after submitting; the retry must reattach, not submit again."""
     if not _has_durable_submission():
         pytest.skip(
-            "durable submission not implemented yet (issue 4 item 4): the submit operator has no "
+            "durable submission not implemented yet: the submit operator has no "
             "task_state_store / ResumableJobMixin / ListServiceJobs lookup"
         )
     dag_id = "it_crash_reattach"

@@ -1,4 +1,4 @@
-"""Issue 11 on a real scheduler and triggerer: a mapped deferrable sweep of 50 jobs on a queue
+"""Sweeps on a real scheduler and triggerer: a mapped deferrable sweep of 50 jobs on a queue
 with capacity for 8, with AWS's API quotas on in the emulator. Every task succeeds, exactly one
 job per task, and the emulator's counters show the triggerer's waits sharing listing rounds
 instead of describing every job every interval."""

@@ -1,4 +1,4 @@
-"""Issue 8 items 1 and 2 on a real scheduler and triggerer.
+"""Time limits in the deferred wait, and a clear, on a real scheduler and triggerer.
 
 1. ``execution_timeout`` bounds a deferred operator: Airflow does not apply it to a deferred
    task, so the trigger carries it, terminates the job when it passes and fails the task.

@@ -1,4 +1,4 @@
-"""Sweeps (issue 11) against the emulator: deferred waits on one queue share one listing round
+"""Sweeps against the emulator: deferred waits on one queue share one listing round
 per interval in the triggerer, and a RUNNABLE job's wait says where it stands in the queue."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What the training produced (issue 12 item 1): the final attempt's training job in XCom, in
+"""What the training produced: the final attempt's training job in XCom, in
 every wait mode (poke, reschedule, deferrable, the operator's own wait), against the emulator
 in-process and over HTTP. The emulator's scenario scripts the metrics each attempt reports."""
 

@@ -39,37 +39,42 @@ A retry reattaches to the job carrying it; after a non-final failure the task fa
 ``AirflowFailException``, because AWS would reject the same token again (template the token
 with something that changes, or leave it unset and let this module derive one).
 
-The rules (tokens, tags, the decision table) are pure, in ``core.durable``; this module is
-their I/O shell: it looks the previous job up, submits, and rides out throttling. Every AWS
-call goes through the hook; every error is read through the hook's ``classify_exception``.
+The rules (tokens, tags, the decision table) are pure, in ``core.durable`` (the task tag's
+format in ``core.task_tag``); this module is their I/O shell: it asks the store, submits, and
+rides out throttling; the ListServiceJobs lookup of steps 2 and 3 is ``_shared.durable_lookup``.
+Every AWS call goes through the hook; every error is read through
+``core.errors.classify_exception``.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_batch_service._shared.durable_lookup import (
+    LOOKUP_LIMIT,
+    VISIBILITY_WAIT_SECONDS,
+    JobLookup,
+    token_of,
+)
 from airflow_batch_service.core.backoff import Backoff
 from airflow_batch_service.core.durable import (
     DURABLE_REQUEST_RESERVE,
     STORE_KEY,
-    TASK_TAG,
     TOKEN_TAG,
     Action,
     Decision,
-    TaskKey,
     decide,
     derive_token,
     is_token_rejection,
     killed_by_other_try,
     with_durable_tags,
 )
-from airflow_batch_service.core.errors import ErrorKind, classify_exception
-from airflow_batch_service.core.retry import Cause
-from airflow_batch_service.core.verdict import interpret
+from airflow_batch_service.core.errors import classify_exception
+from airflow_batch_service.core.task_tag import TASK_TAG, TaskKey
 
 if TYPE_CHECKING:
     from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
@@ -89,14 +94,11 @@ __all__ = [
     "with_durable_tags",
 ]
 
-#: At most this many same-named jobs are described per lookup (newest first). A job name
-#: unique per run (``{{ run_id }}``-derived) keeps the lookup at one or two describes.
-LOOKUP_LIMIT = 50
-#: How long a job returned by List (or a rejected token) may stay invisible before giving up.
-VISIBILITY_WAIT_SECONDS = 30.0
 #: Default seconds a throttled SubmitServiceJob is retried (``submit_patience``): ten minutes
 #: ride out any burst against the 5-per-second quota; a task is never failed within them.
 SUBMIT_PATIENCE = 600.0
+#: How a previous job found by ``durable_lookup`` is named in the log.
+FOUND_BY_LISTING = "an earlier try (found by ListServiceJobs)"
 #: Rounds of decide -> submit -> "token already used" -> decide, before giving up (a loop guard).
 MAX_ROUNDS = 5
 
@@ -160,7 +162,7 @@ class DurableSubmitter:
                 raise DurableSubmitError(decision.message, final=True)
             if decision.action is Action.REATTACH:
                 self.log.info(decision.message)
-                token = self._token_of(previous) or ""
+                token = token_of(previous) or ""
                 self._remember(previous, token, submitted=False)
                 return Submission(_job_response(previous or {}), True, decision, token)
             token = self._next_token(job_name, user_token, previous)
@@ -181,6 +183,19 @@ class DurableSubmitter:
 
     # -- the previous job ------------------------------------------------------------------
 
+    @property
+    def _jobs(self) -> JobLookup:
+        """The ListServiceJobs lookups (``_shared.durable_lookup``), on the request's queue."""
+        return JobLookup(
+            self.hook,
+            self.key,
+            self.log,
+            self.job_queue,
+            self.lookup_limit,
+            self.visibility_wait,
+            self.sleep,
+        )
+
     def _previous_job(
         self, job_name: str, user_token: str | None
     ) -> tuple[dict[str, Any] | None, str]:
@@ -192,10 +207,10 @@ class DurableSubmitter:
                 "client_token changed since job %s was submitted: not reattaching to it",
                 stored["job_id"],
             )
-            return self._lookup(job_name, user_token), "an earlier try (found by ListServiceJobs)"
+            return self._jobs.chain_head(job_name, user_token), FOUND_BY_LISTING
         if stored:
             job_id = str(stored["job_id"])
-            describe = self._describe_visible(job_id)
+            describe = self._jobs.describe_visible(job_id)
             if describe is not None:
                 number = stored.get("try_number")
                 return describe, f"try {number}" if number else "an earlier try"
@@ -207,7 +222,7 @@ class DurableSubmitter:
             # A first try has no earlier job; the deterministic token still covers a
             # botocore-level duplicate. (A clear makes try_number 2+, so it looks.)
             return None, "an earlier try"
-        return self._lookup(job_name, user_token), "an earlier try (found by ListServiceJobs)"
+        return self._jobs.chain_head(job_name, user_token), FOUND_BY_LISTING
 
     def _stored(self) -> dict[str, Any] | None:
         if self.store is None:
@@ -240,56 +255,6 @@ class DurableSubmitter:
                 "Could not save job %s to task_state_store", value["job_id"], exc_info=True
             )
 
-    def _candidates(self, job_name: str) -> Iterator[dict[str, Any]]:
-        """Describes of the jobs named ``job_name`` on the request's queue (every status: a
-        filter makes ListServiceJobs ignore jobStatus), newest first, at most
-        ``lookup_limit``."""
-        summaries = list(
-            self.hook.list_service_jobs(
-                job_queue=self.job_queue, filters=[{"name": "JOB_NAME", "values": [job_name]}]
-            )
-        )
-        summaries.sort(key=lambda s: s.get("createdAt") or 0, reverse=True)
-        if len(summaries) > self.lookup_limit:
-            self.log.warning(
-                "%d jobs are named %r; looking at the newest %d only. A job name unique per "
-                "run (derived from {{ run_id }}) makes this lookup cheap and exact.",
-                len(summaries),
-                job_name,
-                self.lookup_limit,
-            )
-        for summary in summaries[: self.lookup_limit]:
-            if summary.get("jobName") != job_name:  # the filter is case-insensitive
-                continue
-            describe = self._describe_visible(str(summary["jobId"]))
-            if describe is not None:
-                yield describe
-
-    def _by_token(self, job_name: str) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        for describe in self._candidates(job_name):
-            token = self._token_of(describe)
-            if token and token not in found:  # newest wins
-                found[token] = describe
-        return found
-
-    def _lookup(self, job_name: str, user_token: str | None) -> dict[str, Any] | None:
-        """The newest job of this task key's token chain (module doc), or ``None``."""
-        jobs = self._by_token(job_name)
-        if user_token:
-            return jobs.get(user_token)
-        token, previous = derive_token(self.key, job_name), None
-        for _ in range(len(jobs) + 1):
-            job = jobs.get(token)
-            if job is None:
-                break
-            previous = job
-            verdict = interpret(job)
-            if not verdict.done or verdict.succeeded or verdict.cause is Cause.EXIT_RULE:
-                break
-            token = derive_token(self.key, job_name, verdict.job_id)
-        return previous
-
     def _next_token(
         self, job_name: str, user_token: str | None, previous: Mapping[str, Any] | None
     ) -> str:
@@ -306,32 +271,6 @@ class DurableSubmitter:
             return str(user_token)
         previous_id = str(previous["jobId"]) if previous is not None else None
         return derive_token(self.key, job_name, previous_id)
-
-    @staticmethod
-    def _token_of(describe: Mapping[str, Any] | None) -> str | None:
-        tags = (describe or {}).get("tags") or {}
-        value = tags.get(TOKEN_TAG)
-        return str(value) if value else None
-
-    def _describe_visible(self, job_id: str) -> dict[str, Any] | None:
-        """Describe, waiting out "not found" right after submit (eventual consistency);
-        ``None`` if the job stays invisible for ``visibility_wait`` seconds."""
-        deadline = time.monotonic() + self.visibility_wait
-        delay = 0.25
-        while True:
-            try:
-                return self.hook.describe_service_job(job_id)
-            except Exception as exc:
-                mapped = classify_exception(exc)
-                if mapped is None or mapped[0] is ErrorKind.FATAL:
-                    raise
-                if time.monotonic() >= deadline:
-                    if mapped[0] is ErrorKind.NOT_FOUND:
-                        return None
-                    raise
-                self.log.info("Describing job %s: %s; trying again", job_id, mapped[1])
-                self.sleep(delay)
-                delay = min(delay * 2, 5.0)
 
     # -- submit ----------------------------------------------------------------------------
 
@@ -382,7 +321,7 @@ class DurableSubmitter:
                     self.sleep(delay)
                     continue
                 rejected = is_token_rejection(text)
-                holder = self._holder_of(token, str(request["jobName"])) if rejected else None
+                holder = self._jobs.holder_of(token, str(request["jobName"])) if rejected else None
                 if holder is None and rejected:
                     raise DurableSubmitError(
                         f"SubmitServiceJob says clientToken {token} was used already, but no job "
@@ -412,13 +351,3 @@ class DurableSubmitter:
             token,
         )
         return response, None
-
-    def _holder_of(self, token: str, job_name: str) -> dict[str, Any] | None:
-        """The job already submitted with ``token`` (AWS said the token was used), waited for
-        up to ``visibility_wait``: a job just created may not be listed yet."""
-        deadline = time.monotonic() + self.visibility_wait
-        while True:
-            holder = self._by_token(job_name).get(token)
-            if holder is not None or time.monotonic() >= deadline:
-                return holder
-            self.sleep(1.0)

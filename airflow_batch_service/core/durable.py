@@ -1,10 +1,11 @@
 """Durable submission's rules: which job a task key owns, and what a new try does about it.
 
-Pure (the shell with its I/O is ``airflow_batch_service._shared.durable``). A task key (``dag_id``,
-``task_id``, ``run_id``, ``map_index``) derives a deterministic clientToken per "generation" of
-its job (:func:`derive_token`); the token and the key are written as tags on the job
-(:func:`with_durable_tags`); and :func:`decide` is the decision table for the job an earlier
-try left behind:
+Pure (the shell with its I/O is ``airflow_batch_service._shared.durable``). A task key
+(``dag_id``, ``task_id``, ``run_id``, ``map_index``: ``core.task_tag.TaskKey``, also importable
+from here) derives a deterministic clientToken per "generation" of its job
+(:func:`derive_token`); the token and the key (in ``core.task_tag``'s format) are written as
+tags on the job (:func:`with_durable_tags`); and :func:`decide` is the decision table for the
+job an earlier try left behind:
 
 - none found: submit, with token ``T(key, name, None)``;
 - in progress (SUBMITTED ... RUNNING, or a status this version does not know): reattach;
@@ -21,17 +22,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from airflow_batch_service.core.retry import Cause
+from airflow_batch_service.core.task_tag import TASK_TAG, TaskKey
 from airflow_batch_service.core.verdict import Verdict, interpret
 
-#: Tag carrying the task key, for people (console, cost reports) and for auditing.
-TASK_TAG = "airflow-batch-service:task"
 #: Tag carrying the clientToken the job was submitted with: the lookup's proof of ownership.
 TOKEN_TAG = "airflow-batch-service:client-token"
 #: ``task_state_store`` key (Airflow 3.3+). Renaming it breaks in-flight retries.
@@ -39,46 +38,13 @@ STORE_KEY = "airflow_batch_service.service_job"
 #: Token scheme version: part of the hash, so a future scheme never collides with this one.
 TOKEN_SCHEME = "abs1"
 MAX_TOKEN = 64
-MAX_TAGS, MAX_TAG_VALUE = 50, 256
+MAX_TAGS = 50
 
 #: Bytes the durable clientToken and the two tags can add to a request (token 64, token tag
 #: about 100, task tag at most 290, JSON punctuation): counted against the 30 KiB quota.
 DURABLE_REQUEST_RESERVE = 512
 
-_TAG_VALUE_UNSAFE = re.compile(r"[^\w .:/=+\-@]")
 _TOKEN_REJECTION_WORDS = ("clienttoken", "client token", "idempot", "already", "duplicate")
-
-
-@dataclass(frozen=True)
-class TaskKey:
-    """What identifies "the same task" across tries: a retry or a clear keeps all four."""
-
-    dag_id: str
-    task_id: str
-    run_id: str
-    map_index: int = -1
-
-    @classmethod
-    def from_context(cls, context: Mapping[str, Any], *, dag_id: str, task_id: str) -> TaskKey:
-        """Read the key from the task context (the operator supplies its own ids)."""
-        ti = context.get("ti")
-        run_id = context.get("run_id") or getattr(ti, "run_id", None) or ""
-        map_index = getattr(ti, "map_index", None)
-        if not isinstance(map_index, int):
-            map_index = -1
-        return cls(str(dag_id), str(task_id), str(run_id), map_index)
-
-    def __str__(self) -> str:
-        return f"{self.dag_id}:{self.task_id}:{self.run_id}:{self.map_index}"
-
-    def tag_value(self) -> str:
-        """The key as a tag value: Batch's tag charset and at most 256 characters (a long key
-        keeps its head and gains a hash, so it stays unique)."""
-        text = _TAG_VALUE_UNSAFE.sub("_", str(self))
-        if len(text) <= MAX_TAG_VALUE:
-            return text
-        digest = hashlib.sha256(str(self).encode()).hexdigest()[:16]
-        return f"{text[: MAX_TAG_VALUE - 17]}~{digest}"
 
 
 def derive_token(key: TaskKey, job_name: str, previous_job_id: str | None = None) -> str:

@@ -1,8 +1,8 @@
 """The rules behind the operations a platform team runs on service jobs and their resources.
 
-Pure (standard library and ``core.validation`` only): what the operations operators check
-before any AWS call, and what a service environment's or job queue's status means for a
-sensor waiting on it.
+Pure (standard library, ``core.validation`` and ``core.task_tag`` only): what the operations
+operators check before any AWS call, and what a service environment's or job queue's status
+means for a sensor waiting on it.
 
 - :func:`update_priority_problems`: UpdateServiceJob's arguments (priority 0-9999; 0 is real).
 - :func:`terminate_selection_problems`: which jobs a ``BatchTerminateServiceJobsOperator``
@@ -10,17 +10,19 @@ sensor waiting on it.
 - :func:`create_environment_problems`: CreateServiceEnvironment's documented bounds.
 - :func:`resource_status` / :data:`READY`, :data:`IN_PROGRESS`, :data:`FAILED`: what a
   ``status`` of DescribeServiceEnvironments or DescribeJobQueues means.
-- :func:`parse_task_tag`: the ``airflow-batch-service:task`` tag that durable submission
-  writes (``dag_id:task_id:run_id:map_index``, sanitized), read back.
+- :func:`selected_by_run`: whether a job's task tag (``core.task_tag``, written by durable
+  submission) names a task of the DAG run a ``BatchTerminateServiceJobsOperator`` selects.
+  (``parse_task_tag`` is importable from here too; it lives in ``core.task_tag``.)
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from enum import StrEnum
 from typing import Any
 
+from airflow_batch_service.core.task_tag import TaskKey, format_task_tag, parse_task_tag
 from airflow_batch_service.core.validation import (
     JOB_NAME_RE,
     MAX_JOB_NAME,
@@ -243,26 +245,23 @@ def create_environment_problems(
     return out
 
 
-def parse_task_tag(value: Any) -> tuple[str, str, str, int] | None:
-    """``dag_id:task_id:run_id:map_index`` (durable submission's task tag) as its four parts,
-    or None when it is not one (a truncated long key, someone else's tag).
+def selected_by_run(
+    tag: Any, *, dag_id: str, run_id: str, task_ids: Collection[str] | None = None
+) -> bool:
+    """Whether a job whose task tag (``core.task_tag``) is ``tag`` was submitted by the DAG run
+    ``dag_id``/``run_id``, and by one of ``task_ids`` when they are given.
 
-    DAG and task ids hold no ``:``; a run id may (``manual__2026-11-24T08:17:26+00:00``), so
-    the run id is everything between the task id and the last ``:``.
+    ``BatchTerminateServiceJobsOperator``'s ``run_id`` selection. The tag holds sanitized ids,
+    so the wanted run's tag (with the task id and map index the tag names) is formatted and
+    compared to it: the parsed DAG and run ids are never compared themselves. A shortened tag
+    cannot be read back, so its job is not selected.
     """
-    if not isinstance(value, str):
-        return None
-    head = value.split(":", 2)
-    if len(head) != 3 or not head[0] or not head[1]:
-        return None
-    run_id, sep, map_index = head[2].rpartition(":")
-    if not sep or not run_id:
-        return None
-    try:
-        index = int(map_index)
-    except ValueError:
-        return None
-    return head[0], head[1], run_id, index
+    key = parse_task_tag(tag)
+    if key is None:
+        return False
+    if task_ids is not None and key.task_id not in task_ids:
+        return False
+    return format_task_tag(TaskKey(dag_id, key.task_id, run_id, key.map_index)) == tag
 
 
 SAGEMAKER_TRAINING = "SAGEMAKER_TRAINING"

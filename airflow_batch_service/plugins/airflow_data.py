@@ -1,10 +1,11 @@
-"""What the pages read from Airflow itself (runs inside the api-server only).
+"""What the pages read from Airflow's metadata DB (inside the api-server only).
 
 The task instance(s), their earlier tries (``task_instance_history``), the rendered template
 fields (the job name, queue and connection a try used), this provider's XComs, which task keys
-exist in this deployment, which ``aws`` connections the queue page may offer, and what the
-viewer may see. Everything returns plain data: the routes and the view models never touch the
-ORM.
+exist in this deployment, and which ``aws`` connections there are. Everything returns plain
+data (``task_instances.TaskInstanceInfo``, tuples, ids), so the data gathering and the view
+models never touch the ORM. One short session per call. (What the viewer may see is asked in
+``access``.)
 """
 
 from __future__ import annotations
@@ -12,10 +13,21 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
+
+from airflow.models.connection import Connection
+from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
+from airflow.models.taskinstance import TaskInstance as TI
+from airflow.models.taskinstancehistory import TaskInstanceHistory as TIH
+from airflow.models.xcom import XComModel
+from airflow.utils.session import create_session
+from sqlalchemy import and_, or_, select
+
+from airflow_batch_service.plugins.task_instances import TaskInstanceInfo, TryInfo
+
+__all__ = ["XCOM_KEYS", "AirflowMetadata", "TaskInstanceInfo", "TryInfo", "env_aws_conn_ids"]
 
 #: XCom keys this provider writes that the tab reads.
 XCOM_KEYS = (
@@ -26,49 +38,10 @@ XCOM_KEYS = (
     "batch_service_timeline",
     "batch_service_job_details",
 )
-#: Operators of this provider (by class name, as ``task_instance.operator`` stores it).
-PROVIDER_OPERATORS = frozenset({"BatchSubmitServiceJobOperator", "BatchServiceJobSensor"})
 
 
 def _ms(value: datetime | None) -> int | None:
     return int(value.timestamp() * 1000) if value is not None else None
-
-
-@dataclass(frozen=True)
-class TryInfo:
-    try_number: int
-    state: str | None
-    start_ms: int | None
-    end_ms: int | None
-
-
-@dataclass
-class TaskInstanceInfo:
-    dag_id: str
-    task_id: str
-    run_id: str
-    map_index: int
-    try_number: int
-    state: str | None
-    operator: str | None
-    start_ms: int | None = None
-    end_ms: int | None = None
-    rendered: dict[str, Any] = field(default_factory=dict)
-    xcoms: dict[str, Any] = field(default_factory=dict)
-    history: list[TryInfo] = field(default_factory=list)
-
-    @property
-    def is_provider_task(self) -> bool:
-        return (
-            (self.operator or "") in PROVIDER_OPERATORS
-            or "batch_service_job_details" in self.xcoms
-            or "batch_service_timeline" in self.xcoms
-        )
-
-    def tries(self) -> list[TryInfo]:
-        """Every try, earlier ones from the history, the current one last."""
-        current = TryInfo(self.try_number, self.state, self.start_ms, self.end_ms)
-        return [t for t in self.history if t.try_number != self.try_number] + [current]
 
 
 class AirflowMetadata:
@@ -78,12 +51,6 @@ class AirflowMetadata:
         self, dag_id: str, run_id: str, task_id: str, map_index: int | None
     ) -> list[TaskInstanceInfo]:
         """The task instance (``map_index``), or every map index of the task (None)."""
-        from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
-        from airflow.models.taskinstance import TaskInstance as TI
-        from airflow.models.taskinstancehistory import TaskInstanceHistory as TIH
-        from airflow.models.xcom import XComModel
-        from airflow.utils.session import create_session
-        from sqlalchemy import select
 
         def where(model: Any) -> list[Any]:
             clauses = [model.dag_id == dag_id, model.run_id == run_id, model.task_id == task_id]
@@ -144,10 +111,6 @@ class AirflowMetadata:
         self, keys: Iterable[tuple[str, str, str, int]]
     ) -> set[tuple[str, str, str, int]]:
         """Which of these task keys are task instances of this deployment."""
-        from airflow.models.taskinstance import TaskInstance as TI
-        from airflow.utils.session import create_session
-        from sqlalchemy import and_, or_, select
-
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return set()
@@ -165,10 +128,6 @@ class AirflowMetadata:
 
     def aws_conn_ids(self) -> list[str]:
         """Ids of ``aws`` connections: the metadata DB's and ``AIRFLOW_CONN_*`` variables'."""
-        from airflow.models.connection import Connection
-        from airflow.utils.session import create_session
-        from sqlalchemy import select
-
         ids: list[str] = []
         with contextlib.suppress(Exception), create_session() as session:
             ids.extend(
@@ -196,71 +155,3 @@ def env_aws_conn_ids(environ: dict[str, str] | os._Environ[str]) -> list[str]:
         if kind == "aws":
             out.append(name[len("AIRFLOW_CONN_") :].lower())
     return out
-
-
-# ------------------------------------------------------------------------ authorization
-
-
-def user_can_read_dags(user: Any, dag_ids: Sequence[str]) -> set[str]:
-    """The dag ids (of ``dag_ids``) whose task instances ``user`` may read.
-
-    Asked as Airflow's own API asks it (``requires_access_dag``): with the DAG's team, where
-    the installation has teams (Airflow >= 3.3, ``[core] multi_team``). Without the team an
-    auth manager sees a DAG owned by no team, and a viewer of another team would be let in.
-    """
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.auth.managers.models.resource_details import (
-        DagAccessEntity,
-        DagDetails,
-    )
-
-    wanted = sorted(set(dag_ids))
-    teams = dag_teams(wanted)
-    manager = get_auth_manager()
-    return {
-        d
-        for d in wanted
-        if manager.is_authorized_dag(
-            method="GET",
-            access_entity=DagAccessEntity.TASK_INSTANCE,
-            details=_dag_details(DagDetails, d, teams.get(d)),
-            user=user,
-        )
-    }
-
-
-def dag_teams(dag_ids: Sequence[str]) -> dict[str, str | None]:
-    """dag id -> the team owning it (through its bundle), for the DAGs that have one.
-
-    Airflow < 3.3 has no DAG teams: every DAG is nobody's, and the map is empty."""
-    from airflow.models.dag import DagModel
-
-    mapping = getattr(DagModel, "get_dag_id_to_team_name_mapping", None)
-    if mapping is None or not dag_ids:
-        return {}
-    return dict(mapping(list(dag_ids)))
-
-
-def _dag_details(details_class: Any, dag_id: str, team_name: str | None) -> Any:
-    if team_name is None:
-        return details_class(id=dag_id)
-    return details_class(id=dag_id, team_name=team_name)
-
-
-def user_can_read_connection(user: Any, conn_id: str) -> bool:
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.auth.managers.models.resource_details import ConnectionDetails
-
-    return bool(
-        get_auth_manager().is_authorized_connection(
-            method="GET", details=ConnectionDetails(conn_id=conn_id), user=user
-        )
-    )
-
-
-def ui_conn_ids() -> list[str]:
-    """``[batch_service] ui_conn_ids``: connections the queue page offers to every viewer."""
-    from airflow.configuration import conf
-
-    raw = conf.get("batch_service", "ui_conn_ids", fallback="aws_default") or ""
-    return [c.strip() for c in raw.split(",") if c.strip()]

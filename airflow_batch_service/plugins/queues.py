@@ -9,9 +9,8 @@ Pure (no Airflow, no boto3). Inputs are API responses as boto3 returns them:
   or quota share) and ``frontOfQueue.jobs`` (the first 100 RUNNABLE jobs in scheduling order,
   each with ``earliestTimeAtPosition``);
 - ListServiceJobs(RUNNABLE) summaries (name, ``createdAt``, share, capacity) and, for the
-  few front-of-queue jobs, the tags of their describe: the durable submission's
-  ``airflow-batch-service:task`` tag (``dag_id:task_id:run_id:map_index``) says which task of
-  an Airflow deployment submitted the job;
+  few front-of-queue jobs, the tags of their describe: the durable submission's task tag
+  (``core.task_tag``) says which task of an Airflow deployment submitted the job;
 - the quota shares (ListQuotaShares) of a quota-share queue.
 """
 
@@ -21,47 +20,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-#: The durable submission's task tag (``airflow_batch_service._shared.durable.TASK_TAG``).
-TASK_TAG = "airflow-batch-service:task"
+from airflow_batch_service.core.task_tag import TASK_TAG, TaskKey, parse_task_tag
+from airflow_batch_service.plugins.values import int_or_none
+
 NUM_INSTANCES = "NUM_INSTANCES"
-
-
-@dataclass(frozen=True)
-class TaskRef:
-    """A task instance named by a job's task tag."""
-
-    dag_id: str
-    task_id: str
-    run_id: str
-    map_index: int = -1
-
-    @property
-    def key(self) -> tuple[str, str, str, int]:
-        return (self.dag_id, self.task_id, self.run_id, self.map_index)
-
-    def __str__(self) -> str:
-        suffix = f"[{self.map_index}]" if self.map_index >= 0 else ""
-        return f"{self.dag_id} / {self.task_id}{suffix} / {self.run_id}"
-
-
-def parse_task_tag(value: Any) -> TaskRef | None:
-    """``dag_id:task_id:run_id:map_index`` -> :class:`TaskRef`. Dag and task ids hold no ``:``,
-    run ids may (``manual__2026-01-01T00:00:00+00:00``). A hashed (over-long) value, or one
-    of another shape, gives None."""
-    if not isinstance(value, str) or "~" in value:
-        return None
-    head = value.split(":", 2)
-    if len(head) != 3:
-        return None
-    dag_id, task_id, rest = head
-    run_id, sep, index = rest.rpartition(":")
-    if not (dag_id and task_id and run_id and sep):
-        return None
-    try:
-        map_index = int(index)
-    except ValueError:
-        return None
-    return TaskRef(dag_id, task_id, run_id, map_index)
 
 
 @dataclass(frozen=True)
@@ -112,7 +74,7 @@ class WaitingJob:
     capacity: str | None  # "ml.g5.xlarge x 1"
     #: The task its tag names; None when untagged, not described, or in a DAG the viewer
     #: may not read (such a job is shown as any ListServiceJobs caller sees it).
-    owner: TaskRef | None = None
+    owner: TaskKey | None = None
     owner_known: bool = False  # the task instance exists in this deployment
     owner_visible: bool = False  # and is linked (the viewer may read its DAG)
     described: bool = False  # its tags were read
@@ -241,7 +203,7 @@ def build_queue_view(
     active_shares = None
     fair = utilization.get("fairshareUtilization")
     if isinstance(fair, Mapping):
-        active_shares = _int(fair.get("activeShareCount"))
+        active_shares = int_or_none(fair.get("activeShareCount"))
         for entry in fair.get("topCapacityUtilization") or []:
             usage = _usage(entry.get("capacityUsage"))
             shares.append(
@@ -293,7 +255,7 @@ def build_queue_view(
     by_arn = {str(s.get("jobArn")): s for s in runnable if s.get("jobArn")}
     front = (snapshot.get("frontOfQueue") or {}).get("jobs") or []
     ordered: list[tuple[str, int | None]] = [
-        (str(j.get("jobArn")), _int(j.get("earliestTimeAtPosition")))
+        (str(j.get("jobArn")), int_or_none(j.get("earliestTimeAtPosition")))
         for j in front
         if j.get("jobArn")
     ]
@@ -313,8 +275,8 @@ def build_queue_view(
             # A DAG the viewer may not read does not exist for them (Airflow's rule): the job
             # is shown as ListServiceJobs shows it to anyone, without the tag's task identity.
             owner = None
-        created = _int(summary.get("createdAt"))
-        known = bool(owner and known_tasks is not None and owner.key in known_tasks)
+        created = int_or_none(summary.get("createdAt"))
+        known = bool(owner and known_tasks is not None and owner in known_tasks)
         waiting.append(
             WaitingJob(
                 position=position,
@@ -343,14 +305,7 @@ def build_queue_view(
         waiting=tuple(waiting),
         waiting_total=len(ordered),
         active_shares=active_shares,
-        snapshot_at=_int((utilization or {}).get("lastUpdatedAt"))
-        or _int((snapshot.get("frontOfQueue") or {}).get("lastUpdatedAt")),
+        snapshot_at=int_or_none((utilization or {}).get("lastUpdatedAt"))
+        or int_or_none((snapshot.get("frontOfQueue") or {}).get("lastUpdatedAt")),
         errors=tuple(errors),
     )
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None

@@ -1,8 +1,9 @@
 """The Airflow plugin: registered by the ``airflow.plugins`` entry point in pyproject.toml.
 
 Airflow imports this module in every process that loads plugins (scheduler, workers,
-dag-processor, triggerer, api-server), so it imports nothing but ``AirflowPlugin``: the
-FastAPI app is built only when the api-server asks for ``fastapi_apps``. (The provider.yaml
+dag-processor, triggerer, api-server), so it imports nothing but ``AirflowPlugin`` and
+Airflow's version: the FastAPI app (``app``) is imported and built only when the api-server
+asks for ``fastapi_apps``. (The provider.yaml
 ``plugins:`` key would not do: under the default lazy provider discovery Airflow does not load
 providers' plugins; the entry point it always reads.)
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+from airflow import __version__ as AIRFLOW_VERSION
 from airflow.providers.common.compat.sdk import AirflowPlugin
 
 URL_PREFIX = "/batch-service"
@@ -31,12 +33,8 @@ QUEUES_ROUTE = "batch-service-queues"
 
 def ui_supported() -> bool:
     """True on Airflow >= 3.1 (``external_views`` and TI tabs exist)."""
-    try:
-        from airflow import __version__ as version
-    except ImportError:  # pragma: no cover
-        return False
     parts = []
-    for piece in str(version).split(".")[:2]:
+    for piece in str(AIRFLOW_VERSION).split(".")[:2]:
         digits = "".join(ch for ch in piece if ch.isdigit())
         parts.append(int(digits or 0))
     return tuple(parts) >= (3, 1)
@@ -51,7 +49,9 @@ class BatchServiceUIPlugin(AirflowPlugin):
     def fastapi_apps(self) -> list[dict[str, Any]]:  # type: ignore[override]
         if not ui_supported():
             return []
-        from airflow_batch_service.plugins.app import create_app
+        from airflow_batch_service.plugins.app import (  # lazy: FastAPI, api-server only
+            create_app,
+        )
 
         return [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "AWS Batch service jobs"}]
 

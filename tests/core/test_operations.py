@@ -13,6 +13,7 @@ from airflow_batch_service.core.operations import (
     normalize_job_ids,
     parse_task_tag,
     resource_status,
+    selected_by_run,
     terminate_selection_problems,
     update_priority_problems,
 )
@@ -97,8 +98,8 @@ def test_statuses_as_the_amazon_sensors_read_them():
     assert resource_status("DELETED") is ResourceStatus.READY
     for status in ("CREATING", "UPDATING", "DELETING"):
         assert resource_status(status) is ResourceStatus.IN_PROGRESS
-    for status in ("INVALID", None, "NEW"):
-        assert resource_status(status) is ResourceStatus.FAILED
+    for other in ("INVALID", None, "NEW"):
+        assert resource_status(other) is ResourceStatus.FAILED
 
 
 def test_checks_of_descriptions():
@@ -154,3 +155,31 @@ def test_parse_matches_what_durable_submission_writes():
 
     key = TaskKey("my_dag", "train", "manual__2026-11-24T08:17:26.273129+00:00", 7)
     assert parse_task_tag(key.tag_value()) == ("my_dag", "train", key.run_id, 7)
+
+
+@pytest.mark.parametrize(
+    ("tag", "task_ids", "selected"),
+    [
+        ("my_dag:train:manual__2026-01-01T00:00:00+00:00:3", None, True),
+        ("my_dag:train:manual__2026-01-01T00:00:00+00:00:-1", ["train"], True),
+        ("my_dag:train:manual__2026-01-01T00:00:00+00:00:3", ["other"], False),
+        ("my_dag:train:manual__2026-01-02T00:00:00+00:00:3", None, False),  # another run
+        ("other_dag:train:manual__2026-01-01T00:00:00+00:00:3", None, False),
+        ("my_dag:train:manual__2026-01-01T00:00:00+00:00", None, False),  # not a tag
+        (None, None, False),
+    ],
+)
+def test_selected_by_run(tag, task_ids, selected):
+    run = "manual__2026-01-01T00:00:00+00:00"
+    assert selected_by_run(tag, dag_id="my_dag", run_id=run, task_ids=task_ids) is selected
+
+
+def test_selected_by_run_compares_the_sanitized_tag_not_the_parsed_ids():
+    from airflow_batch_service.core.task_tag import TaskKey
+
+    run = "scheduled__2026-01-01T00:00:00+00:00~1"  # '~' is written as '_'
+    tag = TaskKey("d", "t", run, 0).tag_value()
+    key = parse_task_tag(tag)
+    assert key is not None and key.run_id != run
+    assert selected_by_run(tag, dag_id="d", run_id=run)
+    assert not selected_by_run(tag, dag_id="d", run_id=run[:-1] + "2")

@@ -1,4 +1,5 @@
-"""The UI plugin's pure view models and rendering (no Airflow, no boto3 in the code under test).
+"""The UI plugin's pure view models and rendering (no Airflow, no boto3 in the code under test,
+but for ``airflow_data.env_aws_conn_ids``).
 
 Real responses come from the in-process emulator with a frozen clock: one job that is requeued
 for capacity, fails an attempt that a RETRY rule retries, then succeeds, polled the way the wait
@@ -14,17 +15,13 @@ from typing import Any
 
 import pytest
 
-from airflow_batch_service.plugins import render
+from airflow_batch_service.core.task_tag import TASK_TAG, TaskKey
+from airflow_batch_service.plugins import render, render_queues, render_tab
 from airflow_batch_service.plugins.airflow_data import env_aws_conn_ids
-from airflow_batch_service.plugins.queues import (
-    TASK_TAG,
-    CapacityBar,
-    TaskRef,
-    build_queue_view,
-    capacity_bars,
-    parse_task_tag,
-)
-from airflow_batch_service.plugins.timeline import LaneInput, build_lane, timeline_entries
+from airflow_batch_service.plugins.queues import CapacityBar, build_queue_view, capacity_bars
+from airflow_batch_service.plugins.segments import timeline_entries
+from airflow_batch_service.plugins.task_instances import TaskInstanceInfo, TryInfo
+from airflow_batch_service.plugins.timeline import LaneInput, build_lane
 
 ISE = "Received status from SageMaker: InternalServerError: We encountered an internal error."
 RETRY_STRATEGY = {
@@ -178,7 +175,7 @@ def test_describe_only_lane_for_an_earlier_try(story: dict[str, Any]) -> None:
     # The capacity bounce left no trace in the describe: say so rather than claim zero.
     assert lane.capacity_requeues == 0 and not lane.capacity_requeues_known
     assert [a.outcome for a in lane.attempts] == ["RETRIED", "SUCCEEDED"]
-    html = render.lane_html(lane)
+    html = render_tab.lane_html(lane)
     assert "not recorded for this try" in html
 
 
@@ -223,7 +220,7 @@ def test_unwatched_lanes_split_the_wait_at_scheduled_at(batch_emulator: Any) -> 
             ("RUNNING", attempt["startedAt"], d["stoppedAt"]),
         ]
         assert lane.segments[1].note == "SCHEDULED, then STARTING"
-        html = render.lane_html(lane)
+        html = render_tab.lane_html(lane)
         assert re.findall(r'<rect class="seg [^"]*" data-status="(\w+)"', html) == [
             "RUNNABLE",
             "STARTING",
@@ -302,7 +299,7 @@ def test_end_pin_follows_the_final_status(batch_emulator: Any, story: dict[str, 
     )
     assert failed.outcome == "FAILED" and succeeded.outcome == "SUCCEEDED"
     assert [m.kind for m in failed.markers] == ["attempt_failed", "end"]
-    failed_html, succeeded_html = render.lane_html(failed), render.lane_html(succeeded)
+    failed_html, succeeded_html = render_tab.lane_html(failed), render_tab.lane_html(succeeded)
     assert _pin_fill(failed_html, "end") == "var(--bad)"
     assert _pin_fill(failed_html, "end") == _pin_fill(failed_html, "attempt_failed")
     assert _pin_fill(succeeded_html, "end") == "var(--ok)"
@@ -396,7 +393,7 @@ def test_lane_without_describe_or_transitions_is_an_error_lane() -> None:
         LaneInput(job_id="gone", error="DescribeServiceJob failed: not found"), now_ms=5
     )
     assert lane.outcome == "UNKNOWN" and lane.error and not lane.segments
-    assert "DescribeServiceJob failed" in render.lane_html(lane)
+    assert "DescribeServiceJob failed" in render_tab.lane_html(lane)
 
 
 def test_timeline_entries_is_lenient() -> None:
@@ -422,7 +419,7 @@ def test_render_lane_draws_bars_markers_and_links(story: dict[str, Any]) -> None
         now_ms=story["describe"]["stoppedAt"],
         links_for=lambda job_id, training: [("Batch service job", "https://console/<x>&y")],
     )
-    html = render.tab_page(title="Service jobs of train [0]", lanes=[lane])
+    html = render_tab.tab_page(title="Service jobs of train [0]", lanes=[lane])
     assert html.count('class="seg seg-') == len(lane.segments)
     assert 'data-kind="capacity"' in html and 'data-kind="attempt_retried"' in html
     assert "rule 1 RETRY" in html and "InternalServerError" in html
@@ -435,15 +432,30 @@ def test_render_lane_draws_bars_markers_and_links(story: dict[str, Any]) -> None
 # ----------------------------------------------------------------------------- queues
 
 
-def test_parse_task_tag() -> None:
-    assert parse_task_tag("d:t:manual__2026-01-01T00:00:00+00:00:3") == TaskRef(
-        "d", "t", "manual__2026-01-01T00:00:00+00:00", 3
+def test_task_label() -> None:
+    """The queue page names a task as a person reads it (the tag's own reading, and its
+    edges, are ``core.task_tag``'s: tests/core/test_task_tag.py)."""
+    run = "manual__2026-01-01T00:00:00+00:00"
+    assert render_queues.task_label(TaskKey("d", "t", run, 3)) == f"d / t[3] / {run}"
+    assert render_queues.task_label(TaskKey("d", "t", "r")) == "d / t / r"
+
+
+def test_try_at_picks_the_try_running_when_the_job_was_created() -> None:
+    ti = TaskInstanceInfo(
+        dag_id="d",
+        task_id="t",
+        run_id="r",
+        map_index=-1,
+        try_number=3,
+        state="running",
+        operator="BatchSubmitServiceJobOperator",
+        start_ms=50,
+        history=[TryInfo(1, "failed", 0, 10), TryInfo(2, "failed", 20, 30)],
     )
-    assert parse_task_tag("d:t:r:-1") == TaskRef("d", "t", "r", -1)
-    assert parse_task_tag("d:t:r") is None
-    assert parse_task_tag("d:t:r:x") is None
-    assert parse_task_tag("long~hash") is None
-    assert parse_task_tag(None) is None
+    assert [t.try_number for t in ti.tries()] == [1, 2, 3]
+    assert ti.try_at(5) == 1 and ti.try_at(25) == 2 and ti.try_at(60) == 3
+    assert ti.try_at(35) == 2  # between tries: the latest that had started
+    assert ti.try_at(None) == 3 and ti.try_at(-1) == 3
 
 
 def test_capacity_bars_num_instances_and_instance_types() -> None:
@@ -510,9 +522,9 @@ def test_queue_view_from_a_real_snapshot(batch_emulator: Any) -> None:
     assert owners[ids[2]] == (None, False, False)  # untagged (not submitted by the provider)
     for i in (1, 3):
         if ids[i] in owners:
-            assert owners[ids[i]] == (TaskRef("sweep", "train", "r1", i), True, True)
+            assert owners[ids[i]] == (TaskKey("sweep", "train", "r1", i), True, True)
     assert view.shares and view.shares[0].kind == "fair share"
-    html = render.queues_page(
+    html = render_queues.queues_page(
         conn_ids=["c"], conn_id="c", views=[view], generated_ms=now, refresh=10
     )
     assert 'class="waiting-job"' in html and 'data-mine="true"' in html
@@ -543,7 +555,7 @@ def test_queue_view_hides_dags_the_viewer_may_not_read() -> None:
     # shows anyone (name, age, position), with nothing of the task its tag names.
     assert (job.owner, job.owner_known, job.owner_visible) == (None, False, False)
     assert (job.position, job.job_name, job.age_ms) == (1, "n", 5000)
-    html = render.queue_html(view)
+    html = render_queues.queue_html(view)
     assert "secret_dag" not in html and 'data-mine="false"' in html
     # The same job for a viewer of that DAG is linked.
     readable = build_queue_view(
@@ -556,7 +568,7 @@ def test_queue_view_hides_dags_the_viewer_may_not_read() -> None:
         visible_dags={"secret_dag"},
         now_ms=5000,
     )
-    assert 'href="../dags/secret_dag/runs/r/tasks/t"' in render.queue_html(readable)
+    assert 'href="../dags/secret_dag/runs/r/tasks/t"' in render_queues.queue_html(readable)
 
 
 def test_quota_share_view() -> None:
@@ -621,8 +633,10 @@ def test_view_model_modules_import_neither_airflow_nor_boto3() -> None:
 
     code = (
         "import sys\n"
-        "import airflow_batch_service.plugins.timeline, airflow_batch_service.plugins.queues\n"
-        "import airflow_batch_service.plugins.render, airflow_batch_service.plugins.airflow_data\n"
+        "from airflow_batch_service.plugins import (\n"
+        "    cache, queues, render, render_queues, render_tab, segments, task_instances,\n"
+        "    timeline, values,\n"
+        ")\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('airflow', 'boto3', 'botocore', 'fastapi')]\n"
         "print(bad); sys.exit(1 if bad else 0)\n"
     )

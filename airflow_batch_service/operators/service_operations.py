@@ -14,12 +14,15 @@
 Every argument is checked before any AWS call (``core.operations``): a bad one fails the task
 with ``AirflowFailException`` naming the argument, the API field and the rule, and nothing is
 called. A request AWS refuses (HTTP 400) fails without Airflow retries, with AWS's message.
+
+The classes only declare (arguments, template fields, links); what they do when they run is
+``operators._service_ops_run``, which each entry point imports when it runs so that parsing a
+DAG loads none of it (nor the argument rules, nor the resource wait).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
@@ -28,69 +31,10 @@ from airflow.providers.common.compat.sdk import conf
 
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 from airflow_batch_service.links.batch_service import BatchServiceJobDetailsLink
-from airflow_batch_service.links.service_operations import (
-    BatchServiceEnvironmentLink,
-    persist_quietly,
-)
+from airflow_batch_service.links.service_operations import BatchServiceEnvironmentLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-    from airflow_batch_service.core.validation import Problem
-
-
-def describe_problems(problems: Sequence[Problem], arguments: Mapping[str, str]) -> str:
-    """``Invalid arguments; nothing was called:`` and one line per problem, each naming the
-    operator argument and the API field (``job_ids (jobs[1]): ...``)."""
-
-    def named(field: str) -> str:
-        head = field.split(".", 1)[0].split("[", 1)[0]
-        argument = arguments.get(head)
-        return f"{argument} ({field})" if argument and argument != field else field
-
-    lines = [f"  - {named(p.field)}: {p.text(named)}" for p in problems]
-    return "Invalid arguments; nothing was called:\n" + "\n".join(lines)
-
-
-def _fail_on_problems(
-    operator: Any, problems: Sequence[Problem], arguments: Mapping[str, str]
-) -> None:
-    if not problems:
-        return
-    from airflow.providers.common.compat.sdk import AirflowFailException
-
-    message = describe_problems(problems, arguments)
-    operator.log.error(message)
-    raise AirflowFailException(message)
-
-
-def _maybe_json(value: Any) -> Any:
-    """A rendered template (a JSON string) as the list or dict it spells; anything else as is."""
-    if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _call(what: str, call: Callable[[], Any]) -> Any:
-    """Make one AWS call: a refusal (HTTP 400, not a throttle) fails without retries, with
-    AWS's own message; anything else propagates (Airflow's ``retries`` apply)."""
-    from airflow.providers.common.compat.sdk import AirflowFailException
-
-    from airflow_batch_service.core.errors import classify, error_response
-
-    try:
-        return call()
-    except Exception as exc:
-        code, status, message = error_response(exc) or (None, None, str(exc))
-        if status == 400 and not classify(code, status, message).retryable:
-            raise AirflowFailException(f"{what} was refused: {code}: {message}") from exc
-        raise
-
-
-# -- UpdateServiceJob -------------------------------------------------------------------------
 
 
 class BatchUpdateServiceJobPriorityOperator(AwsBaseOperator[BatchServiceJobHook]):
@@ -121,33 +65,11 @@ class BatchUpdateServiceJobPriorityOperator(AwsBaseOperator[BatchServiceJobHook]
         self.scheduling_priority = scheduling_priority
 
     def execute(self, context: Context) -> str:
-        from airflow_batch_service.core.operations import coerce_priority, update_priority_problems
-
-        priority = coerce_priority(self.scheduling_priority)
-        _fail_on_problems(self, update_priority_problems(self.job_id, priority), self.ARGUMENTS)
-        response = _call(
-            f"UpdateServiceJob of {self.job_id}",
-            lambda: self.hook.update_service_job_priority(self.job_id, priority),
+        from airflow_batch_service.operators import (  # lazy: DAG parse loads no rule, no wait
+            _service_ops_run as run,
         )
-        job_id = str(response.get("jobId") or self.job_id)
-        self.log.info(
-            "Service job %s (%s): schedulingPriority is now %d",
-            job_id,
-            response.get("jobName"),
-            priority,
-        )
-        persist_quietly(
-            BatchServiceJobDetailsLink,
-            context,
-            self,
-            region_name=self.hook.conn_region_name,
-            aws_partition=self.hook.conn_partition,
-            job_id=job_id,
-        )
-        return job_id
 
-
-# -- TerminateServiceJobs ---------------------------------------------------------------------
+        return run.update_priority(self, context)
 
 
 class BatchTerminateServiceJobsOperator(AwsBaseOperator[BatchServiceJobHook]):
@@ -233,156 +155,12 @@ class BatchTerminateServiceJobsOperator(AwsBaseOperator[BatchServiceJobHook]):
         self.report_only = report_only
         self.fail_on_error = fail_on_error
 
-    def _default_reason(self, context: Context) -> str:
-        run = context.get("run_id") or getattr(context.get("ti"), "run_id", None)
-        return f"Airflow task {self.dag_id}.{self.task_id} (run {run}) terminated it"
-
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow.providers.common.compat.sdk import AirflowException
-
-        from airflow_batch_service.core.operations import (
-            normalize_job_ids,
-            terminate_selection_problems,
+        from airflow_batch_service.operators import (  # lazy: DAG parse loads no rule, no wait
+            _service_ops_run as run,
         )
 
-        job_ids = _maybe_json(self.job_ids)
-        task_ids = _maybe_json(self.submitting_task_ids)
-        reason = self.reason if self.reason is not None else self._default_reason(context)
-        problems = terminate_selection_problems(
-            job_ids=job_ids,
-            job_queue=self.job_queue,
-            job_name_prefix=self.job_name_prefix,
-            run_id=self.run_id,
-            reason=reason,
-            submitting_task_ids=task_ids,
-        )
-        _fail_on_problems(self, problems, self.ARGUMENTS)
-
-        selected: dict[str, dict[str, Any]] = {
-            str(job_id): {"jobId": job_id, "jobName": None, "status": None, "selectedBy": "job_ids"}
-            for job_id in normalize_job_ids(job_ids)
-        }
-        if self.job_name_prefix is not None or self.run_id is not None:
-            for job in self._select_on_queue(normalize_job_ids(task_ids) if task_ids else None):
-                selected.setdefault(job["jobId"], job)
-        jobs = list(selected.values())
-        report: dict[str, Any] = {
-            "terminated": [],
-            "errors": [],
-            "jobs": jobs,
-            "reportOnly": self.report_only,
-        }
-        if not jobs:
-            self.log.info("No service job matches the selection: nothing to terminate")
-            return report
-        for job in jobs:
-            self.log.info(
-                "%s %s (%s, %s; selected by %s)",
-                "Would terminate" if self.report_only else "Terminating",
-                job["jobId"],
-                job["jobName"] or "name not read",
-                job["status"] or "status not read",
-                job["selectedBy"],
-            )
-        if self.report_only:
-            return report
-        result = _call(
-            "TerminateServiceJobs",
-            lambda: self.hook.terminate_service_jobs([j["jobId"] for j in jobs], reason=reason),
-        )
-        report["terminated"] = list(result.get("successful", []))
-        report["errors"] = list(result.get("errors", []))
-        self.log.info(
-            "Terminated %d of %d selected service job(s) (reason: %s)",
-            len(report["terminated"]),
-            len(jobs),
-            reason,
-        )
-        if report["errors"] and self.fail_on_error:
-            if self.do_xcom_push:
-                context["ti"].xcom_push(key="report", value=report)
-            raise AirflowException(
-                f"{len(report['errors'])} of {len(jobs)} service job(s) could not be terminated "
-                f"(the others were): {report['errors']}; the report is in XCom key 'report'"
-            )
-        return report
-
-    # -- selection on a queue -------------------------------------------------------------
-
-    def _candidates(self) -> Iterator[dict[str, Any]]:
-        """Unfinished job summaries on the queue (by name prefix when given)."""
-        from airflow_batch_service.core.status import IN_PROGRESS_STATUSES
-
-        active = {s.value for s in IN_PROGRESS_STATUSES}
-        queue = str(self.job_queue)
-        if self.job_name_prefix is not None:
-            # A JOB_NAME filter makes ListServiceJobs ignore jobStatus: every status comes back.
-            summaries = self.hook.list_service_jobs(
-                job_queue=queue,
-                filters=[{"name": "JOB_NAME", "values": [f"{self.job_name_prefix}*"]}],
-            )
-            for summary in summaries:
-                if summary.get("status") in active:
-                    yield summary
-            return
-        seen: set[str] = set()
-        for status in sorted(active):  # without a filter, one status per call
-            for summary in self.hook.list_service_jobs(job_queue=queue, job_status=status):
-                job_id = str(summary.get("jobId"))
-                if job_id not in seen:
-                    seen.add(job_id)
-                    yield summary
-
-    def _select_on_queue(self, task_ids: list[Any] | None) -> list[dict[str, Any]]:
-        by = "job_name_prefix" if self.job_name_prefix is not None else ""
-        if self.run_id is not None:
-            by = f"{by} and run_id" if by else "run_id"
-        out: list[dict[str, Any]] = []
-        candidates = list(self._candidates())
-        if self.run_id is not None:
-            self.log.info(
-                "Reading the task tag of %d unfinished job(s) on %s (one DescribeServiceJob each)",
-                len(candidates),
-                self.job_queue,
-            )
-        for summary in candidates:
-            if self.run_id is not None and not self._submitted_by_run(summary["jobId"], task_ids):
-                continue
-            out.append(
-                {
-                    "jobId": summary["jobId"],
-                    "jobName": summary.get("jobName"),
-                    "status": summary.get("status"),
-                    "selectedBy": by,
-                }
-            )
-        return out
-
-    def _submitted_by_run(self, job_id: str, task_ids: list[Any] | None) -> bool:
-        from airflow_batch_service.core.durable import TASK_TAG, TaskKey
-        from airflow_batch_service.core.errors import ErrorKind, classify, error_response
-        from airflow_batch_service.core.operations import parse_task_tag
-
-        try:
-            tags = self.hook.describe_service_job(job_id).get("tags") or {}
-        except Exception as exc:
-            code, status, message = error_response(exc) or (None, None, str(exc))
-            if classify(code, status, message) is ErrorKind.NOT_FOUND:
-                return False  # gone since the listing
-            raise
-        tag = tags.get(TASK_TAG)
-        parts = parse_task_tag(tag)
-        if parts is None:
-            return False
-        _, task_id, _, map_index = parts
-        if task_ids is not None and task_id not in task_ids:
-            return False
-        dag_id = self.submitting_dag_id or self.dag_id
-        # The tag is sanitized (and may be shortened): rebuild it from the wanted DAG and run.
-        return TaskKey(str(dag_id), task_id, str(self.run_id), map_index).tag_value() == tag
-
-
-# -- CreateServiceEnvironment -----------------------------------------------------------------
+        return run.terminate(self, context)
 
 
 class BatchCreateServiceEnvironmentOperator(AwsBaseOperator[BatchServiceJobHook]):
@@ -451,105 +229,22 @@ class BatchCreateServiceEnvironmentOperator(AwsBaseOperator[BatchServiceJobHook]
 
     def build_request(self) -> dict[str, Any]:
         """The validated CreateServiceEnvironment request (``AirflowFailException`` if not)."""
-        from airflow_batch_service.core.operations import create_environment_problems
-
-        request = {
-            "serviceEnvironmentName": self.service_environment_name,
-            "serviceEnvironmentType": self.service_environment_type,
-            "state": self.state,
-            "capacityLimits": _maybe_json(self.capacity_limits),
-            "tags": _maybe_json(self.tags),
-        }
-        problems = create_environment_problems(
-            name=request["serviceEnvironmentName"],
-            environment_type=request["serviceEnvironmentType"],
-            state=request["state"],
-            capacity_limits=request["capacityLimits"],
-            tags=request["tags"],
+        from airflow_batch_service.operators import (  # lazy: DAG parse loads no rule, no wait
+            _service_ops_run as run,
         )
-        _fail_on_problems(self, problems, self.ARGUMENTS)
-        return {k: v for k, v in request.items() if v is not None}
+
+        return run.environment_request(self)
 
     def execute(self, context: Context) -> str:
-        request = self.build_request()
-        response = _call(
-            f"CreateServiceEnvironment {request['serviceEnvironmentName']}",
-            lambda: self.hook.create_service_environment(request),
+        from airflow_batch_service.operators import (  # lazy: DAG parse loads no rule, no wait
+            _service_ops_run as run,
         )
-        arn = str(response["serviceEnvironmentArn"])
-        self.log.info("Created service environment %s: %s", request["serviceEnvironmentName"], arn)
-        persist_quietly(
-            BatchServiceEnvironmentLink,
-            context,
-            self,
-            region_name=self.hook.conn_region_name,
-            aws_partition=self.hook.conn_partition,
-            service_environment_arn=arn,
-        )
-        if self.deferrable:
-            from datetime import timedelta
 
-            from airflow_batch_service.triggers.service_operations import (
-                BatchServiceEnvironmentTrigger,
-            )
-
-            self.defer(
-                trigger=BatchServiceEnvironmentTrigger(
-                    service_environment=arn,
-                    poll_interval=self.poll_interval,
-                    max_attempts=self.max_retries,
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
-                    verify=self.verify,
-                    botocore_config=self.botocore_config,
-                ),
-                method_name="execute_complete",
-                timeout=timedelta(seconds=self.max_retries * self.poll_interval + 60),
-            )
-        if self.wait_for_completion:
-            self._wait_on_worker(arn)
-        return arn
-
-    def _wait_on_worker(self, arn: str) -> None:
-        import time
-
-        from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
-
-        from airflow_batch_service.core.errors import is_retryable
-        from airflow_batch_service.core.operations import ResourceStatus, check_service_environment
-
-        for attempt in range(1, self.max_retries + 1):
-            try:
-                check = check_service_environment(arn, self.hook.describe_service_environment(arn))
-            except Exception as exc:
-                if not is_retryable(exc):
-                    raise
-                self.log.warning("Describing service environment %s failed (%s)", arn, exc)
-            else:
-                self.log.info("%s", check.message)
-                if check.outcome is ResourceStatus.READY:
-                    return
-                if check.outcome is ResourceStatus.FAILED:
-                    raise AirflowFailException(check.message)
-            if attempt < self.max_retries:
-                time.sleep(self.poll_interval)
-        raise AirflowException(
-            f"service environment {arn} was not VALID after {self.max_retries} describes "
-            f"every {self.poll_interval:g}s"
-        )
+        return run.create_environment(self, context)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
-        from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
-
-        from airflow_batch_service.triggers.service_operations import SUCCESS, TIMEOUT
-
-        event = event or {}
-        value = event.get("value") or {}
-        if event.get("status") == SUCCESS:
-            return str(value.get("arn"))
-        message = (
-            f"Error while waiting for the service environment to be ready: {event.get('message')}"
+        from airflow_batch_service.operators import (  # lazy: DAG parse loads no rule, no wait
+            _service_ops_run as run,
         )
-        if event.get("status") == TIMEOUT:
-            raise AirflowException(message)
-        raise AirflowFailException(message)
+
+        return run.environment_ready(self, event)

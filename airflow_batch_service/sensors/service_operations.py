@@ -12,37 +12,40 @@ lack: ``deferrable=True`` (``triggers.service_operations``), a console link, a s
 A failed status (``INVALID``) or a resource that does not exist fails the task with
 ``AirflowFailException`` (waiting or retrying would not change it; ``soft_fail`` skips
 instead). ``timeout`` bounds the wait in every mode.
+
+The classes only declare: a poke, a deferral and a deferred wait's end all run the one
+resource wait (``core.resource_wait``), through ``sensors._service_ops_run``, which each entry
+point imports when it runs so that parsing a DAG loads none of it.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import conf
-from airflow.sdk import PokeReturnValue
 
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 from airflow_batch_service.links.service_operations import (
     BatchServiceEnvironmentLink,
     BatchServiceJobQueueLink,
-    persist_quietly,
 )
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Context, PokeReturnValue
 
 
 class _ResourceStatusSensor(AwsBaseSensor[BatchServiceJobHook]):
     aws_hook_class = BatchServiceJobHook
     ui_color = "#c3dae0"
-    #: The argument naming the resource (also its template field).
+    #: The argument naming the resource (also its template field, and its kind in
+    #: ``core.resource_wait.RESOURCES``).
     resource_arg = "resource"
-    what = "resource"
+    #: The console link, and the name of the ARN among its parameters.
+    link: type[BatchServiceEnvironmentLink | BatchServiceJobQueueLink] = BatchServiceJobQueueLink
+    link_arg = "job_queue_arn"
 
     def __init__(
         self,
@@ -63,117 +66,38 @@ class _ResourceStatusSensor(AwsBaseSensor[BatchServiceJobHook]):
     def resource(self) -> str:
         return getattr(self, self.resource_arg)
 
-    # -- subclass hooks -----------------------------------------------------------------
-
-    def describe(self) -> dict[str, Any] | None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def check(self, description: Any) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def trigger(self, max_attempts: int | None) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def persist_link(self, context: Context, summary: dict[str, Any]) -> None:
-        """Persist the console link once the ARN is known."""
-
-    # -- the sensor ---------------------------------------------------------------------
-
-    def _refuse_bad_input(self) -> None:
-        from airflow.providers.common.compat.sdk import AirflowFailException
-
-        value = self.resource
-        if not isinstance(value, str) or not value.strip():
-            raise AirflowFailException(
-                f"{self.resource_arg}: must be a non-empty name or ARN, got {value!r}; "
-                "nothing was called"
-            )
-        if not isinstance(self.poke_interval, int | float) or self.poke_interval < 0:
-            raise AirflowFailException(
-                f"poke_interval: must be a number of seconds >= 0, got {self.poke_interval!r}"
-            )
-        if self.max_retries is not None and (
-            isinstance(self.max_retries, bool)
-            or not isinstance(self.max_retries, int)
-            or self.max_retries < 1
-        ):
-            raise AirflowFailException(
-                f"max_retries: must be a positive integer or None, got {self.max_retries!r}"
-            )
-
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        from airflow.providers.common.compat.sdk import AirflowFailException
+        from airflow_batch_service.sensors import (  # lazy: DAG parse loads no wait
+            _service_ops_run as run,
+        )
 
-        from airflow_batch_service.core.errors import is_retryable
-        from airflow_batch_service.core.operations import ResourceStatus
-
-        try:
-            description = self.describe()
-        except Exception as exc:
-            if not is_retryable(exc):
-                raise
-            self.log.warning(
-                "Describing %s %s failed (%s); asking again at the next poke",
-                self.what,
-                self.resource,
-                exc,
-            )
-            return False
-        check = self.check(description)
-        arn = check.summary.get("arn")
-        if arn and arn != self._linked_arn:
-            self._linked_arn = arn
-            self.persist_link(context, check.summary)
-        if check.outcome is ResourceStatus.READY:
-            self.log.info("%s", check.message)
-            return PokeReturnValue(is_done=True, xcom_value=check.summary)
-        if check.outcome is ResourceStatus.FAILED:
-            self.log.error("%s", check.message)
-            raise AirflowFailException(check.message)
-        self.log.info("%s", check.message)
-        return False
+        return run.poke(self, context)
 
     def execute(self, context: Context) -> Any:
-        self._refuse_bad_input()
+        from airflow_batch_service.sensors import (  # lazy: DAG parse loads no wait
+            _service_ops_run as run,
+        )
+
+        run.refuse_bad_input(self)
         if not self.deferrable:
             return super().execute(context)
-        # One look first: a resource that is already ready (or broken) ends here, and the link
-        # is persisted before anything is deferred.
-        result = self.poke(context)
-        if isinstance(result, PokeReturnValue) and result.is_done:
-            return result.xcom_value
-        max_attempts = self.max_retries
-        if max_attempts is None and self.timeout is not None and self.poke_interval > 0:
-            max_attempts = max(1, math.ceil(float(self.timeout) / self.poke_interval))
-        self.defer(
-            trigger=self.trigger(max_attempts),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=float(self.timeout)) if self.timeout else None,
+        return run.look_then_defer(self, context)
+
+    def trigger(self, max_attempts: int | None) -> Any:
+        """The trigger that waits for this sensor in the triggerer."""
+        from airflow_batch_service.sensors import (  # lazy: DAG parse loads no wait
+            _service_ops_run as run,
         )
+
+        return run.trigger(self, max_attempts)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """The trigger's event -> the poke's result: the summary, or the same exception."""
-        from airflow.providers.common.compat.sdk import (
-            AirflowFailException,
-            AirflowSensorTimeout,
-            AirflowSkipException,
+        from airflow_batch_service.sensors import (  # lazy: DAG parse loads no wait
+            _service_ops_run as run,
         )
 
-        from airflow_batch_service.triggers.service_operations import SUCCESS, TIMEOUT
-
-        event = event or {}
-        value = event.get("value") or {}
-        if isinstance(value, dict) and value.get("arn"):
-            self.persist_link(context, value)
-        message = str(event.get("message") or event)
-        if event.get("status") == SUCCESS:
-            return value
-        if self.soft_fail:
-            self.log.warning("Skipping (soft_fail): %s", message)
-            raise AirflowSkipException(message)
-        if event.get("status") == TIMEOUT:
-            raise AirflowSensorTimeout(message)
-        raise AirflowFailException(message)
+        return run.complete(self, context, event)
 
 
 class BatchServiceEnvironmentSensor(_ResourceStatusSensor):
@@ -199,49 +123,12 @@ class BatchServiceEnvironmentSensor(_ResourceStatusSensor):
     template_fields: Sequence[str] = aws_template_fields("service_environment")
     operator_extra_links = (BatchServiceEnvironmentLink(),)
     resource_arg = "service_environment"
-    what = "service environment"
+    link = BatchServiceEnvironmentLink
+    link_arg = "service_environment_arn"
 
     def __init__(self, *, service_environment: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.service_environment = service_environment
-
-    def describe(self) -> dict[str, Any] | None:
-        return self.hook.describe_service_environment(self.service_environment)
-
-    def check(self, description: Any) -> Any:
-        from airflow_batch_service.core.operations import check_service_environment
-
-        return check_service_environment(
-            self.service_environment,
-            description,
-            treat_non_existing_as_deleted=self.treat_non_existing_as_deleted,
-        )
-
-    def trigger(self, max_attempts: int | None) -> Any:
-        from airflow_batch_service.triggers.service_operations import (
-            BatchServiceEnvironmentTrigger,
-        )
-
-        return BatchServiceEnvironmentTrigger(
-            service_environment=self.service_environment,
-            poll_interval=self.poke_interval,
-            max_attempts=max_attempts,
-            treat_non_existing_as_deleted=self.treat_non_existing_as_deleted,
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            botocore_config=self.botocore_config,
-        )
-
-    def persist_link(self, context: Context, summary: dict[str, Any]) -> None:
-        persist_quietly(
-            BatchServiceEnvironmentLink,
-            context,
-            self,
-            region_name=self.hook.conn_region_name,
-            aws_partition=self.hook.conn_partition,
-            service_environment_arn=summary["arn"],
-        )
 
 
 class BatchServiceJobQueueSensor(_ResourceStatusSensor):
@@ -267,44 +154,9 @@ class BatchServiceJobQueueSensor(_ResourceStatusSensor):
     template_fields: Sequence[str] = aws_template_fields("job_queue")
     operator_extra_links = (BatchServiceJobQueueLink(),)
     resource_arg = "job_queue"
-    what = "job queue"
+    link = BatchServiceJobQueueLink
+    link_arg = "job_queue_arn"
 
     def __init__(self, *, job_queue: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.job_queue = job_queue
-
-    def describe(self) -> dict[str, Any] | None:
-        return self.hook.describe_job_queue_now(self.job_queue)
-
-    def check(self, description: Any) -> Any:
-        from airflow_batch_service.core.operations import check_job_queue
-
-        return check_job_queue(
-            self.job_queue,
-            description,
-            treat_non_existing_as_deleted=self.treat_non_existing_as_deleted,
-        )
-
-    def trigger(self, max_attempts: int | None) -> Any:
-        from airflow_batch_service.triggers.service_operations import BatchServiceJobQueueTrigger
-
-        return BatchServiceJobQueueTrigger(
-            job_queue=self.job_queue,
-            poll_interval=self.poke_interval,
-            max_attempts=max_attempts,
-            treat_non_existing_as_deleted=self.treat_non_existing_as_deleted,
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            botocore_config=self.botocore_config,
-        )
-
-    def persist_link(self, context: Context, summary: dict[str, Any]) -> None:
-        persist_quietly(
-            BatchServiceJobQueueLink,
-            context,
-            self,
-            region_name=self.hook.conn_region_name,
-            aws_partition=self.hook.conn_partition,
-            job_queue_arn=summary["arn"],
-        )

@@ -7,31 +7,28 @@
 fire one event: ``{"status": "success" | "failure" | "timeout", "message", "value"}`` where
 ``value`` is the resource's summary (``core.operations.ResourceCheck.summary``).
 Throttling, 5xx and connection errors are logged and polled through; they never end the wait.
-What a status means comes from ``core.operations`` (the same as a poke).
 
+A declaration over the one resource wait: ``run`` steps ``core.resource_wait.resource_flow``
+(the same rules, log lines and timeout as a poke) with ``_shared.resource_waiting.watch``.
 Nothing heavy is imported at module level: the triggerer imports this by classpath.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_batch_service.core.errors import is_retryable
-
-#: Event statuses.
+#: Event statuses (``core.resource_wait``'s, spelled here so that importing them is free).
 SUCCESS, FAILURE, TIMEOUT = "success", "failure", "timeout"
 
 
 class _ResourceStatusTrigger(BaseTrigger):
     """Poll one resource's status until it is ready, failed, or ``max_attempts`` ran out."""
 
-    #: What the resource is called in messages; set by subclasses.
-    what = "resource"
-    #: The serialized name of the resource argument; set by subclasses.
+    #: The serialized name of the resource argument, and the resource's kind in
+    #: ``core.resource_wait.RESOURCES``; set by subclasses.
     resource_arg = "resource"
 
     def __init__(
@@ -56,6 +53,14 @@ class _ResourceStatusTrigger(BaseTrigger):
         self.verify = verify
         self.botocore_config = dict(botocore_config) if botocore_config else None
 
+    def connection_args(self) -> dict[str, Any]:
+        return {
+            "aws_conn_id": self.aws_conn_id,
+            "region_name": self.region_name,
+            "verify": self.verify,
+            "botocore_config": self.botocore_config,
+        }
+
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
@@ -64,86 +69,25 @@ class _ResourceStatusTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "max_attempts": self.max_attempts,
                 "treat_non_existing_as_deleted": self.treat_non_existing_as_deleted,
-                "aws_conn_id": self.aws_conn_id,
-                "region_name": self.region_name,
-                "verify": self.verify,
-                "botocore_config": self.botocore_config,
+                **self.connection_args(),
             },
         )
 
-    def hook(self) -> Any:
-        from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
-
-        return BatchServiceJobHook(
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            config=dict(self.botocore_config) if self.botocore_config else None,
-        )
-
-    def describe(self, hook: Any) -> dict[str, Any] | None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def check(self, description: Mapping[str, Any] | None) -> Any:  # pragma: no cover
-        raise NotImplementedError
-
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        # Through asgiref, as the amazon provider: on Airflow 3.0 the triggerer's connection
-        # lookup only works from its threads, and boto3 blocks.
-        from asgiref.sync import sync_to_async
-
-        from airflow_batch_service.core.operations import ResourceStatus
-
-        hook = await sync_to_async(self.hook)()
-        attempt = 0
-        last = "no answer yet"
-        while self.max_attempts is None or attempt < self.max_attempts:
-            attempt += 1
-            try:
-                description = await sync_to_async(self.describe)(hook)
-            except Exception as exc:
-                if not is_retryable(exc):
-                    yield TriggerEvent(
-                        {
-                            "status": FAILURE,
-                            "message": f"describing {self.what} {self.resource} failed: {exc}",
-                            "value": {},
-                        }
-                    )
-                    return
-                last = f"transient error: {exc}"
-                self.log.warning(
-                    "Describing %s %s failed (%s); asking again", self.what, self.resource, exc
-                )
-            else:
-                check = self.check(description)
-                if check.outcome is ResourceStatus.READY:
-                    self.log.info("%s", check.message)
-                    yield TriggerEvent(
-                        {"status": SUCCESS, "message": check.message, "value": check.summary}
-                    )
-                    return
-                if check.outcome is ResourceStatus.FAILED:
-                    self.log.error("%s", check.message)
-                    yield TriggerEvent(
-                        {"status": FAILURE, "message": check.message, "value": check.summary}
-                    )
-                    return
-                last = check.message
-                self.log.info("%s", check.message)
-            if self.max_attempts is not None and attempt >= self.max_attempts:
-                break
-            await asyncio.sleep(self.poll_interval)
-        yield TriggerEvent(
-            {
-                "status": TIMEOUT,
-                "message": (
-                    f"{self.what} {self.resource} did not become ready within "
-                    f"{self.max_attempts} polls every {self.poll_interval:g}s; last: {last}"
-                ),
-                "value": {},
-            }
+        from airflow_batch_service._shared.resource_waiting import (  # lazy: boto3, per trigger row
+            watch,
         )
+
+        outcome = await watch(
+            self.resource_arg,
+            self.resource,
+            poll_interval=self.poll_interval,
+            max_attempts=self.max_attempts,
+            treat_non_existing_as_deleted=self.treat_non_existing_as_deleted,
+            connection=self.connection_args(),
+            log=self.log,
+        )
+        yield TriggerEvent(outcome.to_event())
 
 
 class BatchServiceEnvironmentTrigger(_ResourceStatusTrigger):
@@ -158,23 +102,10 @@ class BatchServiceEnvironmentTrigger(_ResourceStatusTrigger):
         ``botocore_config`` (all serialized).
     """
 
-    what = "service environment"
     resource_arg = "service_environment"
 
     def __init__(self, *, service_environment: str, **kwargs: Any) -> None:
         super().__init__(resource=service_environment, **kwargs)
-
-    def describe(self, hook: Any) -> dict[str, Any] | None:
-        return hook.describe_service_environment(self.resource)
-
-    def check(self, description: Mapping[str, Any] | None) -> Any:
-        from airflow_batch_service.core.operations import check_service_environment
-
-        return check_service_environment(
-            self.resource,
-            description,
-            treat_non_existing_as_deleted=self.treat_non_existing_as_deleted,
-        )
 
 
 class BatchServiceJobQueueTrigger(_ResourceStatusTrigger):
@@ -188,20 +119,7 @@ class BatchServiceJobQueueTrigger(_ResourceStatusTrigger):
         ``botocore_config``.
     """
 
-    what = "job queue"
     resource_arg = "job_queue"
 
     def __init__(self, *, job_queue: str, **kwargs: Any) -> None:
         super().__init__(resource=job_queue, **kwargs)
-
-    def describe(self, hook: Any) -> dict[str, Any] | None:
-        return hook.describe_job_queue_now(self.resource)
-
-    def check(self, description: Mapping[str, Any] | None) -> Any:
-        from airflow_batch_service.core.operations import check_job_queue
-
-        return check_job_queue(
-            self.resource,
-            description,
-            treat_non_existing_as_deleted=self.treat_non_existing_as_deleted,
-        )

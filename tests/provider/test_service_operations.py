@@ -1,4 +1,4 @@
-"""The operations operators and sensors (issue 12) against the emulator: in-process under
+"""The operations operators and sensors against the emulator: in-process under
 ``moto.mock_aws`` and over HTTP through an ``aws`` connection; bad input refused before any
 call; the deferrable ones through their triggers as the triggerer runs them (serialize, rebuild
 from JSON, run); and the example DAG end to end with ``dag.test()``.
@@ -525,6 +525,94 @@ def test_environment_sensor_refuses_an_empty_name_before_any_call(emu):
     with pytest.raises(AirflowFailException, match="service_environment: must be a non-empty"):
         sensor.execute(make_context())
     assert calls(emu) == 0
+
+
+def aws_error(code: str, status: int, message: str = "no") -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        "DescribeServiceEnvironments",
+    )
+
+
+def scripted_describes(monkeypatch, *answers: Any) -> list[Any]:
+    """DescribeServiceEnvironments answers in turn (an exception is raised); the last repeats."""
+    from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
+
+    left = list(answers)
+    seen: list[Any] = []
+
+    def describe(self, service_environment: str) -> Any:
+        answer = left.pop(0) if len(left) > 1 else left[0]
+        seen.append(answer)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(BatchServiceJobHook, "describe_service_environment", describe)
+    return seen
+
+
+def creating(name: str, status: str = "CREATING") -> dict[str, Any]:
+    return {
+        "serviceEnvironmentName": name,
+        "serviceEnvironmentArn": f"arn:{name}",
+        "status": status,
+    }
+
+
+def test_environment_waits_go_through_a_throttle_and_stop_at_a_refusal(in_process, monkeypatch):
+    """The same rule in the three waits: a throttle is asked again, a refusal ends the wait
+    (on the worker the AWS exception itself propagates; in the triggerer it is the event)."""
+    from botocore.exceptions import ClientError
+
+    throttle, denied = aws_error("ThrottlingException", 400), aws_error("AccessDenied", 403)
+    scripted_describes(monkeypatch, throttle, creating("e"), creating("e", "VALID"))
+    sensor = BatchServiceEnvironmentSensor(
+        task_id="env", aws_conn_id="emu", service_environment="e", poke_interval=0.01, timeout=5
+    )
+    assert sensor.execute(make_context())["status"] == "VALID"
+    event = run_trigger(sensor.trigger(5))
+    assert event["status"] == "success"
+
+    scripted_describes(monkeypatch, throttle, denied)
+    with pytest.raises(ClientError, match="AccessDenied"):
+        sensor.execute(make_context())
+    event = run_trigger(sensor.trigger(5))
+    assert event["status"] == "failure" and "AccessDenied" in event["message"]
+    with pytest.raises(AirflowFailException, match="describing service environment e failed"):
+        sensor.execute_complete(make_context(), event)
+
+    scripted_describes(monkeypatch, RuntimeError("no connection"))
+    event = run_trigger(sensor.trigger(5))
+    assert event["status"] == "failure" and "no connection" in event["message"]
+
+
+def test_create_environment_sync_wait_gives_up_after_max_retries(in_process, monkeypatch):
+    from airflow.providers.common.compat.sdk import AirflowException
+
+    name = unique("slow")
+    op = BatchCreateServiceEnvironmentOperator(
+        task_id="create",
+        aws_conn_id="emu",
+        service_environment_name=name,
+        capacity_limits=LIMITS,
+        wait_for_completion=True,
+        poll_interval=0.01,
+        max_retries=3,
+    )
+    seen = scripted_describes(monkeypatch, creating(name))
+    with pytest.raises(AirflowException, match="did not become ready within 3 polls") as err:
+        op.execute(make_context())
+    assert not isinstance(err.value, AirflowFailException) and len(seen) == 3
+    scripted_describes(monkeypatch, creating(name, "INVALID"))
+    op.service_environment_name = unique("bad")
+    with pytest.raises(AirflowFailException, match="will not become VALID"):
+        op.execute(make_context())
 
 
 # -- BatchServiceJobQueueSensor ------------------------------------------------------------

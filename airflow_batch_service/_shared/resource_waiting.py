@@ -1,0 +1,192 @@
+"""The resource-status wait's two drivers, and how its end ends a task: the I/O half of
+``core.resource_wait``.
+
+``core.resource_wait.resource_flow`` is the whole wait as a generator of ``core.flow``
+requests. :func:`run` steps it with blocking calls on a hook (a sensor's poke, the create
+operator's wait on the worker); :func:`arun` steps the same flow in the triggerer (through
+:func:`watch`). Both take the flow's log lines from :class:`_Steps` and do only the calls and
+the sleeps, side by side; neither holds a rule.
+
+Why not ``_shared.waiting.run`` / ``arun``, the job wait's drivers: they are typed for the job
+wait's outcome; their async one awaits the hook's ``a``-prefixed twins, which a resource
+describe has none of (the blocking method runs in a thread through asgiref instead, as the
+amazon provider's triggers do: on Airflow 3.0 the triggerer's connection lookup only works
+from its threads); and their ``Failed`` drops the exception behind it, which a worker re-raises
+as it was raised (:class:`Calls` keeps it). Drivers generic in the outcome, taking the call
+strategy, would serve both flows.
+
+:func:`finish` turns an outcome (or a trigger's event) into the task's result or Airflow
+exception, the same for every mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Generator, Iterator, Mapping
+from typing import Any, Generic, TypeVar
+
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+)
+from asgiref.sync import sync_to_async
+
+from airflow_batch_service.core.errors import classify_exception
+from airflow_batch_service.core.flow import Call, Failed, Log, Request, Sleep
+from airflow_batch_service.core.outcome import Ending
+from airflow_batch_service.core.resource_wait import (
+    RESOURCES,
+    ResourceOutcome,
+    ResourceWait,
+    ending,
+    resource_flow,
+)
+from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
+
+T = TypeVar("T")
+
+#: The Airflow exception of each way a wait ends a task (any other: retryable).
+_RAISES: dict[Ending, type[Exception]] = {
+    Ending.FAIL: AirflowFailException,
+    Ending.SENSOR_TIMEOUT: AirflowSensorTimeout,
+}
+
+
+class Calls:
+    """Makes a flow's :class:`Call` on a hook. An AWS error (``core.errors``) comes back as
+    :class:`Failed`, and the exception is kept (:attr:`raised`); anything else propagates (a
+    bug fails loudly, it is never polled around)."""
+
+    def __init__(self, hook: Any) -> None:
+        self.hook = hook
+        self.raised: Exception | None = None
+
+    def _failed(self, exc: Exception) -> Failed:
+        mapped = classify_exception(exc)
+        if mapped is None:
+            raise exc
+        self.raised = exc
+        return Failed(*mapped)
+
+    def call(self, request: Call) -> Any:
+        try:
+            return getattr(self.hook, request.method)(**request.kwargs)
+        except Exception as exc:
+            return self._failed(exc)
+
+    async def acall(self, request: Call) -> Any:
+        try:
+            return await sync_to_async(getattr(self.hook, request.method))(**request.kwargs)
+        except Exception as exc:
+            return self._failed(exc)
+
+
+class _Steps(Generic[T]):
+    """A flow's calls and sleeps, in order; the log lines between are written here, once for
+    both drivers. A driver sets :attr:`reply` to a call's answer; :attr:`outcome` is what the
+    flow returned."""
+
+    def __init__(self, flow: Generator[Request, Any, T], log: Any) -> None:
+        self.flow, self.log = flow, log
+        self.reply: Any = None
+        self.outcome: T
+
+    def __iter__(self) -> Iterator[Call | Sleep]:
+        try:
+            while True:
+                request = self.flow.send(self.reply)
+                self.reply = None
+                if isinstance(request, Log):
+                    getattr(self.log, request.level)("%s", request.message)
+                elif isinstance(request, Call | Sleep):
+                    yield request
+        except StopIteration as stop:
+            self.outcome = stop.value
+
+
+def run(
+    flow: Generator[Request, Any, T],
+    calls: Calls,
+    log: Any,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Step ``flow`` with blocking calls until it returns."""
+    steps = _Steps(flow, log)
+    for request in steps:
+        if isinstance(request, Call):
+            steps.reply = calls.call(request)
+        else:
+            sleep(request.seconds)
+    return steps.outcome
+
+
+async def arun(flow: Generator[Request, Any, T], calls: Calls, log: Any) -> T:
+    """Step ``flow`` with the hook's blocking methods run in a thread, until it returns."""
+    steps = _Steps(flow, log)
+    for request in steps:
+        if isinstance(request, Call):
+            steps.reply = await calls.acall(request)
+        else:
+            await asyncio.sleep(request.seconds)
+    return steps.outcome
+
+
+async def watch(
+    kind: str,
+    identifier: str,
+    *,
+    poll_interval: float,
+    max_attempts: int | None,
+    treat_non_existing_as_deleted: bool,
+    connection: Mapping[str, Any],
+    log: Any,
+) -> ResourceOutcome:
+    """A trigger's whole wait on ``identifier`` (a ``core.resource_wait.RESOURCES`` ``kind``).
+
+    The hook is built in a thread (the connection lookup, as the amazon provider's triggers
+    do). An exception no AWS error explains while describing (a missing connection) ends the
+    wait as a failure that says so: a trigger has no worker to raise it on.
+    """
+    wait = ResourceWait(
+        RESOURCES[kind],
+        identifier,
+        poll_interval=poll_interval,
+        max_attempts=max_attempts,
+        treat_non_existing_as_deleted=treat_non_existing_as_deleted,
+    )
+    args = dict(connection)
+    args["config"] = args.pop("botocore_config", None)
+    hook = await sync_to_async(BatchServiceJobHook)(**args)
+    try:
+        return await arun(resource_flow(wait), Calls(hook), log)
+    except Exception as exc:
+        return wait.describe_failed(str(exc))
+
+
+def finish(
+    outcome: ResourceOutcome,
+    log: Any,
+    *,
+    sensor: bool,
+    calls: Calls | None = None,
+    soft_fail: bool = False,
+    prefix: str = "",
+) -> dict[str, Any]:
+    """The task's result for ``outcome``: the summary on success; otherwise the exception
+    ``core.resource_wait.ending`` names (``prefix`` before its message). On the worker
+    (``calls`` given) an AWS error that ended the wait is re-raised as it was raised, so
+    Airflow's retries apply to it as to any AWS error; ``soft_fail`` skips instead."""
+    how = ending(outcome, sensor=sensor)
+    if how is Ending.RETURN:
+        return outcome.value
+    if outcome.error and calls is not None and calls.raised is not None:
+        raise calls.raised
+    message = f"{prefix}{outcome.message}"
+    if soft_fail:
+        log.warning("Skipping (soft_fail): %s", message)
+        raise AirflowSkipException(message)
+    raise _RAISES.get(how, AirflowException)(message)

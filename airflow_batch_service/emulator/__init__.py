@@ -6,6 +6,7 @@ Importing this package is cheap: moto is imported only when :class:`Emulator` or
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -32,7 +33,5 @@ _HOMES = {
 
 def __getattr__(name: str) -> Any:
     if name in _HOMES:
-        import importlib
-
         return getattr(importlib.import_module(_HOMES[name]), name)
     raise AttributeError(name)

@@ -1,9 +1,11 @@
 """Service-job state for one account and region, in a moto ``BackendDict`` (so resets work).
 
-Every handler in ``responses.py`` ends up here. Validation uses ``core.validation``; the
-lifecycle is ``jobs.ServiceJob``, advanced for all jobs together (capacity, order,
-preemption) by ``world.World``; listing is ``listing``; environments, queues and quota shares
-are the ``catalog`` mixin.
+Every handler in ``responses.py`` ends up here. A submit is checked against the documented
+bounds in ``core.validation`` (the one table the operator also checks before any call); tags
+and priorities of other operations by the emulator's own ``field_rules``. The lifecycle is
+``jobs.ServiceJob``, advanced for all jobs together (capacity, order, preemption) by
+``world.World``; listing is ``listing``; environments, queues and quota shares are the
+``catalog`` mixins.
 """
 
 from __future__ import annotations
@@ -13,18 +15,18 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.base_backend import BackendDict, BaseBackend
 
-from airflow_batch_service.core.validation import (
-    MAX_TAGS,
-    MAX_TERMINATE_BATCH,
-    Problem,
-    priority_problems,
-    submit_request_problems,
-    tags_problems,
-)
+from airflow_batch_service.core.validation import Problem, submit_request_problems
 from airflow_batch_service.emulator.catalog import Catalog
 from airflow_batch_service.emulator.errors import ClientException, invalid, not_found
+from airflow_batch_service.emulator.field_rules import (
+    MAX_TAGS,
+    MAX_TERMINATE_BATCH,
+    priority_problems,
+    tags_problems,
+)
 from airflow_batch_service.emulator.jobs import ServiceJob
 from airflow_batch_service.emulator.listing import Query
 from airflow_batch_service.emulator.paging import page
@@ -50,14 +52,11 @@ class ServiceJobBackend(Catalog, BaseBackend):
         self.sink = SageMakerBridge()
         self.world = World(self)
         self._seq = 0
-        if region_name == STARTUP.region and STARTUP.queues:
-            from moto.core import DEFAULT_ACCOUNT_ID
-
-            if account_id == DEFAULT_ACCOUNT_ID:
-                for spec in STARTUP.queues:
-                    self.create_ready_queue(
-                        spec.name, spec.fair_share, spec.quota_share, spec.max_capacity
-                    )
+        if region_name == STARTUP.region and account_id == DEFAULT_ACCOUNT_ID:
+            for spec in STARTUP.queues:
+                self.create_ready_queue(
+                    spec.name, spec.fair_share, spec.quota_share, spec.max_capacity
+                )
 
     # -------------------------------------------------------------- service jobs
     def _share_problems(self, queue: ServiceQueue, request: Mapping[str, Any]) -> list[Problem]:
@@ -66,40 +65,23 @@ class ServiceJobBackend(Catalog, BaseBackend):
         Deliberately NOT ``core.queue_check.queue_problems``, which reads alike: that is the
         provider's pre-submit check, and this plays the service it guards against. Were the
         emulator to ask the provider's own function, a mistake in it would be agreed with
-        instead of caught (``tests/emulator/test_capacity.py`` reaches this one with boto3
+        instead of caught (``tests/emulator/test_quota_shares.py`` reaches this one with boto3
         directly, past no provider check).
         """
         kind = self.policy_kind(queue.scheduling_policy_arn)
-        share, quota = request.get("shareIdentifier"), request.get("quotaShareName")
         out = []
-        if kind == "fairshare" and share is None:
-            out.append(
-                Problem(
-                    "shareIdentifier",
-                    f"is required: job queue {queue.name} has a fair-share scheduling policy",
-                )
-            )
-        if kind != "fairshare" and share is not None:
-            out.append(
-                Problem(
-                    "shareIdentifier",
-                    f"must not be given: job queue {queue.name} has no fair-share scheduling policy",
-                )
-            )
-        if kind == "quotashare" and quota is None:
-            out.append(
-                Problem(
-                    "quotaShareName",
-                    f"is required: job queue {queue.name} has a quota-share scheduling policy",
-                )
-            )
-        if kind != "quotashare" and quota is not None:
-            out.append(
-                Problem(
-                    "quotaShareName",
-                    f"must not be given: job queue {queue.name} has no quota-share scheduling policy",
-                )
-            )
+        for field, policy, words in (
+            ("shareIdentifier", "fairshare", "fair-share"),
+            ("quotaShareName", "quotashare", "quota-share"),
+        ):
+            given = request.get(field) is not None
+            if kind == policy and not given:
+                rule = f"is required: job queue {queue.name} has a {words} scheduling policy"
+                out.append(Problem(field, rule))
+            elif kind != policy and given:
+                rule = f"must not be given: job queue {queue.name} has no {words} scheduling policy"
+                out.append(Problem(field, rule))
+        quota = request.get("quotaShareName")
         if kind == "quotashare" and isinstance(quota, str):
             target = self.quota_shares.get(self._arn("quota-share", f"{queue.name}/{quota}"))
             if target is None:

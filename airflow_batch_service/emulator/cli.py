@@ -11,69 +11,81 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
+
+from airflow_batch_service.emulator import scenarios as scenario_format
+from airflow_batch_service.emulator.faults import FaultError, FaultPlan
+from airflow_batch_service.emulator.quotas import QuotaMode
+from airflow_batch_service.emulator.server import READY_PREFIX, serve
+
+#: The options, in ``--help`` order: flag -> add_argument keywords.
+OPTIONS: dict[str, dict[str, Any]] = {
+    "--host": {
+        "default": "127.0.0.1",
+        "help": "address to bind (default 127.0.0.1, loopback only)",
+    },
+    "--port": {"type": int, "default": 4566, "help": "port (default 4566; 0 picks a free one)"},
+    "--region": {
+        "default": "us-east-1",
+        "help": "region of the --queue queues (default us-east-1)",
+    },
+    "--queue": {
+        "action": "append",
+        "default": [],
+        "metavar": "NAME",
+        "help": "create a ready SAGEMAKER_TRAINING queue NAME with its service environment "
+        "(repeatable)",
+    },
+    "--scenarios": {
+        "type": Path,
+        "metavar": "FILE",
+        "help": "scenario file (JSON; see docs/emulator.md)",
+    },
+    "--seconds-per-state": {
+        "type": float,
+        "metavar": "S",
+        "help": "seconds a job spends in each state (default 2)",
+    },
+    "--client-token-mode": {
+        "choices": ("reject", "return_existing"),
+        "help": "a repeated identical submit with the same clientToken: reject it (default, as "
+        "documented) or return the first job",
+    },
+    "--faults": {
+        "type": Path,
+        "metavar": "FILE",
+        "help": 'fault plan (JSON: {"faults": {OPERATION: {...}}, "seed": N})',
+    },
+    "--fault-seed": {
+        "type": int,
+        "metavar": "N",
+        "help": "seed for fault draws (deterministic faults)",
+    },
+    "--freeze-clock": {
+        "action": "store_true",
+        "help": "stop the clock: jobs move only via POST /_emulator/clock",
+    },
+    "--api-quotas": {
+        "choices": ("aws", "off"),
+        "default": "aws",
+        "help": "AWS's API rate quotas: 'aws' (default: SubmitServiceJob 5/s, other Batch calls "
+        "50/s, HTTP 429 beyond) or 'off'",
+    },
+    "--quiet": {"action": "store_true", "help": "do not log each request"},
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)"
-    )
-    parser.add_argument(
-        "--port", type=int, default=4566, help="port (default 4566; 0 picks a free one)"
-    )
-    parser.add_argument(
-        "--region", default="us-east-1", help="region of the --queue queues (default us-east-1)"
-    )
-    parser.add_argument(
-        "--queue",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="create a ready SAGEMAKER_TRAINING queue NAME with its service environment (repeatable)",
-    )
-    parser.add_argument(
-        "--scenarios", type=Path, metavar="FILE", help="scenario file (JSON; see docs/emulator.md)"
-    )
-    parser.add_argument(
-        "--seconds-per-state",
-        type=float,
-        metavar="S",
-        help="seconds a job spends in each state (default 2)",
-    )
-    parser.add_argument(
-        "--client-token-mode",
-        choices=("reject", "return_existing"),
-        help="a repeated identical submit with the same clientToken: reject it (default, as documented) or return the first job",
-    )
-    parser.add_argument(
-        "--faults",
-        type=Path,
-        metavar="FILE",
-        help='fault plan (JSON: {"faults": {OPERATION: {...}}, "seed": N})',
-    )
-    parser.add_argument(
-        "--fault-seed", type=int, metavar="N", help="seed for fault draws (deterministic faults)"
-    )
-    parser.add_argument(
-        "--freeze-clock",
-        action="store_true",
-        help="stop the clock: jobs move only via POST /_emulator/clock",
-    )
-    parser.add_argument(
-        "--api-quotas",
-        choices=("aws", "off"),
-        default="aws",
-        help="AWS's API rate quotas: 'aws' (default: SubmitServiceJob 5/s, other Batch calls 50/s, "
-        "HTTP 429 beyond) or 'off'",
-    )
-    parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    for flag, keywords in OPTIONS.items():
+        parser.add_argument(flag, **keywords)
 
 
 def run(args: argparse.Namespace) -> int:
-    from airflow_batch_service.emulator import scenarios as scenario_format
-    from airflow_batch_service.emulator.faults import FaultError, FaultPlan
-    from airflow_batch_service.emulator.quotas import QuotaMode
-    from airflow_batch_service.emulator.server import READY_PREFIX, serve
-    from airflow_batch_service.emulator.settings import STARTUP, ClientTokenMode, QueueSpec
+    from airflow_batch_service.emulator.settings import (  # lazy: imports moto
+        STARTUP,
+        ClientTokenMode,
+        QueueSpec,
+    )
 
     STARTUP.region = args.region
     STARTUP.queues = [QueueSpec(name) for name in args.queue]

@@ -14,6 +14,7 @@ from typing import Any
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from airflow_batch_service.emulator import scenarios as scenario_format
+from airflow_batch_service.emulator.backend import service_job_backends
 from airflow_batch_service.emulator.clock import Clock
 from airflow_batch_service.emulator.faults import FaultPlan
 from airflow_batch_service.emulator.holds import HOLDS
@@ -135,8 +136,6 @@ def create_queue(
 ) -> str:
     """A ready SAGEMAKER_TRAINING queue with its service environment; returns its ARN."""
     install()
-    from airflow_batch_service.emulator.backend import service_job_backends
-
     with STATE_LOCK:
         backend = service_job_backends[account_id][region]
         return backend.create_ready_queue(name, fair_share, quota_share, max_capacity).arn

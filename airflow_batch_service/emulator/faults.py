@@ -76,7 +76,7 @@ class LostResponseMode(StrEnum):
 @cache
 def operations(service: str) -> frozenset[str]:
     """botocore's operation names for ``service``."""
-    import botocore.session
+    import botocore.session  # lazy: the CLI imports this module for --help; botocore is slow
 
     return frozenset(botocore.session.get_session().get_service_model(service).operation_names)
 

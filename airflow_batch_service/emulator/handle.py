@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import boto3
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from airflow_batch_service.emulator import control
@@ -80,7 +81,5 @@ class Emulator:
 
     def client(self, service: str = "batch", **kwargs: Any) -> Any:
         """A boto3 client for this emulator (in-process: a plain client; mock_aws answers)."""
-        import boto3
-
         kwargs.setdefault("region_name", self.region)
         return boto3.client(service, **kwargs)

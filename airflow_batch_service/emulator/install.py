@@ -15,6 +15,23 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from moto.batch import urls as batch_urls
+from moto.iam import urls as iam_urls
+from moto.logs import urls as logs_urls
+from moto.logs.responses import LogsResponse
+from moto.sagemaker import urls as sagemaker_urls
+from moto.sagemaker.responses import SageMakerResponse
+from moto.sts import urls as sts_urls
+from moto.sts.responses import TokenResponse
+
+from airflow_batch_service.emulator.responses import ServiceJobResponse
+from airflow_batch_service.emulator.side_services import (
+    EmulatorIamResponse,
+    advance_service_jobs,
+    query_operation,
+    with_faults,
+)
+
 _lock = threading.Lock()
 _installed = False
 
@@ -46,10 +63,6 @@ TAGS_THREE_PARTS = (
 def sagemaker_dispatch(request: Any, full_url: str, headers: Any) -> Any:
     """SageMaker requests pass the fault plan, then bring every service job up to date, so
     DescribeTrainingJob reports the status of the attempt behind the training job."""
-    from moto.sagemaker.responses import SageMakerResponse
-
-    from airflow_batch_service.emulator.side_services import advance_service_jobs, with_faults
-
     return with_faults("sagemaker", SageMakerResponse.dispatch, before=advance_service_jobs)(
         request, full_url, headers
     )
@@ -57,20 +70,12 @@ def sagemaker_dispatch(request: Any, full_url: str, headers: Any) -> Any:
 
 def logs_dispatch(request: Any, full_url: str, headers: Any) -> Any:
     """CloudWatch Logs requests pass the fault plan."""
-    from moto.logs.responses import LogsResponse
-
-    from airflow_batch_service.emulator.side_services import with_faults
-
     return with_faults("logs", LogsResponse.dispatch)(request, full_url, headers)
 
 
 def sts_dispatch(request: Any, full_url: str, headers: Any) -> Any:
     """STS requests (a connection's ``role_arn``) pass the fault plan: a test can hold the
     AssumeRole that building a client makes."""
-    from moto.sts.responses import TokenResponse
-
-    from airflow_batch_service.emulator.side_services import query_operation, with_faults
-
     return with_faults(
         "sts",
         TokenResponse.dispatch,
@@ -84,15 +89,6 @@ def install() -> None:
     with _lock:
         if _installed:
             return
-        from moto.batch import urls as batch_urls
-        from moto.iam import urls as iam_urls
-        from moto.logs import urls as logs_urls
-        from moto.sagemaker import urls as sagemaker_urls
-        from moto.sts import urls as sts_urls
-
-        from airflow_batch_service.emulator.responses import ServiceJobResponse
-        from airflow_batch_service.emulator.side_services import EmulatorIamResponse
-
         dispatch = ServiceJobResponse.dispatch
         for path in list(batch_urls.url_paths):
             batch_urls.url_paths[path] = dispatch

@@ -13,8 +13,9 @@ answers clients get, count those sightings, and the world re-times the job once 
 enough. Until then the held transition has no time at all; once released it happens no earlier
 than it would have by time alone.
 
-The decisions (retry or not, requeue after preemption or not, which reason) come from
-``airflow_batch_service.core``; this module only sequences them.
+The decisions (retry, requeue or fail) are AWS's rules as ``aws_retry`` reads them, and the
+reasons are ``status_reasons``' texts, both the emulator's own (never the provider's
+``core``, whose reading they check); this module only sequences them.
 """
 
 from __future__ import annotations
@@ -22,113 +23,38 @@ from __future__ import annotations
 import json
 import math
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
-from airflow_batch_service.core import reasons
-from airflow_batch_service.core.retry import RetryStrategy, decide, requeue_after_preemption
 from airflow_batch_service.core.status import TERMINAL_STATUSES, ServiceJobStatus
-from airflow_batch_service.core.training_job import (
-    BATCH_NAME_PREFIX,
-    BATCH_NAME_SUFFIX_HEX,
-    PAYLOAD_NAME_MAX,
+from airflow_batch_service.core.training_job import BATCH_NAME_PREFIX, BATCH_NAME_SUFFIX_HEX
+from airflow_batch_service.emulator import job_views
+from airflow_batch_service.emulator import status_reasons as reasons
+from airflow_batch_service.emulator.attempts import (
+    Attempt,
+    AttemptEnd,
+    AttemptSink,
+    QueueView,
+    capacity_usage,
+    ms,
+    training_job_base_name,
+)
+from airflow_batch_service.emulator.aws_retry import (
+    USES_AN_ATTEMPT,
+    Next,
+    RunEnd,
+    after_attempt,
+    after_preemption,
+    policy_of,
 )
 from airflow_batch_service.emulator.scenarios import Result, Step
 from airflow_batch_service.emulator.scheduler import demand_of
 
 S = ServiceJobStatus
 
-#: How many preempted runs ``preemptionSummary.recentPreemptedAttempts`` keeps (inferred).
-RECENT_PREEMPTIONS = 5
-
-
-class AttemptEnd(StrEnum):
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-    STOPPED = "Stopped"
-
-
-def ms(seconds: float) -> int:
-    return round(seconds * 1000)
-
-
-@dataclass
-class Attempt:
-    """One run on SageMaker: a training job. ``started_at``/``stopped_at`` in epoch ms."""
-
-    training_job_name: str
-    training_job_arn: str
-    created: float  # seconds; when the training job was created (job SCHEDULED)
-    started_at: int | None = None
-    stopped_at: int | None = None
-    status_reason: str | None = None
-    run_started: float | None = None  # seconds; when the job entered RUNNING
-
-    def to_api(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "serviceResourceId": {"name": "TrainingJobArn", "value": self.training_job_arn}
-        }
-        if self.started_at is not None:
-            out["startedAt"] = self.started_at
-        if self.stopped_at is not None:
-            out["stoppedAt"] = self.stopped_at
-        if self.status_reason is not None:
-            out["statusReason"] = self.status_reason
-        return out
-
-
-class AttemptSink(Protocol):
-    """Where an attempt's outside effects go (SageMaker training job, CloudWatch logs)."""
-
-    def attempt_created(self, job: ServiceJob, attempt: Attempt) -> None: ...
-    def attempt_progressed(
-        self, job: ServiceJob, attempt: Attempt, status: ServiceJobStatus
-    ) -> None: ...
-    def attempt_ended(
-        self, job: ServiceJob, attempt: Attempt, end: AttemptEnd, reason: str
-    ) -> None: ...
-
-
-class QueueView(Protocol):
-    """What a job needs to know about its queue, read live at each transition."""
-
-    def runnable_time_limits(self) -> Sequence[Mapping[str, Any]]: ...
-
-
 #: Statuses that hold service-environment capacity.
-ACTIVE_STATUSES = frozenset(
-    {ServiceJobStatus.SCHEDULED, ServiceJobStatus.STARTING, ServiceJobStatus.RUNNING}
-)
-
-
-def capacity_usage(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """``ResourceConfig`` (InstanceType x InstanceCount, or InstanceGroups) -> capacityUsage."""
-    config = payload.get("ResourceConfig")
-    if not isinstance(config, Mapping):
-        return []
-    groups = config.get("InstanceGroups")
-    items = groups if isinstance(groups, list) and groups else [config]
-    out = []
-    for item in items:
-        if not isinstance(item, Mapping) or not item.get("InstanceType"):
-            continue
-        try:
-            count = float(item.get("InstanceCount", 1))
-        except (TypeError, ValueError):
-            count = 1.0
-        out.append({"capacityUnit": str(item["InstanceType"]), "quantity": count})
-    return out
-
-
-def training_job_base_name(payload: Mapping[str, Any], job_name: str) -> str:
-    """The payload's TrainingJobName (the job name when absent), cut to what fits in 63."""
-    base = payload.get("TrainingJobName")
-    if not isinstance(base, str) or not base:
-        base = job_name
-    base = "".join(c for c in base if c.isalnum() or c == "-").strip("-") or "job"
-    return base[:PAYLOAD_NAME_MAX].rstrip("-")
+ACTIVE_STATUSES = frozenset({S.SCHEDULED, S.STARTING, S.RUNNING})
 
 
 @dataclass
@@ -173,7 +99,7 @@ class ServiceJob:
     def __post_init__(self) -> None:
         self.entered = self.created
         self.payload: dict[str, Any] = json.loads(self.request["serviceRequestPayload"])
-        self.strategy = RetryStrategy.from_api(self.request.get("retryStrategy"))
+        self.policy = policy_of(self.request.get("retryStrategy"))
         self.usage = capacity_usage(self.payload)
         self.demand = demand_of(self.usage)
         self.size = sum(self.demand.values())
@@ -186,6 +112,11 @@ class ServiceJob:
     @property
     def scheduling_priority(self) -> int | None:
         return self.request.get("schedulingPriority")
+
+    @property
+    def share(self) -> str:
+        """The quota share or fair share the job counts against ("" for neither)."""
+        return str(self.request.get("quotaShareName") or self.request.get("shareIdentifier") or "")
 
     @property
     def priority(self) -> int:
@@ -209,69 +140,16 @@ class ServiceJob:
         return self.entered + wait
 
     def describe(self) -> dict[str, Any]:
-        """The DescribeServiceJob response (botocore's DescribeServiceJobResponse members).
-        Building it counts as showing the job to a client (``holdUntilSeen``)."""
+        """The DescribeServiceJob response. Building it counts as showing the job to a
+        client (``holdUntilSeen``)."""
         self._shown()
-        out = self._common()
-        out["jobQueue"] = self.queue_arn
-        out["attempts"] = [a.to_api() for a in self.attempts]
-        out["serviceRequestPayload"] = self.request["serviceRequestPayload"]
-        out["tags"] = dict(self.tags)
-        out["isTerminated"] = self.is_terminated
-        for key in (
-            "retryStrategy",
-            "schedulingPriority",
-            "preemptionConfiguration",
-            "timeoutConfig",
-        ):
-            if self.request.get(key) is not None:
-                out[key] = self.request[key]
-        if self.preempted_count:
-            out["preemptionSummary"] = {
-                "preemptedAttemptCount": self.preempted_count,
-                "recentPreemptedAttempts": [
-                    a.to_api() for a in self.preempted[-RECENT_PREEMPTIONS:]
-                ],
-            }
-        return out
+        return job_views.describe(self)
 
     def summary(self) -> dict[str, Any]:
-        """A ListServiceJobs summary: no attempts history; isTerminated only when true.
-        Building it counts as showing the job to a client (``holdUntilSeen``)."""
+        """A ListServiceJobs summary. Building it counts as showing the job to a client
+        (``holdUntilSeen``)."""
         self._shown()
-        out = self._common()
-        if self.is_terminated:
-            out["isTerminated"] = True
-        return out
-
-    def _common(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "jobId": self.job_id,
-            "jobArn": self.job_arn,
-            "jobName": self.job_name,
-            "status": self.status.value,
-            "createdAt": ms(self.created),
-            "serviceJobType": self.request["serviceJobType"],
-        }
-        if self.status_reason is not None:
-            out["statusReason"] = self.status_reason
-        for key, value in (
-            ("scheduledAt", self.scheduled_at),
-            ("startedAt", self.started_at),
-            ("stoppedAt", self.stopped_at),
-        ):
-            if value is not None:
-                out[key] = value
-        if self.attempts:
-            out["latestAttempt"] = {
-                "serviceResourceId": self.attempts[-1].to_api()["serviceResourceId"]
-            }
-        if self.usage:
-            out["capacityUsage"] = [dict(u) for u in self.usage]
-        for key in ("shareIdentifier", "quotaShareName"):
-            if self.request.get(key) is not None:
-                out[key] = self.request[key]
-        return out
+        return job_views.summary(self)
 
     # ------------------------------------------------------------------ holds
     def _shown(self) -> None:
@@ -311,7 +189,7 @@ class ServiceJob:
                 candidates.append((ready, self._become_eligible))
             for action in queue.runnable_time_limits() if queue is not None else ():
                 limit = float(action.get("maxTimeSeconds", math.inf))
-                reason = str(action.get("reason", "RUNNABLE time limit reached"))
+                reason = str(action.get("reason", reasons.RUNNABLE_TIME_LIMIT))
                 candidates.append(
                     (self.entered + limit, lambda at, q, s, r=reason: self._terminate_at(at, r, s))
                 )
@@ -423,33 +301,32 @@ class ServiceJob:
             self._enter(S.SUCCEEDED, at, reasons.TRAINING_COMPLETED)
             self.stopped_at = ms(at)
         elif result is Result.PREEMPTED:
-            self._preempt(at, sink, reasons.PREEMPTION)
+            self._preempt(at, sink, reasons.CROSS_SHARE_PREEMPTION)
         else:
             reason = self.step.failure_reason()
             self._close(at, reason, AttemptEnd.FAILED, sink)
-            self._after_failure(at, reason)
+            self._after_attempt(at, RunEnd.FAILED, reason)
 
-    def _after_failure(self, at: float, reason: str) -> None:
-        decision = decide(self.strategy, reason, len(self.attempts))
-        if decision.retry:
+    def _after_attempt(self, at: float, end: RunEnd, reason: str) -> None:
+        """The attempt just closed used one: Batch's retry rules say what comes next."""
+        if after_attempt(self.policy, end, reason, len(self.attempts)) is Next.RETRY:
             self._requeue(at, reason)
         else:
             self._fail(at, reason)
 
     def _time_out(self, at: float, queue: QueueView | None, sink: AttemptSink) -> None:
         self._close(at, reasons.ATTEMPT_TIMEOUT, AttemptEnd.STOPPED, sink)
-        self._after_failure(at, reasons.ATTEMPT_TIMEOUT)
+        self._after_attempt(at, RunEnd.TIMED_OUT, reasons.ATTEMPT_TIMEOUT)
 
     def _preempt(self, at: float, sink: AttemptSink, reason: str, keep_step: bool = False) -> None:
         attempt = self._close(at, reason, AttemptEnd.STOPPED, sink)
         if attempt is not None:
-            # A preempted run does not use an attempt: it moves to preemptionSummary.
-            self.attempts.remove(attempt)
+            if not USES_AN_ATTEMPT[RunEnd.PREEMPTED]:
+                self.attempts.remove(attempt)  # reported in preemptionSummary instead
             self.preempted.append(attempt)
         self.preempted_count += 1
-        if requeue_after_preemption(
-            self.request.get("preemptionConfiguration"), self.preempted_count
-        ):
+        configuration = self.request.get("preemptionConfiguration")
+        if after_preemption(configuration, self.preempted_count) is Next.REQUEUE:
             self._requeue(at, reason, keep_step)
         else:
             self._fail(at, reasons.PREEMPTION_LIMIT)

@@ -15,8 +15,9 @@ from typing import Any
 
 from airflow_batch_service.core.status import ServiceJobStatus
 from airflow_batch_service.core.validation import Problem
+from airflow_batch_service.emulator.attempts import ms
 from airflow_batch_service.emulator.errors import invalid
-from airflow_batch_service.emulator.jobs import ServiceJob, ms
+from airflow_batch_service.emulator.jobs import ServiceJob
 
 FILTERS = (
     "JOB_NAME",

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import botocore.session
+
 
 @lru_cache(maxsize=1)
 def _by_segment() -> dict[str, str]:
-    import botocore.session
-
     model = botocore.session.get_session().get_service_model("batch")
     out = {}
     for name in model.operation_names:

@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from airflow_batch_service.emulator.server import EmulatorServer
+
 QUEUE_NAME = "test-queue"
 REGION = "us-east-1"
 FAST_SECONDS_PER_STATE = 0.05
@@ -35,9 +37,9 @@ FAKE_CREDENTIALS = {
 @pytest.fixture
 def batch_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The in-process emulator under ``mock_aws``, with queue ``test-queue`` ready."""
-    import moto
+    import moto  # lazy: the plugin loads in every test session; moto only when used
 
-    from airflow_batch_service.emulator.handle import Emulator
+    from airflow_batch_service.emulator.handle import Emulator  # lazy: imports moto
 
     for key, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(key, value)
@@ -52,8 +54,6 @@ def batch_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def batch_emulator_server_process() -> Iterator[Any]:
     """The session's emulator server (a child process on 127.0.0.1), stopped at the end."""
-    from airflow_batch_service.emulator.server import EmulatorServer
-
     server = EmulatorServer(region=REGION)
     server.start()
     try:

@@ -7,7 +7,7 @@ Ordinary (ECS/EKS/Fargate) queues stay in moto's own Batch backend; only the
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,28 @@ def state_problems(value: Any, path: str = "state") -> list[Problem]:
     return []
 
 
+def _objects(
+    items: list[Any], path: str, out: list[Problem]
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """``(path[i], item)`` for each object in ``items``; a problem in ``out`` for the rest."""
+    for i, item in enumerate(items):
+        ipath = f"{path}[{i}]"
+        if isinstance(item, Mapping):
+            yield ipath, item
+        else:
+            out.append(Problem(ipath, "must be an object"))
+
+
+def queue_priority_problems(value: Any, required: bool) -> list[Problem]:
+    """A job queue's ``priority``: an integer 0-1000."""
+    if value is None and not required:
+        return []
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
+        rule = "is required, between" if required else "must be between"
+        return [Problem("priority", f"{rule} 0 and 1000, got {value!r}")]
+    return []
+
+
 def capacity_limits_problems(
     value: Any, path: str = "capacityLimits", required: bool = True
 ) -> list[Problem]:
@@ -43,12 +65,8 @@ def capacity_limits_problems(
         return [Problem(path, "is required")] if required else []
     if not isinstance(value, list) or not value:
         return [Problem(path, "must be a non-empty list of {maxCapacity, capacityUnit}")]
-    out = []
-    for i, item in enumerate(value):
-        ipath = f"{path}[{i}]"
-        if not isinstance(item, Mapping):
-            out.append(Problem(ipath, "must be an object"))
-            continue
+    out: list[Problem] = []
+    for ipath, item in _objects(value, path, out):
         cap = item.get("maxCapacity")
         if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
             out.append(Problem(f"{ipath}.maxCapacity", f"must be a positive integer, got {cap!r}"))
@@ -65,12 +83,8 @@ def time_limit_actions_problems(
         return []
     if not isinstance(value, list):
         return [Problem(path, "must be a list")]
-    out = []
-    for i, item in enumerate(value):
-        ipath = f"{path}[{i}]"
-        if not isinstance(item, Mapping):
-            out.append(Problem(ipath, "must be an object"))
-            continue
+    out: list[Problem] = []
+    for ipath, item in _objects(value, path, out):
         if not isinstance(item.get("reason"), str) or not item.get("reason"):
             out.append(Problem(f"{ipath}.reason", "is required"))
         if item.get("state") != "RUNNABLE":
@@ -119,7 +133,7 @@ class ServiceEnvironment:
 
 @dataclass
 class ServiceQueue:
-    """A SAGEMAKER_TRAINING job queue. Implements ``jobs.QueueView`` for its jobs; its
+    """A SAGEMAKER_TRAINING job queue. Implements ``attempts.QueueView`` for its jobs; its
     capacity and order are the ``world`` scheduler's."""
 
     name: str

@@ -14,6 +14,7 @@ import time
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from botocore.exceptions import ReadTimeoutError
 from moto.batch.responses import BatchResponse
 from moto.core.common_types import TYPE_RESPONSE
 
@@ -60,13 +61,24 @@ def lost_response(spec: FaultSpec, what: str, url: str, error: Any) -> TYPE_RESP
     """
     if spec.lost_response_mode is LostResponseMode.TIMEOUT:
         if not settings_module.SERVING:
-            from botocore.exceptions import ReadTimeoutError
-
             raise ReadTimeoutError(
                 endpoint_url=url, error=f"{what}: response lost (emulator fault injection)"
             )
         time.sleep(spec.lost_response_hold_ms / 1000)
     return _error(error)
+
+
+def _page(key: str, items: list[Any], token: str | None) -> str:
+    """A paged list answer: ``{key: items}``, with ``nextToken`` when there is more."""
+    out: dict[str, Any] = {key: items}
+    if token:
+        out["nextToken"] = token
+    return json.dumps(out)
+
+
+def _named(kind: str, name: str, arn: str, **more: str) -> str:
+    """The ``{<kind>Name, <kind>Arn, ...more}`` answer of a create, submit or update."""
+    return json.dumps({f"{kind}Name": name, f"{kind}Arn": arn, **more})
 
 
 def _lost_error(operation: str) -> ServerException:
@@ -132,18 +144,15 @@ class ServiceJobResponse(BatchResponse):
     # ------------------------------------------------------- service environments
     def createserviceenvironment(self) -> str:
         env = self.services.create_environment(self._body())
-        return json.dumps({"serviceEnvironmentName": env.name, "serviceEnvironmentArn": env.arn})
+        return _named("serviceEnvironment", env.name, env.arn)
 
     def describeserviceenvironments(self) -> str:
         envs, token = self.services.describe_environments(self._body())
-        out: dict[str, Any] = {"serviceEnvironments": envs}
-        if token:
-            out["nextToken"] = token
-        return json.dumps(out)
+        return _page("serviceEnvironments", envs, token)
 
     def updateserviceenvironment(self) -> str:
         env = self.services.update_environment(self._body())
-        return json.dumps({"serviceEnvironmentName": env.name, "serviceEnvironmentArn": env.arn})
+        return _named("serviceEnvironment", env.name, env.arn)
 
     def deleteserviceenvironment(self) -> str:
         self.services.delete_environment(str(self._body().get("serviceEnvironment")))
@@ -160,7 +169,7 @@ class ServiceJobResponse(BatchResponse):
                     "CreateJobQueue: jobQueueType: serviceEnvironmentOrder needs jobQueueType SAGEMAKER_TRAINING"
                 )
             queue = self.services.create_queue(body)
-            return json.dumps({"jobQueueArn": queue.arn, "jobQueueName": queue.name})
+            return _named("jobQueue", queue.name, queue.arn)
         if self.services.find_queue(str(body.get("jobQueueName"))) is not None:
             raise ClientException(
                 f"CreateJobQueue: job queue {body.get('jobQueueName')} already exists"
@@ -183,7 +192,7 @@ class ServiceJobResponse(BatchResponse):
         if queue is None:
             return super().updatejobqueue()
         self.services.update_queue(queue, body)
-        return json.dumps({"jobQueueArn": queue.arn, "jobQueueName": queue.name})
+        return _named("jobQueue", queue.name, queue.arn)
 
     def deletejobqueue(self) -> str:
         body = self._body()
@@ -253,7 +262,7 @@ class ServiceJobResponse(BatchResponse):
     # ------------------------------------------------------------- quota shares
     def createquotashare(self) -> str:
         share = self.services.create_quota_share(self._body())
-        return json.dumps({"quotaShareName": share.name, "quotaShareArn": share.arn})
+        return _named("quotaShare", share.name, share.arn)
 
     def describequotashare(self) -> str:
         share = self.services.get_quota_share(
@@ -263,14 +272,11 @@ class ServiceJobResponse(BatchResponse):
 
     def listquotashares(self) -> str:
         shares, token = self.services.list_quota_shares(self._body())
-        out: dict[str, Any] = {"quotaShares": shares}
-        if token:
-            out["nextToken"] = token
-        return json.dumps(out)
+        return _page("quotaShares", shares, token)
 
     def updatequotashare(self) -> str:
         share = self.services.update_quota_share(self._body())
-        return json.dumps({"quotaShareName": share.name, "quotaShareArn": share.arn})
+        return _named("quotaShare", share.name, share.arn)
 
     def deletequotashare(self) -> str:
         self.services.delete_quota_share(self._body().get("quotaShareArn"))
@@ -279,7 +285,7 @@ class ServiceJobResponse(BatchResponse):
     # ------------------------------------------------------------- service jobs
     def submitservicejob(self) -> str:
         job, _ = self.services.submit(self._body())
-        return json.dumps({"jobArn": job.job_arn, "jobName": job.job_name, "jobId": job.job_id})
+        return _named("job", job.job_name, job.job_arn, jobId=job.job_id)
 
     def describeservicejob(self) -> str:
         job = self.services.get_job(
@@ -289,10 +295,7 @@ class ServiceJobResponse(BatchResponse):
 
     def listservicejobs(self) -> str:
         summaries, token = self.services.list_jobs(self._body())
-        out: dict[str, Any] = {"jobSummaryList": summaries}
-        if token:
-            out["nextToken"] = token
-        return json.dumps(out)
+        return _page("jobSummaryList", summaries, token)
 
     def terminateservicejob(self) -> str:
         body = self._body()
@@ -311,7 +314,7 @@ class ServiceJobResponse(BatchResponse):
         job = self.services.update_job(
             body.get("jobId"), body.get("schedulingPriority"), self._not_found_for_ms()
         )
-        return json.dumps({"jobArn": job.job_arn, "jobName": job.job_name, "jobId": job.job_id})
+        return _named("job", job.job_name, job.job_arn, jobId=job.job_id)
 
     def getjobqueuesnapshot(self) -> str:
         """moto has no route for it; the catch-all brings it here. Service queues only."""

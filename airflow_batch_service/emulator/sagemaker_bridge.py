@@ -23,7 +23,8 @@ from moto.sagemaker.models import sagemaker_backends
 
 from airflow_batch_service.core.status import ServiceJobStatus
 from airflow_batch_service.core.training_job import LOG_GROUP
-from airflow_batch_service.emulator.jobs import Attempt, AttemptEnd, ServiceJob
+from airflow_batch_service.emulator.attempts import Attempt, AttemptEnd
+from airflow_batch_service.emulator.jobs import ServiceJob
 
 #: TrainingJobStatus / SecondaryStatus while the job is in each Batch state.
 _PROGRESS = {
@@ -92,7 +93,7 @@ class _Progress:
 
 
 class SageMakerBridge:
-    """The ``jobs.AttemptSink`` the backend hands to every job it advances."""
+    """The ``attempts.AttemptSink`` the backend hands to every job it advances."""
 
     def __init__(self) -> None:
         self._progress: dict[str, _Progress] = {}  # by training job name

@@ -1,8 +1,8 @@
 """Scripted outcomes: which attempt of which job succeeds, fails, hangs or gets preempted.
 
 A scenario file picks jobs by a ``jobName`` glob (``*`` matches any run of characters, as in
-``core.retry``) and lists what each try does. The first matching entry wins. Tries past the
-script succeed. Format (documented in ``docs/emulator.md``)::
+``onStatusReason``: ``aws_retry.glob_match``) and lists what each try does. The first matching
+entry wins. Tries past the script succeed. Format (documented in ``docs/emulator.md``)::
 
     {"secondsPerState": 0.2,
      "jobs": [{"jobName": "flaky-*",
@@ -29,8 +29,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from airflow_batch_service.core import reasons
-from airflow_batch_service.core.retry import glob_matches
+from airflow_batch_service.emulator import status_reasons
+from airflow_batch_service.emulator.aws_retry import glob_match
 
 
 class Result(StrEnum):
@@ -42,7 +42,7 @@ class Result(StrEnum):
 
 
 #: A failure with no scripted reason looks like a SageMaker algorithm error.
-DEFAULT_FAILURE = reasons.sagemaker("AlgorithmError: scripted failure (emulator)")
+DEFAULT_FAILURE = status_reasons.SCRIPTED_FAILURE
 
 
 #: The statuses a try can be held in (``holdUntilSeen``): those the job leaves by itself once
@@ -98,7 +98,7 @@ class Scenarios:
 
     def steps_for(self, job_name: str) -> tuple[Step, ...]:
         for script in self.jobs:
-            if glob_matches(script.job_name, job_name):
+            if glob_match(script.job_name, job_name):
                 return script.steps
         return ()
 

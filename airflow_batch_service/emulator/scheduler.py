@@ -36,12 +36,6 @@ LENDERS = ("LEND", "LEND_AND_BORROW")
 #: Documented default of borrowLimit: no limit.
 UNLIMITED_BORROW = -1
 
-#: **choice**: the reason of an in-share preemption (AWS documents only the cross-share one,
-#: ``core.reasons.PREEMPTION``). Starts with PREEMPTION like every preemption reason.
-IN_SHARE_PREEMPTION = (
-    "PREEMPTION_IN_PROGRESS: In-share preemption triggered by a higher priority job"
-)
-
 #: A job's demand: instance type -> instances. ``None`` is an instance of unknown type (a
 #: payload without ResourceConfig: **choice**, it counts as one instance against
 #: NUM_INSTANCES limits and is not limited by instance-type limits).

@@ -33,13 +33,22 @@ def serve(
     host: str = LOOPBACK, port: int = 4566, on_ready: Callable[[str], None] | None = None
 ) -> None:
     """Serve until SIGTERM/SIGINT. Set ``settings.STARTUP`` before calling."""
-    from moto.core.base_backend import BackendDict
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-    from werkzeug.serving import make_server
+    # Each import below loads moto, which only the serving child process needs: the parent
+    # that starts it (EmulatorServer, the demo, the CLI's --help) imports this module.
+    from moto.core.base_backend import BackendDict  # lazy: moto, in the serving process only
+    from moto.moto_server.werkzeug_app import (  # lazy: moto, in the serving process only
+        DomainDispatcherApplication,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server  # lazy: comes with moto's server
 
-    from airflow_batch_service.emulator import settings as settings_module
-    from airflow_batch_service.emulator.http_control import ControlMiddleware
-    from airflow_batch_service.emulator.install import install
+    from airflow_batch_service.emulator import (  # lazy: imports moto
+        settings as settings_module,
+    )
+    from airflow_batch_service.emulator.http_control import (  # lazy: imports moto
+        ControlMiddleware,
+    )
+    from airflow_batch_service.emulator.install import install  # lazy: imports moto
 
     settings_module.SERVING = True
     install()
@@ -152,7 +161,7 @@ class RemoteEmulator:
             pass
 
     def client(self, service: str = "batch", **kwargs: Any) -> Any:
-        import boto3
+        import boto3  # lazy: a server's parent (the demo, a test session) may never need boto3
 
         kwargs.setdefault("region_name", self.region)
         kwargs.setdefault("endpoint_url", self.endpoint_url)

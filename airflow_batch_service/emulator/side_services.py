@@ -20,14 +20,17 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
 from moto.core.common_types import TYPE_RESPONSE
 from moto.iam.responses import IamResponse
 
+from airflow_batch_service.emulator.backend import service_job_backends
 from airflow_batch_service.emulator.errors import JsonServiceError
 from airflow_batch_service.emulator.faults import Injected
 from airflow_batch_service.emulator.holds import HOLDS
+from airflow_batch_service.emulator.responses import STATE_LOCK, lost_response
 from airflow_batch_service.emulator.settings import settings
 
 Dispatch = Callable[[Any, str, Any], Any]
@@ -37,8 +40,6 @@ JSON_11 = "application/x-amz-json-1.1"
 
 def query_operation(request: Any, full_url: str) -> str:
     """The ``Action`` of a query-protocol request (STS): in the form body or the URL."""
-    from urllib.parse import parse_qs, urlsplit
-
     get_data = getattr(request, "get_data", None)  # werkzeug: cached, moto reads it again
     body = get_data(cache=True) if callable(get_data) else getattr(request, "body", None) or b""
     if isinstance(body, bytes):
@@ -72,7 +73,6 @@ def with_faults(
 ) -> Dispatch:
     """Wrap a moto dispatch function so the fault plan applies to ``service``'s calls.
     ``operation_of(request, url, headers)`` names the operation (default: ``X-Amz-Target``)."""
-    from airflow_batch_service.emulator.responses import lost_response
 
     def dispatch(request: Any, full_url: str, headers: Any) -> Any:
         if operation_of is not None:
@@ -105,9 +105,6 @@ def with_faults(
 
 def advance_service_jobs() -> None:
     """Bring every service job up to date (SageMaker then reports each attempt's state)."""
-    from airflow_batch_service.emulator.backend import service_job_backends
-    from airflow_batch_service.emulator.responses import STATE_LOCK
-
     with STATE_LOCK:
         for _, _, backend in list(service_job_backends.iter_backends()):
             backend.advance_all()  # type: ignore[attr-defined]

@@ -22,20 +22,16 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Mapping
 from typing import Any, Protocol
 
-from airflow_batch_service.core import reasons
 from airflow_batch_service.core.status import ServiceJobStatus
 from airflow_batch_service.emulator import scheduler as rules
-from airflow_batch_service.emulator.jobs import AttemptSink, ServiceJob, ms
+from airflow_batch_service.emulator import snapshot
+from airflow_batch_service.emulator.attempts import AttemptSink
+from airflow_batch_service.emulator.jobs import ServiceJob
 from airflow_batch_service.emulator.resources import QuotaShare, ServiceEnvironment, ServiceQueue
 from airflow_batch_service.emulator.scheduler import Usage
-
-#: frontOfQueue lists at most this many jobs (documented).
-FRONT_OF_QUEUE = 100
-#: fairshareUtilization.topCapacityUtilization lists at most this many shares (documented).
-TOP_SHARES = 20
+from airflow_batch_service.emulator.world_quota import pass_quota
 
 ShareKey = tuple[str, str]  # (queue ARN, shareIdentifier or quotaShareName)
 
@@ -55,28 +51,7 @@ class WorldCatalog(Protocol):
 
 
 def share_key(job: ServiceJob) -> ShareKey:
-    return (
-        job.queue_arn,
-        job.request.get("quotaShareName") or job.request.get("shareIdentifier") or "",
-    )
-
-
-class _ShareView:
-    """One quota share as the borrow rules see it (``scheduler.ShareState``)."""
-
-    def __init__(self, share: QuotaShare, used: Usage) -> None:
-        self.share = share
-        self.limits = rules.limit_map(share.capacity_limits)
-        self.sharing: Mapping[str, Any] = share.resource_sharing
-        self.used = used
-
-    def borrowing(self, used: Usage, demand: Mapping[str | None, float]) -> bool:
-        """Above its own limit in a unit ``demand`` needs (so its excess may be reclaimed)."""
-        for unit, cap in self.limits.items():
-            relevant = unit == rules.NUM_INSTANCES or demand.get(unit) or None in demand
-            if relevant and used.of(unit) > cap + 1e-9:
-                return True
-        return False
+    return (job.queue_arn, job.share)
 
 
 class World:
@@ -96,7 +71,7 @@ class World:
         self.peak_env: dict[str, dict[str, float]] = {}
         self.peak_queue: dict[str, int] = {}
         # queue -> [(time, order key, share)]: RUNNABLE jobs joining or leaving (snapshot).
-        self._moves: dict[str, list[tuple[float, tuple[Any, ...], str]]] = {}
+        self.moves: dict[str, list[tuple[float, tuple[Any, ...], str]]] = {}
 
     # ------------------------------------------------------------------ timers
     def _push(self, at: float, job: ServiceJob | None) -> None:
@@ -190,20 +165,20 @@ class World:
                 self._push(due[0], job)
 
     def _moved(self, queue_arn: str, at: float, job: ServiceJob) -> None:
-        moves = self._moves.setdefault(queue_arn, [])
-        moves.append((at, self._position_key(job), share_key(job)[1]))
+        moves = self.moves.setdefault(queue_arn, [])
+        moves.append((at, self.position_key(job), job.share))
         runnable = self.runnable.get(queue_arn, {})
         if len(moves) > 2 * len(runnable) + 256:
             oldest = min((j.entered for j in runnable.values()), default=at)
             moves[:] = [m for m in moves if m[0] >= oldest]
 
-    def _position_key(self, job: ServiceJob) -> tuple[Any, ...]:
+    def position_key(self, job: ServiceJob) -> tuple[Any, ...]:
         queue = self.catalog.queues.get(job.queue_arn)
         kind = self.catalog.policy_kind(queue.scheduling_policy_arn) if queue else None
         return rules.priority_key(job) if kind else rules.fifo_key(job)
 
     # ---------------------------------------------------------------- capacity
-    def _acquire(self, job: ServiceJob, env: ServiceEnvironment, at: float) -> None:
+    def acquire(self, job: ServiceJob, env: ServiceEnvironment, at: float) -> None:
         job.start(at, self.catalog.sink)
         job.env_arn = env.arn
         job.dispatched = at
@@ -226,7 +201,7 @@ class World:
         self.share_usage[share_key(job)].remove(job.demand)
         self.queue_active[job.queue_arn] -= 1
 
-    def _preempt(self, victim: ServiceJob, at: float, reason: str) -> None:
+    def preempt(self, victim: ServiceJob, at: float, reason: str) -> None:
         victim.preempt(at, self.catalog.sink, reason)
         self.sync(victim, at)
 
@@ -258,7 +233,7 @@ class World:
                         continue
                     kind = self.catalog.policy_kind(queue.scheduling_policy_arn)
                     if kind == "quotashare":
-                        changed |= self._pass_quota(queue, envs[0], at)
+                        changed |= pass_quota(self, queue, envs[0], at)
                     else:
                         changed |= self._pass_plain(queue, envs, kind, at)
                 if not changed:
@@ -266,7 +241,7 @@ class World:
         finally:
             self._in_pass = False
 
-    def _order(
+    def order(
         self, queue: ServiceQueue, kind: str | None, jobs: list[ServiceJob]
     ) -> list[ServiceJob]:
         if kind == "fairshare":
@@ -276,7 +251,7 @@ class World:
             }
             return rules.fair_share_order(
                 jobs,
-                share_of=lambda j: share_key(j)[1],
+                share_of=lambda j: j.share,
                 usage=usage,
                 weight=lambda share: rules.share_weight(distribution, share),
                 size=lambda j: j.size,
@@ -297,160 +272,15 @@ class World:
         if all(rules.exhausted(lim, used) for _, lim, used in limits):
             return False
         changed = False
-        for job in self._order(queue, kind, list(self.waiting[queue.arn].values())):
+        for job in self.order(queue, kind, list(self.waiting[queue.arn].values())):
             for env, lim, used in limits:
                 if rules.fits(lim, used, job.demand):
-                    self._acquire(job, env, at)
+                    self.acquire(job, env, at)
                     changed = True
                     break
             if all(rules.exhausted(lim, used) for _, lim, used in limits):
                 break
         return changed
-
-    def _share_views(self, queue: ServiceQueue) -> dict[str, _ShareView]:
-        return {
-            s.name: _ShareView(s, self.share_usage.setdefault((queue.arn, s.name), Usage()))
-            for s in self.catalog.quota_shares.values()
-            if s.queue_arn == queue.arn
-        }
-
-    def _pass_quota(self, queue: ServiceQueue, env: ServiceEnvironment, at: float) -> bool:
-        """Quota-share queues: (1) each share runs its jobs within its own limits, by priority
-        then submission; (2) idle capacity is lent to LEND_AND_BORROW shares FIFO (submission
-        time), within their borrowLimit; (3) the first waiting job of each share may reclaim
-        its share's capacity from borrowers (cross-share preemption) or, when the share enables
-        it, preempt lower-priority jobs of its own share (in-share preemption)."""
-        env_lim = rules.limit_map(env.capacity_limits)
-        env_used = self.env_usage.setdefault(env.arn, Usage())
-        views = self._share_views(queue)
-        all_views = list(views.values())
-        unassigned = {
-            u: max(0.0, cap - sum(v.limits.get(u, 0.0) for v in all_views))
-            for u, cap in env_lim.items()
-        }
-        waiting = self.waiting[queue.arn]
-        order = self._order(queue, "quotashare", list(waiting.values()))
-        changed = False
-        if not rules.exhausted(env_lim, env_used):
-            for job in order:  # (1) own quota
-                view = views.get(share_key(job)[1])
-                if (
-                    view
-                    and rules.fits(view.limits, view.used, job.demand)
-                    and rules.fits(env_lim, env_used, job.demand)
-                ):
-                    self._acquire(job, env, at)
-                    changed = True
-            for job in sorted(
-                (j for j in order if j.job_id in waiting), key=rules.fifo_key
-            ):  # (2) borrow
-                view = views.get(share_key(job)[1])
-                if (
-                    view
-                    and view.sharing.get("strategy") == "LEND_AND_BORROW"
-                    and rules.can_borrow(view, all_views, job.demand, unassigned)
-                    and rules.fits(env_lim, env_used, job.demand)
-                ):
-                    self._acquire(job, env, at)
-                    changed = True
-        heads: dict[str, ServiceJob] = {}
-        for job in order:
-            if job.job_id in waiting:
-                heads.setdefault(share_key(job)[1], job)
-        for name, job in heads.items():  # (3) preemption
-            view = views.get(name)
-            if view is None:
-                continue
-            if self._cross_share(job, view, views, env, env_lim, env_used, at) or self._in_share(
-                job, view, env, env_lim, env_used, at
-            ):
-                changed = True
-        return changed
-
-    def _cross_share(
-        self,
-        job: ServiceJob,
-        view: _ShareView,
-        views: dict[str, _ShareView],
-        env: ServiceEnvironment,
-        env_lim: dict[str, float],
-        env_used: Usage,
-        at: float,
-    ) -> bool:
-        """The job fits its own share's limits but not the environment: take capacity back
-        from shares that are above their own limits (borrowing), if that makes room."""
-        if not rules.fits(view.limits, view.used, job.demand):
-            return False
-        scratch_env = env_used.copy()
-        scratch = {name: v.used.copy() for name, v in views.items()}
-        candidates = []
-        for h in self.holders.get(env.arn, {}).values():
-            other = views.get(share_key(h)[1])
-            if (
-                h.queue_arn == job.queue_arn
-                and other is not None
-                and other is not view
-                and other.borrowing(other.used, job.demand)
-            ):
-                candidates.append(h)
-
-        def release(h: ServiceJob) -> None:
-            scratch_env.remove(h.demand)
-            scratch[share_key(h)[1]].remove(h.demand)
-
-        victims = rules.choose_victims(
-            candidates,
-            release,
-            satisfied=lambda: rules.fits(env_lim, scratch_env, job.demand),
-            still_eligible=lambda h: views[share_key(h)[1]].borrowing(
-                scratch[share_key(h)[1]], job.demand
-            ),
-        )
-        if victims is None:
-            return False
-        for victim in victims:
-            self._preempt(victim, at, reasons.PREEMPTION)
-        self._acquire(job, env, at)
-        return True
-
-    def _in_share(
-        self,
-        job: ServiceJob,
-        view: _ShareView,
-        env: ServiceEnvironment,
-        env_lim: dict[str, float],
-        env_used: Usage,
-        at: float,
-    ) -> bool:
-        """In-share preemption (when the share enables it): preempt lower-priority jobs of the
-        same share until the job fits the share's own limits and the environment."""
-        if view.share.preemption.get("inSharePreemption") != "ENABLED":
-            return False
-        scratch_env, scratch_share = env_used.copy(), view.used.copy()
-        candidates = [
-            h
-            for h in self.holders.get(env.arn, {}).values()
-            if share_key(h) == share_key(job) and h.priority < job.priority
-        ]
-
-        def release(h: ServiceJob) -> None:
-            scratch_env.remove(h.demand)
-            scratch_share.remove(h.demand)
-
-        victims = rules.choose_victims(
-            candidates,
-            release,
-            satisfied=lambda: (
-                rules.fits(view.limits, scratch_share, job.demand)
-                and rules.fits(env_lim, scratch_env, job.demand)
-            ),
-        )
-        if victims is None:
-            return False
-        for victim in victims:
-            self._preempt(victim, at, rules.IN_SHARE_PREEMPTION)
-        self._acquire(job, env, at)
-        return True
 
     # ------------------------------------------------------------ user actions
     def terminate(self, job: ServiceJob, now: float, reason: str) -> None:
@@ -472,96 +302,11 @@ class World:
         self.advance(now)
 
     # ---------------------------------------------------------------- reading
-    def _since(self, job: ServiceJob, share: str | None = None) -> int:
-        """earliestTimeAtPosition (**choice**): when the job last moved in the order, i.e.
-        the later of its entering RUNNABLE and the last time a job ahead of it (by its order
-        key) joined or left the RUNNABLE jobs (of its quota share, for ``share``)."""
-        key = self._position_key(job)
-        since = job.entered
-        for at, other, other_share in self._moves.get(job.queue_arn, ()):
-            if at >= since and other < key and (share is None or other_share == share):
-                since = at
-        return ms(since)
-
     def snapshot(self, queue: ServiceQueue, now: float) -> dict[str, Any]:
-        """GetJobQueueSnapshot for a SAGEMAKER_TRAINING queue (botocore's output shape)."""
+        """GetJobQueueSnapshot for a SAGEMAKER_TRAINING queue (``snapshot.snapshot``)."""
         self.advance(now)
-        kind = self.catalog.policy_kind(queue.scheduling_policy_arn)
-        order = self._order(queue, kind, list(self.runnable.get(queue.arn, {}).values()))
-        stamp = ms(now)
-        out: dict[str, Any] = {
-            "frontOfQueue": {
-                "jobs": [
-                    {"jobArn": j.job_arn, "earliestTimeAtPosition": self._since(j)}
-                    for j in order[:FRONT_OF_QUEUE]
-                ],
-                "lastUpdatedAt": stamp,
-            }
-        }
-        if kind == "quotashare":
-            heads: dict[str, ServiceJob] = {}
-            for job in order:
-                heads.setdefault(share_key(job)[1], job)
-            out["frontOfQuotaShares"] = {
-                "quotaShares": {
-                    name: [{"jobArn": j.job_arn, "earliestTimeAtPosition": self._since(j, name)}]
-                    for name, j in heads.items()
-                },
-                "lastUpdatedAt": stamp,
-            }
-        total = Usage()
-        for holders in self.holders.values():
-            for job in holders.values():
-                if job.queue_arn == queue.arn:
-                    total.add(job.demand)
-        shares = sorted(
-            (
-                (name, u)
-                for (qarn, name), u in self.share_usage.items()
-                if qarn == queue.arn and u.total > 0
-            ),
-            key=lambda item: (-item[1].total, item[0]),
-        )
-        utilization: dict[str, Any] = {"totalCapacityUsage": total.to_api(), "lastUpdatedAt": stamp}
-        if kind == "fairshare":
-            utilization["fairshareUtilization"] = {
-                "activeShareCount": len(shares),
-                "topCapacityUtilization": [
-                    {"shareIdentifier": name, "capacityUsage": u.to_api()}
-                    for name, u in shares[:TOP_SHARES]
-                ],
-            }
-        elif kind == "quotashare":
-            utilization["quotaShareUtilization"] = {
-                "topCapacityUtilization": [
-                    {"quotaShareName": name, "capacityUsage": u.to_api()}
-                    for name, u in shares[:TOP_SHARES]
-                ],
-            }
-        out["queueUtilization"] = utilization
-        return out
+        return snapshot.snapshot(self, queue, now)
 
     def capacity_report(self) -> dict[str, Any]:
-        """What the emulator's scheduler holds now and the most it ever held, per service
-        environment and per queue (for tests and the demo; not an AWS API)."""
-        envs = {}
-        for arn, env in self.catalog.environments.items():
-            used = self.env_usage.get(arn, Usage())
-            peak = self.peak_env.get(arn, {"instances": 0.0, "jobs": 0})
-            envs[env.name] = {
-                "capacityLimits": env.capacity_limits,
-                "instancesInUse": used.total,
-                "capacityUsage": used.to_api(),
-                "activeJobs": len(self.holders.get(arn, {})),
-                "peakInstances": peak["instances"],
-                "peakActiveJobs": int(peak["jobs"]),
-            }
-        queues = {
-            q.name: {
-                "activeJobs": self.queue_active.get(q.arn, 0),
-                "peakActiveJobs": self.peak_queue.get(q.arn, 0),
-                "runnableJobs": len(self.runnable.get(q.arn, {})),
-            }
-            for q in self.catalog.queues.values()
-        }
-        return {"environments": envs, "queues": queues}
+        """What the scheduler holds now and the most it ever held (``snapshot.capacity_report``)."""
+        return snapshot.capacity_report(self)

@@ -26,7 +26,7 @@ import json
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from airflow_batch_service.core.errors import ErrorKind
+from airflow_batch_service.core.errors import ErrorKind, classify_exception
 from airflow_batch_service.core.sweep import summary_key, worth_listing
 
 if TYPE_CHECKING:
@@ -93,8 +93,6 @@ class QueueWatch:
             self._sleepers.discard(woken)
 
     async def _run(self) -> None:
-        from airflow_batch_service.core.errors import classify_exception
-
         while self.waits:
             await asyncio.sleep(self.interval)
             if not self.active:

@@ -34,6 +34,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from attrs import define
+
 #: The ``externalQuery`` facet's ``source`` for a SageMaker training job.
 EXTERNAL_SOURCE = "sagemaker"
 #: The run facet carrying the service job and its training result.
@@ -73,10 +75,25 @@ def payload_s3_inputs(payload: Any) -> list[str]:
 
 
 @functools.cache
+def _openlineage() -> tuple[Any, Any]:
+    """OpenLineage's facet classes (a module) and ``OperatorLineage``, imported when Airflow
+    first asks for lineage: the OpenLineage provider is an optional extra."""
+    from airflow.providers.common.compat.openlineage import (  # lazy: optional OpenLineage
+        facet,
+    )
+    from airflow.providers.openlineage.extractors import (  # lazy: optional OpenLineage
+        OperatorLineage,
+    )
+
+    return facet, OperatorLineage
+
+
+@functools.cache
 def _run_facet_class() -> Any:
     """The ``awsBatchServiceJob`` run facet, defined on first use (attrs, as OpenLineage's)."""
-    from airflow.providers.common.compat.openlineage.facet import RunFacet
-    from attrs import define
+    from airflow.providers.common.compat.openlineage.facet import (  # lazy: optional OpenLineage
+        RunFacet,
+    )
 
     @define
     class AwsBatchServiceJobRunFacet(RunFacet):
@@ -118,27 +135,23 @@ class ServiceJobLineageMixin:
 
     @staticmethod
     def _datasets(uris: list[str]) -> list[Any]:
-        from airflow.providers.common.compat.openlineage.facet import Dataset
-
+        facet, _ = _openlineage()
         out = []
         for uri in uris:
             parts = s3_dataset_parts(uri)
             if parts is not None:
-                out.append(Dataset(namespace=parts[0], name=parts[1], facets={}))
+                out.append(facet.Dataset(namespace=parts[0], name=parts[1], facets={}))
         return out
 
     def get_openlineage_facets_on_start(self) -> Any:
         """At the start only the inputs are known (the payload's S3 channels)."""
-        from airflow.providers.openlineage.extractors import OperatorLineage
-
-        return OperatorLineage(inputs=self._datasets(payload_s3_inputs(self._lineage_payload())))
+        _, operator_lineage = _openlineage()
+        return operator_lineage(inputs=self._datasets(payload_s3_inputs(self._lineage_payload())))
 
     def _lineage(self, *, with_artifact: bool) -> Any:
         """Inputs, the model artifact as output when asked and known, and the training job
         as run facets; from attributes only (see ``_lineage_training_result``)."""
-        from airflow.providers.common.compat.openlineage.facet import ExternalQueryRunFacet
-        from airflow.providers.openlineage.extractors import OperatorLineage
-
+        facet, operator_lineage = _openlineage()
         inputs = self._datasets(payload_s3_inputs(self._lineage_payload()))
         result = self._lineage_training_result()
         artifact = (result or {}).get("modelArtifacts") if with_artifact else None
@@ -146,7 +159,7 @@ class ServiceJobLineageMixin:
         run_facets: dict[str, Any] = {}
         job_id = getattr(self, "job_id", None)
         if result is not None and result.get("trainingJobName"):
-            run_facets["externalQuery"] = ExternalQueryRunFacet(
+            run_facets["externalQuery"] = facet.ExternalQueryRunFacet(
                 externalQueryId=str(result["trainingJobName"]), source=EXTERNAL_SOURCE
             )
         if result is not None or job_id:
@@ -156,7 +169,7 @@ class ServiceJobLineageMixin:
                 jobQueue=getattr(self, "job_queue", None),
                 trainingJob=dict(result) if result is not None else None,
             )
-        return OperatorLineage(inputs=inputs, outputs=outputs, run_facets=run_facets)
+        return operator_lineage(inputs=inputs, outputs=outputs, run_facets=run_facets)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any = None) -> Any:
         """Inputs, the model artifact as output, and the training job as run facets.

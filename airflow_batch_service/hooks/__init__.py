@@ -10,7 +10,9 @@ __all__ = ["BatchServiceJobHook"]
 
 def __getattr__(name: str) -> Any:
     if name == "BatchServiceJobHook":
-        from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
+        from airflow_batch_service.hooks.batch_service import (  # lazy: package stays boto3-free
+            BatchServiceJobHook,
+        )
 
         return BatchServiceJobHook
     raise AttributeError(name)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_batch_service.core.status import ServiceJobStatus
 from airflow_batch_service.core.verdict import interpret
 from airflow_batch_service.emulator.connection import aws_connection_json
+from airflow_batch_service.emulator.server import EmulatorServer
 
 if TYPE_CHECKING:
     from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
@@ -47,6 +48,13 @@ SWEEP_CAPACITY = 2
 #: the timelines; warnings and errors still show. The DAG runs keep INFO: their task logs are
 #: where the timelines' notes (a capacity bounce, a preemption) come from.
 READER_LOG_LEVEL = "WARNING"
+
+#: Where the example DAGs (and their emulator scenarios, ``scenarios/emulator.json``) are, in
+#: order: inside the installed package (the wheel ships the clone's ``example_dags/`` as
+#: ``airflow_batch_service.example_dags``), then at the top of a source checkout (what an
+#: editable install runs from).
+_PACKAGE = Path(__file__).resolve().parents[1]
+DAGS_FOLDERS = (_PACKAGE / "example_dags", _PACKAGE.parent / "example_dags")
 
 #: dag_id -> what a reader should expect, printed before its timeline.
 DAGS: dict[str, str] = {
@@ -70,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dags-folder",
         type=Path,
-        help="folder holding the example DAGs (default: example_dags/ of this source checkout)",
+        help="folder holding the example DAGs (default: those installed with the package)",
     )
     parser.add_argument(
         "--dag",
@@ -92,14 +100,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def find_dags_folder(given: Path | None) -> Path:
-    candidates = [given] if given else [Path(__file__).resolve().parents[2] / "example_dags"]
+    candidates = [given] if given else list(DAGS_FOLDERS)
     for folder in candidates:
-        if folder and (folder / "example_batch_service_basic.py").is_file():
+        if (folder / "example_batch_service_basic.py").is_file():
             return folder
     raise SystemExit(
         "airflow-batch-service demo: the example DAGs were not found "
-        f"(looked in {', '.join(str(c) for c in candidates)}). The demo runs from a source "
-        "checkout (git clone, then scripts/demo.sh), or pass --dags-folder."
+        f"(looked in {', '.join(str(c) for c in candidates)}). They ship with the package: "
+        "reinstall it (pip install, or scripts/demo.sh in a clone), or pass --dags-folder."
     )
 
 
@@ -283,8 +291,7 @@ def reading_hook(env: Mapping[str, str]) -> Any:
     saved = {k: os.environ.get(k) for k in own}
     os.environ.update(own)
     try:
-        # Imported here: it loads Airflow, and the CLI imports this module to build its --help.
-        from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
+        from airflow_batch_service.hooks.batch_service import BatchServiceJobHook  # lazy: Airflow
 
         yield BatchServiceJobHook(aws_conn_id=CONN_ID)
     finally:
@@ -296,9 +303,6 @@ def reading_hook(env: Mapping[str, str]) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here: the CLI imports this module to build its --help, which stays instant.
-    from airflow_batch_service.emulator.server import EmulatorServer
-
     folder = find_dags_folder(args.dags_folder)
     wanted = args.dag or list(DAGS)
     unknown = [d for d in wanted if d not in DAGS]
@@ -376,9 +380,7 @@ def run(args: argparse.Namespace) -> int:
     print("Where to look next:")
     if kept:
         print(f"  - Airflow output and task logs: {home} (kept)")
-    print(
-        "  - the example DAGs: example_dags/ (copy one; set BATCH_SERVICE_* and an aws connection)"
-    )
+    print(f"  - the example DAGs: {folder} (copy one; set BATCH_SERVICE_* and an aws connection)")
     print("  - run the emulator yourself: airflow-batch-service emulator --queue my-queue")
     print(
         "  - docs: retry semantics, troubleshooting, the emulator guide (scripts/docs.sh builds them)"

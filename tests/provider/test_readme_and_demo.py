@@ -3,12 +3,27 @@ operator's own checks, and the demo's timeline tells a job's story from Describe
 
 from __future__ import annotations
 
+import argparse
 import io
+import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
+
+import pytest
+
+try:
+    from airflow.dag_processing.dagbag import DagBag
+except ImportError:  # Airflow < 3.2
+    from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
 from airflow_batch_service.cli import demo
 from airflow_batch_service.core import reasons
+from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
+from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
 
 from .conftest import REPO
 from .support import failed, scenario, succeeded
@@ -31,25 +46,22 @@ def readme_dag_source() -> str:
 
 
 def test_readme_minimal_dag_is_valid(tmp_path: Any) -> None:
-    try:
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:  # Airflow < 3.2
-        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
-
     (tmp_path / "readme_dag.py").write_text(readme_dag_source())
     bag = DagBag(dag_folder=str(tmp_path))
     assert not bag.import_errors, bag.import_errors
     dag = bag.dags["train_on_batch"]  # no metadata DB needed
-    submit = dag.get_task("submit")
+    submit, wait = dag.get_task("submit"), dag.get_task("wait")
+    assert isinstance(submit, BatchSubmitServiceJobOperator)
+    assert isinstance(wait, BatchServiceJobSensor)
     run_id = "manual__2026-11-24T06:42:30.123456+00:00"
     submit.render_template_fields(
         {"run_id": run_id, "params": {}}, jinja_env=dag.get_template_env()
     )
     request = submit.build_request()  # raises AirflowFailException on any problem
     assert request["jobName"] == "train-manual__2026-11-24T06-42-30-123456-00-00"
-    training_name = __import__("json").loads(request["serviceRequestPayload"])["TrainingJobName"]
+    training_name = json.loads(request["serviceRequestPayload"])["TrainingJobName"]
     assert len(training_name) <= 23 and training_name.startswith("train-")
-    assert dag.get_task("wait").max_runnable_seconds == 6 * 3600
+    assert wait.max_runnable_seconds == 6 * 3600
 
 
 def test_demo_timeline_explains_a_retried_job(batch_emulator: Any) -> None:
@@ -95,11 +107,18 @@ def test_demo_timeline_explains_a_retried_job(batch_emulator: Any) -> None:
     assert offsets == sorted(offsets)
 
 
+def test_demo_finds_the_example_dags_in_its_package_else_in_the_checkout(tmp_path: Path) -> None:
+    """An installed wheel carries them in the package (airflow_batch_service/example_dags); an
+    editable install runs from the clone, whose example_dags/ is next to the package."""
+    package = Path(demo.__file__).resolve().parents[1]
+    installed, checkout = demo.DAGS_FOLDERS
+    assert (installed, checkout) == (package / "example_dags", package.parent / "example_dags")
+    assert demo.find_dags_folder(None) == REPO / "example_dags"  # this checkout
+    (tmp_path / "example_batch_service_basic.py").write_text("")
+    assert demo.find_dags_folder(tmp_path) == tmp_path
+
+
 def test_demo_refuses_unknown_dags_and_missing_folders(tmp_path: Any, capsys: Any) -> None:
-    import argparse
-
-    import pytest
-
     with pytest.raises(SystemExit, match="example DAGs were not found"):
         demo.find_dags_folder(tmp_path)
     parser = argparse.ArgumentParser()
@@ -143,10 +162,6 @@ def test_demo_reads_jobs_back_without_airflow_info_lines(
 ) -> None:
     """The demo's timelines carry no timestamped INFO line of its own Airflow (the amazon
     provider's "AWS Connection ... credentials retrieved"), while a warning still shows."""
-    import os
-    import subprocess
-    import sys
-
     emu = batch_emulator_server
     batch = emu.client("batch")
     batch.submit_service_job(

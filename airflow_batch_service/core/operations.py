@@ -29,6 +29,7 @@ from airflow_batch_service.core.validation import (
     Problem,
     priority_problems,
     tags_problems,
+    unknown_keys,
 )
 
 #: ``serviceEnvironmentName``: 1-128 letters, digits, ``-``, ``_``.
@@ -191,13 +192,7 @@ def capacity_limits_problems(value: Any, path: str = "capacityLimits") -> list[P
         if not isinstance(item, Mapping):
             out.append(Problem(where, "must be an object"))
             continue
-        extra = set(item) - {"maxCapacity", "capacityUnit"}
-        if extra:
-            out.append(
-                Problem(
-                    where, f"unknown key(s) {sorted(extra)}; allowed: capacityUnit, maxCapacity"
-                )
-            )
+        out.extend(unknown_keys(item, where, ("capacityUnit", "maxCapacity")))
         cap = item.get("maxCapacity")
         if isinstance(cap, bool) or not isinstance(cap, int):
             out.append(Problem(f"{where}.maxCapacity", f"must be an integer, got {cap!r}"))

@@ -73,32 +73,15 @@ def queue_problems(
         )
     policy_kind_ = policy_kind(queue, policy)
     share, quota = request.get("shareIdentifier"), request.get("quotaShareName")
-    if policy_kind_ == FAIR_SHARE and share is None:
-        out.append(
-            Problem(
-                "shareIdentifier",
-                f"is required: job queue {label} has a fair-share scheduling policy",
-            )
-        )
-    if policy_kind_ != FAIR_SHARE and share is not None:
-        out.append(
-            Problem(
-                "shareIdentifier",
-                f"must not be given: job queue {label} is a {policy_kind_} queue, not fair-share",
-            )
-        )
-    if policy_kind_ == QUOTA_SHARE and quota is None:
-        out.append(
-            Problem(
-                "quotaShareName",
-                f"is required: job queue {label} has a quota-share scheduling policy",
-            )
-        )
-    if policy_kind_ != QUOTA_SHARE and quota is not None:
-        out.append(
-            Problem(
-                "quotaShareName",
-                f"must not be given: job queue {label} is a {policy_kind_} queue, not quota-share",
-            )
-        )
+    for kind, field, given in (
+        (FAIR_SHARE, "shareIdentifier", share),
+        (QUOTA_SHARE, "quotaShareName", quota),
+    ):
+        if policy_kind_ == kind and given is None:
+            message = f"is required: job queue {label} has a {kind} scheduling policy"
+        elif policy_kind_ != kind and given is not None:
+            message = f"must not be given: job queue {label} is a {policy_kind_} queue, not {kind}"
+        else:
+            continue
+        out.append(Problem(field, message))
     return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,22 +104,24 @@ def _check_int_object(
     if not isinstance(value, Mapping):
         out.append(Problem(field, "must be an object"))
         return
-    extra = set(value) - {key}
-    if extra:
-        out.append(Problem(field, f"unknown key(s) {sorted(extra)}; allowed: {key}"))
+    out.extend(unknown_keys(value, field, (key,)))
     if key in value:
         _check_int(out, f"{field}.{key}", value[key], low, None)
+
+
+def unknown_keys(value: Mapping[str, Any], where: str, allowed: Sequence[str]) -> list[Problem]:
+    """The keys of ``value`` the API does not take, named with the ones it does."""
+    extra = set(value) - set(allowed)
+    if not extra:
+        return []
+    return [Problem(where, f"unknown key(s) {sorted(extra)}; allowed: {', '.join(allowed)}")]
 
 
 def retry_strategy_problems(value: Any, path: str = "retryStrategy") -> list[Problem]:
     out: list[Problem] = []
     if not isinstance(value, Mapping):
         return [Problem(path, f"must be an object, got {type(value).__name__}")]
-    unknown = set(value) - {"attempts", "evaluateOnExit"}
-    if unknown:
-        out.append(
-            Problem(path, f"unknown key(s) {sorted(unknown)}; allowed: attempts, evaluateOnExit")
-        )
+    out.extend(unknown_keys(value, path, ("attempts", "evaluateOnExit")))
     if "attempts" not in value:
         out.append(Problem(f"{path}.attempts", "is required"))
     else:
@@ -139,11 +141,7 @@ def retry_strategy_problems(value: Any, path: str = "retryStrategy") -> list[Pro
         if not isinstance(rule, Mapping):
             out.append(Problem(rpath, "must be an object with action and onStatusReason"))
             continue
-        extra = set(rule) - {"action", "onStatusReason"}
-        if extra:
-            out.append(
-                Problem(rpath, f"unknown key(s) {sorted(extra)}; allowed: action, onStatusReason")
-            )
+        out.extend(unknown_keys(rule, rpath, ("action", "onStatusReason")))
         action = rule.get("action")
         if action not in {a.value for a in RetryAction}:
             out.append(Problem(f"{rpath}.action", f"must be one of {actions}, got {action!r}"))

@@ -2,11 +2,15 @@
 
 ``core.wait.wait_flow`` is the whole wait as a generator of requests. :func:`run` steps it with
 blocking calls on a hook (a sensor's poke, the operator's own wait); :func:`arun` steps the
-same flow with the hook's ``async`` twins (the trigger). They are written side by side and do
-the same four things in the same order, like httpx's ``Client`` and ``AsyncClient``; neither
-holds a rule. :func:`finish` turns the outcome (or a deferred wait's event) into the task's
-result or Airflow exception, the same for every mode; :func:`defer` hands a wait to the
-triggerer with its backstop timeout, the same for the operator and the sensor.
+same flow with the hook's ``async`` twins (the trigger, through :func:`wait_deferred`). Both
+hand the flow's log lines and verdicts to :class:`_Steps` and do only the calls and the sleeps,
+like httpx's ``Client`` and ``AsyncClient``; neither holds a rule. :func:`job_wait` builds the
+wait a ``WaitSpec`` describes, for every mode; :func:`defer` hands a wait to the triggerer with
+its backstop timeout, the same for the operator and the sensor. How a wait ends its task is
+``_shared.task_end``'s (``finish`` and ``task_timeout_error`` are importable from here too).
+
+Imported only when a task runs (by ``_shared.submit_flow`` and ``_shared.sensor_flow``) or a
+trigger runs: never at DAG parse time.
 """
 
 from __future__ import annotations
@@ -18,17 +22,26 @@ from collections.abc import Callable, Generator, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.amazon.aws.utils.mixins import AwsHookParams
+
+from airflow_batch_service._shared.coalesce import QueueWatch, watch_for
+from airflow_batch_service._shared.task_end import finish as finish  # re-exported
+from airflow_batch_service._shared.task_end import task_timeout_error as task_timeout_error
+from airflow_batch_service._shared.wait_spec import WaitSpec
+from airflow_batch_service.core.errors import classify_exception
+from airflow_batch_service.core.limits import EXECUTION_TIMEOUT, Limit, deadline
+from airflow_batch_service.core.logtail import LogTail
+from airflow_batch_service.core.sweep import summary_key
 from airflow_batch_service.core.wait import (
     Call,
-    Ending,
     Failed,
-    Limit,
+    JobWait,
     Log,
     Request,
     Seen,
     Sleep,
     WaitOutcome,
-    ending,
+    wait_flow,
 )
 
 if TYPE_CHECKING:
@@ -42,9 +55,54 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _failed(hook: BatchServiceJobHook, exc: Exception) -> Failed:
-    from airflow_batch_service.core.errors import classify_exception
+# -------------------------------------------------------------------------- the drivers
 
+
+def job_wait(spec: WaitSpec, *, started_ms: int | None = None) -> JobWait:
+    """The wait ``spec`` describes, resuming from its state (a deferral, a reschedule poke)."""
+    return JobWait.create(
+        spec.job_id,
+        poll_interval=spec.poll_interval,
+        max_runnable_seconds=spec.max_runnable_seconds,
+        state=spec.state,
+        started_ms=started_ms,
+        not_found_grace=spec.not_found_grace,
+        limit=spec.limit,
+        terminate_on_timeout=spec.terminate_on_timeout,
+        terminate_reason_prefix=spec.terminate_reason_prefix,
+        read_training_result=spec.read_training_result,
+    )
+
+
+class _Steps:
+    """A flow stepped up to its next call or sleep: the log lines and verdicts between are the
+    same for both drivers, so they are handled here once."""
+
+    def __init__(
+        self, flow: Flow, log: Any, on_seen: Callable[[Verdict], None] | None = None
+    ) -> None:
+        self.flow, self.log, self.on_seen = flow, log, on_seen
+        self.outcome: WaitOutcome | None = None
+
+    def next(self, reply: Any) -> Call | Sleep | None:
+        """Send ``reply``; the next call or sleep, or None once the flow returned (``outcome``)."""
+        while True:
+            try:
+                request = self.flow.send(reply)
+            except StopIteration as stop:
+                self.outcome = stop.value
+                return None
+            reply = None
+            if isinstance(request, Log):
+                getattr(self.log, request.level)("%s", request.message)
+            elif isinstance(request, Seen):
+                if self.on_seen is not None:
+                    self.on_seen(request.verdict)
+            else:
+                return request
+
+
+def _failed(exc: Exception) -> Failed:
     mapped = classify_exception(exc)
     if mapped is None:
         raise exc  # a bug: fail loudly, never poll around it
@@ -60,24 +118,18 @@ def run(
     sleep: Callable[[float], None] = time.sleep,
 ) -> WaitOutcome | None:
     """Step ``flow`` with blocking calls until it returns."""
+    steps = _Steps(flow, log, on_seen)
     reply: Any = None
-    try:
-        while True:
-            request = flow.send(reply)
-            reply = None
-            if isinstance(request, Call):
-                try:
-                    reply = getattr(hook, request.method)(**request.kwargs)
-                except Exception as exc:
-                    reply = _failed(hook, exc)
-            elif isinstance(request, Sleep):
-                sleep(request.seconds)
-            elif isinstance(request, Log):
-                getattr(log, request.level)("%s", request.message)
-            elif isinstance(request, Seen) and on_seen is not None:
-                on_seen(request.verdict)
-    except StopIteration as stop:
-        return stop.value
+    while (request := steps.next(reply)) is not None:
+        reply = None
+        if isinstance(request, Call):
+            try:
+                reply = getattr(hook, request.method)(**request.kwargs)
+            except Exception as exc:
+                reply = _failed(exc)
+        else:
+            sleep(request.seconds)
+    return steps.outcome
 
 
 async def arun(
@@ -94,11 +146,11 @@ async def arun(
     the process's other waits (``coalesce``): a describe whose job the last round shows
     unchanged is answered with the previous describe, and a sleep ends when a round completes.
     """
-    reply: Any = None
+    steps = _Steps(flow, log, on_seen)
     shared = _SharedPolls(hook, share_polls) if share_polls else None
+    reply: Any = None
     try:
-        while True:
-            request = flow.send(reply)
+        while (request := steps.next(reply)) is not None:
             reply = None
             if isinstance(request, Call):
                 reply = shared.cached(request) if shared is not None else None
@@ -106,23 +158,26 @@ async def arun(
                     try:
                         reply = await getattr(hook, f"a{request.method}")(**request.kwargs)
                     except Exception as exc:
-                        reply = _failed(hook, exc)
+                        reply = _failed(exc)
                     if shared is not None:
                         shared.described(request, reply)
-            elif isinstance(request, Sleep):
-                if shared is not None and shared.active:
-                    await shared.next_round(request.seconds)
-                else:
-                    await asyncio.sleep(request.seconds)
-            elif isinstance(request, Log):
-                getattr(log, request.level)("%s", request.message)
-            elif isinstance(request, Seen) and on_seen is not None:
-                on_seen(request.verdict)
-    except StopIteration as stop:
-        return stop.value
+            elif shared is not None and shared.active:
+                await shared.next_round(request.seconds)
+            else:
+                await asyncio.sleep(request.seconds)
+        return steps.outcome
     finally:
         if shared is not None:
             shared.leave()
+
+
+async def wait_deferred(spec: WaitSpec, hook: BatchServiceJobHook, log: Any) -> WaitOutcome:
+    """The trigger's wait: ``spec``'s wait stepped by :func:`arun`, sharing its polls."""
+    tail = LogTail.from_dict(spec.log_state) if spec.stream_logs else None
+    flow = wait_flow(job_wait(spec), clock=now_ms, tail=tail)
+    outcome = await arun(flow, hook, log, share_polls=spec.poll_interval)
+    assert outcome is not None  # the flow runs until the wait ends
+    return outcome
 
 
 _NOT_KEPT = frozenset({"serviceRequestPayload", "tags", "capacityUsage"})
@@ -133,7 +188,7 @@ class _SharedPolls:
 
     def __init__(self, hook: BatchServiceJobHook, interval: float) -> None:
         self.hook, self.interval = hook, interval
-        self.watch: Any = None
+        self.watch: QueueWatch | None = None
         self.job_id: str | None = None
         self.last: bytes | None = None  # the last describe, marshalled (see described())
         self.key: tuple[Any, ...] | None = None
@@ -143,16 +198,15 @@ class _SharedPolls:
         return self.watch is not None and self.watch.active
 
     def cached(self, request: Call) -> dict[str, Any] | None:
-        if request.method != "describe_service_job" or self.watch is None or self.last is None:
+        if request.method != "describe_service_job" or self.last is None:
+            return None
+        if self.watch is None or self.job_id is None:
             return None
         if not self.watch.unchanged(self.job_id, self.key):
             return None
         return marshal.loads(self.last)  # a fresh copy each time, as a describe would be
 
     def described(self, request: Call, reply: Any) -> None:
-        from airflow_batch_service._shared.coalesce import watch_for
-        from airflow_batch_service.core.sweep import summary_key
-
         if request.method != "describe_service_job" or not isinstance(reply, Mapping):
             return
         # Keep only what the flow reads again: not the payload (JobWait kept it already), not the
@@ -172,6 +226,7 @@ class _SharedPolls:
             self.watch.join(self.job_id)
 
     async def next_round(self, timeout: float) -> None:
+        assert self.watch is not None  # only while active
         await self.watch.next_round(timeout)
 
     def leave(self) -> None:
@@ -179,51 +234,11 @@ class _SharedPolls:
             self.watch.leave(self.job_id)
 
 
-# -------------------------------------------------------------------------- the task's end
-
-
-def task_timeout_error(message: str) -> BaseException:
-    """``AirflowTaskTimeout`` (what a worker raises at ``execution_timeout``) with ``message``."""
-    try:
-        from airflow.sdk.exceptions import AirflowTaskTimeout
-    except ImportError:  # Airflow 3.0
-        from airflow.exceptions import AirflowTaskTimeout  # type: ignore[no-redef]
-    return AirflowTaskTimeout(message)
-
-
-def finish(
-    outcome: WaitOutcome | Mapping[str, Any], log: Any, *, resubmit_on_retry: bool = False
-) -> dict[str, Any]:
-    """The task's result for a wait's outcome (or a trigger's event): the summary on success;
-    otherwise the exception ``core.wait.ending`` names, with the explanation logged first."""
-    from airflow.providers.common.compat.sdk import (
-        AirflowException,
-        AirflowFailException,
-        AirflowSensorTimeout,
-    )
-
-    if not isinstance(outcome, WaitOutcome):
-        outcome = WaitOutcome.from_event(outcome)
-    how, message = ending(outcome, resubmit_on_retry=resubmit_on_retry)
-    if how is Ending.RETURN:
-        return dict(outcome.summary or {})
-    log.error(outcome.message)
-    if how is Ending.TASK_TIMEOUT:
-        raise task_timeout_error(message)
-    if how is Ending.FAIL:
-        raise AirflowFailException(message)
-    if how is Ending.SENSOR_TIMEOUT:
-        raise AirflowSensorTimeout(message)
-    raise AirflowException(message)
-
-
 # -------------------------------------------------------------------------- deferring
 
 
 def connection_args(task: Any) -> dict[str, Any]:
     """A task's connection arguments (the amazon provider's ``AwsHookParams``), for its trigger."""
-    from airflow.providers.amazon.aws.utils.mixins import AwsHookParams
-
     return AwsHookParams(
         task.aws_conn_id, task.region_name, task.verify, task.botocore_config
     )._asdict()
@@ -234,62 +249,47 @@ def backstop(limit: Limit | None, poll_interval: float) -> timedelta | None:
     after it, should the trigger never report (the trigger ends itself on time)."""
     if limit is None:
         return None
-    remaining = max(0.0, (limit.at_ms - now_ms()) / 1000)
-    return timedelta(seconds=remaining + max(60.0, 2 * poll_interval))
+    return timedelta(seconds=limit.remaining(now_ms()) + max(60.0, 2 * poll_interval))
 
 
-def defer(
-    task: Any, *, job_id: str, limit: Limit | None, owns_job: bool, **trigger_args: Any
-) -> None:
-    """Hand the wait on ``job_id`` to the triggerer, saying which time limit applies.
+def task_spec(task: Any, *, limit: Limit | None, owns_job: bool, **wait: Any) -> WaitSpec:
+    """``task``'s wait (``WaitSpec.for_task``), with the task's connection arguments."""
+    return WaitSpec.for_task(connection_args(task), limit=limit, owns_job=owns_job, **wait)
 
-    ``owns_job``: the task terminates the job at the limit and on a kill (the operator), or
-    leaves it running (the sensor). ``trigger_args`` are ``BatchServiceJobTrigger``'s.
+
+def defer(task: Any, spec: WaitSpec) -> None:
+    """Hand the wait ``spec`` describes to the triggerer, saying which time limit applies.
+
+    The task builds its trigger (``task._defer_wait``: only a shell may import the trigger)
+    and defers with Airflow's backstop timeout.
     """
-    from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
-
-    fate = (
-        "the job is terminated and the task fails"
-        if owns_job
-        else ("the task fails and the job is left running (this task does not own it)")
-    )
+    limit = spec.limit
     if limit is None:
         task.log.info(
             "Deferring the wait on service job %s to the triggerer: no time limit applies; it "
             "lasts until the job ends",
-            job_id,
+            spec.job_id,
         )
     else:
+        fate = (
+            "the job is terminated and the task fails"
+            if spec.terminate_on_timeout
+            else ("the task fails and the job is left running (this task does not own it)")
+        )
         task.log.info(
-            "Deferring the wait on service job %s to the triggerer: %s applies, %.0fs from now; "
-            "when it passes %s",
-            job_id,
+            "Deferring the wait on service job %s to the triggerer: %s applies, %.0fs from "
+            "now; when it passes %s",
+            spec.job_id,
             limit.label,
-            max(0.0, (limit.at_ms - now_ms()) / 1000),
+            limit.remaining(now_ms()),
             fate,
         )
-    trigger = BatchServiceJobTrigger(
-        job_id=job_id,
-        **connection_args(task),
-        deadline_ms=limit.at_ms if limit else None,
-        timeout_kind=limit.kind if limit else None,
-        timeout_what=limit.what if limit else "",
-        terminate_on_timeout=owns_job,
-        terminate_on_kill=owns_job,
-        **trigger_args,
-    )
-    task.defer(
-        trigger=trigger,
-        method_name="execute_complete",
-        timeout=backstop(limit, float(trigger_args.get("poll_interval", 30))),
-    )
+    task._defer_wait(spec, backstop(limit, spec.poll_interval))
 
 
 def execution_limit(task: Any, context: Mapping[str, Any]) -> Limit | None:
     """What is left of the task's ``execution_timeout``, as a limit from the try's start (the
     task instance's ``start_date``, else when ``execute`` began), or None without one."""
-    from airflow_batch_service.core.wait import execution_limit as limit_from
-
     timeout = getattr(task, "execution_timeout", None)
     if timeout is None:
         return None
@@ -298,42 +298,4 @@ def execution_limit(task: Any, context: Mapping[str, Any]) -> Limit | None:
         start_ms = int(start.timestamp() * 1000)
     else:
         start_ms = getattr(task, "_started_ms", None) or now_ms()
-    return limit_from(start_ms, timeout.total_seconds(), str(timeout))
-
-
-#: XCom key of the state transitions a task's waits observed (the UI's timeline reads it).
-TIMELINE_KEY = "batch_service_timeline"
-
-
-def push_timeline(context: Mapping[str, Any], task: Any, outcomes: list[WaitOutcome]) -> None:
-    """Push what the waits of this try saw of each job: ``[{jobId, jobName, transitions}]``.
-
-    The describe response has no intermediate transition times; this is their only record.
-    """
-    if not getattr(task, "do_xcom_push", True) or not outcomes:
-        return
-    value = [
-        {"jobId": o.job_id, "jobName": o.job_name, "transitions": list(o.timeline)}
-        for o in outcomes
-    ]
-    try:
-        context["ti"].xcom_push(key=TIMELINE_KEY, value=value)
-    except Exception:  # a timeline is never worth failing the task for
-        task.log.debug("could not push the timeline", exc_info=True)
-
-
-#: XCom key of what the final attempt's training job produced (``core.training_result``).
-TRAINING_JOB_KEY = "training_job"
-
-
-def record_training_result(
-    context: Mapping[str, Any], task: Any, outcome: WaitOutcome
-) -> dict[str, Any] | None:
-    """Push the outcome's training result (if read) as the ``training_job`` XCom; return it."""
-    result = outcome.training_job
-    if result is not None and getattr(task, "do_xcom_push", True):
-        try:
-            context["ti"].xcom_push(key=TRAINING_JOB_KEY, value=result)
-        except Exception:
-            task.log.debug("could not push the training result", exc_info=True)
-    return result
+    return deadline(EXECUTION_TIMEOUT, start_ms, timeout.total_seconds(), str(timeout))

@@ -127,14 +127,21 @@ def standing(
     scope = ""
     if quota_share:
         scope = f"quota share {quota_share}"
-        shares = (utilization.get("quotaShareUtilization") or {}).get("topCapacityUtilization")
-        for share in shares or ():
-            if share.get("quotaShareName") == quota_share:
-                usage = _usage(share.get("capacityUsage"))
+        by_share = utilization.get("quotaShareUtilization")
+        usage = _share_usage(by_share, "quotaShareName", quota_share, usage)
     elif share_identifier:
         scope = f"fair share {share_identifier}"
-        shares = (utilization.get("fairshareUtilization") or {}).get("topCapacityUtilization")
-        for share in shares or ():
-            if share.get("shareIdentifier") == share_identifier:
-                usage = _usage(share.get("capacityUsage"))
+        by_share = utilization.get("fairshareUtilization")
+        usage = _share_usage(by_share, "shareIdentifier", share_identifier, usage)
     return Standing(queue, position, len(jobs), scope, usage, dict(limits or {}))
+
+
+def _share_usage(
+    by_share: Mapping[str, Any] | None, name_key: str, name: str, usage: dict[str, float]
+) -> dict[str, float]:
+    """The usage of the share ``name`` in a snapshot's per-share breakdown (its
+    ``topCapacityUtilization`` entries, named by ``name_key``), else ``usage``."""
+    for share in (by_share or {}).get("topCapacityUtilization") or ():
+        if share.get(name_key) == name:
+            usage = _usage(share.get("capacityUsage"))
+    return usage

@@ -10,7 +10,9 @@ __all__ = ["BatchSubmitServiceJobOperator"]
 
 def __getattr__(name: str) -> Any:
     if name == "BatchSubmitServiceJobOperator":
-        from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
+        from airflow_batch_service.operators.batch_service import (  # lazy: siblings stay cheap
+            BatchSubmitServiceJobOperator,
+        )
 
         return BatchSubmitServiceJobOperator
     raise AttributeError(name)

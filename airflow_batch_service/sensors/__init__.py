@@ -10,7 +10,9 @@ __all__ = ["BatchServiceJobSensor"]
 
 def __getattr__(name: str) -> Any:
     if name == "BatchServiceJobSensor":
-        from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
+        from airflow_batch_service.sensors.batch_service import (  # lazy: siblings stay cheap
+            BatchServiceJobSensor,
+        )
 
         return BatchServiceJobSensor
     raise AttributeError(name)

@@ -1,8 +1,8 @@
 """``BatchServiceJobSensor``: wait for a service job and explain how it ended.
 
 Each poke describes the job once and feeds ``core.watch.WaitLoop`` (through
-``airflow_batch_service._shared.waiting``): each state change is logged once, with the time spent in
-the previous state; each finished attempt once, with its reason, the evaluateOnExit rule that
+``airflow_batch_service._shared.waiting``): each state change is logged once, with the time spent
+in the previous state; each finished attempt once, with its reason, the evaluateOnExit rule that
 matched and what Batch does next. Success returns ``Verdict.summary()`` as the XCom value; a
 final failure raises ``AirflowFailException`` carrying ``Verdict.explain()``.
 
@@ -28,21 +28,22 @@ skip with ``soft_fail``) and the job is left running: the sensor does not own it
 
 Training logs (``stream_logs=True``): each poke also copies the new CloudWatch lines of the
 latest attempt's training job into the task log, labelled ``[attempt N algo-1]``.
+
+A shell: what it does when it runs lives in ``airflow_batch_service._shared.sensor_flow``, which
+each entry point imports when the task runs: every DAG file imports this module, and parsing a
+DAG must not load the wait (``tests/provider/test_packaging.py`` checks it).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import (
-    AirflowFailException,
-    AirflowSensorTimeout,
-    AirflowSkipException,
-    conf,
-)
+from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import PokeReturnValue
 
 from airflow_batch_service._shared.lineage import ServiceJobLineageMixin
@@ -56,10 +57,9 @@ from airflow_batch_service.links.batch_service import (
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_batch_service._shared.wait_spec import WaitSpec
     from airflow_batch_service.core.logtail import LogTail
-    from airflow_batch_service.core.wait import JobWait, Limit, WaitOutcome
-
-STATE_KEY_PREFIX = "airflow_batch_service.wait"
+    from airflow_batch_service.core.wait import JobWait
 
 
 class BatchServiceJobSensor(ServiceJobLineageMixin, AwsBaseSensor[BatchServiceJobHook]):
@@ -128,97 +128,13 @@ class BatchServiceJobSensor(ServiceJobLineageMixin, AwsBaseSensor[BatchServiceJo
         self._backoff: float = 0.0
         self._started_ms: int | None = None
 
-    # -- state carried between pokes ----------------------------------------------------
-
-    def _state_key(self, context: Context) -> str:
-        try_number = getattr(context.get("ti"), "try_number", None)
-        return f"{STATE_KEY_PREFIX}:{self.job_id}:{try_number}"
-
-    def _store(self, context: Context) -> Any:
-        return context.get("task_state_store") if self.reschedule else None
-
-    def _load_state(self, context: Context) -> dict[str, Any] | None:
-        store = self._store(context)
-        if store is None:
-            return None
-        try:
-            value = store.get(self._state_key(context))
-        except Exception:
-            self.log.debug("task_state_store unavailable", exc_info=True)
-            return None
-        return value if isinstance(value, dict) else None
-
-    def _save_state(self, context: Context, wait: JobWait) -> None:
-        store = self._store(context)
-        if store is None:
-            return
-        state = wait.state()
-        if self._tail is not None:
-            state["logs"] = self._tail.to_dict()
-        try:
-            store.set(self._state_key(context), state)
-        except Exception:
-            self.log.debug("could not save the wait state", exc_info=True)
-
-    def _get_wait(self, context: Context) -> JobWait:
-        from airflow_batch_service.core.logtail import LogTail
-        from airflow_batch_service.core.wait import JobWait
-
-        if self._wait is None or self._wait.job_id != self.job_id:
-            state = self._load_state(context)
-            self._tail = LogTail.from_dict((state or {}).get("logs")) if self.stream_logs else None
-            self._wait = JobWait.create(
-                self.job_id,
-                poll_interval=self.poke_interval,
-                max_runnable_seconds=self.max_runnable_seconds,
-                state=state,
-                not_found_grace=self.not_found_grace,
-                terminate_reason_prefix=f"Airflow sensor {self.dag_id}.{self.task_id}: ",
-                read_training_result=self.read_training_result,
-            )
-        return self._wait
-
-    # -- the sensor ---------------------------------------------------------------------
+    # -- the sensor (what it does lives in _shared.sensor_flow) ----------------------------
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        from airflow_batch_service._shared.waiting import now_ms, run
-        from airflow_batch_service.core.wait import wait_flow
+        from airflow_batch_service._shared import sensor_flow  # lazy: keeps DAG parsing cheap
 
-        if not self.job_id or not isinstance(self.job_id, str):
-            raise AirflowFailException(
-                f"job_id is {self.job_id!r}: expected a service jobId or ARN (with "
-                "job_id=submit.output, did the submit task return one?)"
-            )
-        wait = self._get_wait(context)
-        links = self._links or ServiceJobLinks(context, self)
-        self._links = links
-        flow = wait_flow(wait, clock=now_ms, tail=self._tail, once=True)
-        outcome = run(flow, self.hook, self.log, on_seen=links.seen)
-        step = wait.last_step
-        self._backoff = step.sleep if step is not None and wait.loop.consecutive_errors else 0.0
-        self._save_state(context, wait)
-        if outcome is None:
-            return False
-        return PokeReturnValue(is_done=True, xcom_value=self._end(context, outcome))
-
-    def _end(self, context: Context, outcome: WaitOutcome) -> Any:
-        """Record what the wait found (timeline, training result, payload), then end."""
-        import json
-
-        from airflow_batch_service._shared.waiting import (
-            finish,
-            push_timeline,
-            record_training_result,
-        )
-
-        push_timeline(context, self, [outcome])
-        self.training_job_result = record_training_result(context, self, outcome)
-        if outcome.payload:
-            try:
-                self.service_request_payload_seen = json.loads(outcome.payload)
-            except ValueError:
-                self.service_request_payload_seen = None
-        return finish(outcome, self.log)
+        self._links = self._links or ServiceJobLinks(context, self)
+        return sensor_flow.poke(self, context)
 
     def _get_next_poke_interval(self, started_at: Any, run_duration: Any, poke_count: int) -> float:
         """The base interval, stretched by the wait loop's backoff after transient errors
@@ -230,101 +146,30 @@ class BatchServiceJobSensor(ServiceJobLineageMixin, AwsBaseSensor[BatchServiceJo
         return interval
 
     def execute(self, context: Context) -> Any:
-        from airflow_batch_service._shared.waiting import now_ms
+        self._started_ms = int(time.time() * 1000)  # execution_timeout without a start_date
+        from airflow_batch_service._shared import sensor_flow  # lazy: keeps DAG parsing cheap
 
-        self._started_ms = now_ms()  # execution_timeout counts from here without a start_date
         # Every execute is a fresh start for the links: a reschedule (in any process model,
         # ``airflow dags test`` reuses this object) cleared the XComs persisted before.
         self._links = None
         persist_link_placeholders(context, self)
-        try:
-            if self.deferrable:
-                return self._execute_deferrable(context)
-            return super().execute(context)
-        except AirflowFailException as err:
-            if not (self.soft_fail or getattr(self, "never_fail", False)):
-                raise
-            self.log.warning("Skipping (soft_fail): %s", err)
-            raise AirflowSkipException(str(err)) from err
-        except AirflowSensorTimeout as err:
-            message = self._timeout_explanation(str(err))
-            self.log.error(message)
-            raise AirflowSensorTimeout(message) from err
-        except AirflowSkipException as err:
-            if not (self.soft_fail or getattr(self, "never_fail", False)):
-                raise
-            # BaseSensorOperator's skip carries "Sensor has timed out" or "Skipping due to
-            # soft_fail": give it the explanation the failure would have had.
-            cause = err.__cause__
-            message = (
-                str(cause)
-                if cause is not None and str(cause)
-                else (self._timeout_explanation(str(err)))
-            )
-            self.log.warning("Skipping (soft_fail): %s", message)
-            raise AirflowSkipException(message) from err
-
-    def _timeout_explanation(self, what: str) -> str:
-        from airflow_batch_service.core.errors import ErrorKind
-        from airflow_batch_service.core.wait import timeout_message
-
-        wait = self._wait
-        verdict = wait.last_verdict if wait is not None else None
-        never_found = (
-            verdict is None and wait is not None and wait.loop.last_error is ErrorKind.NOT_FOUND
-        )
-        return timeout_message(
-            str(self.job_id), verdict, terminates=False, what=what, not_found=never_found
-        )
-
-    # -- deferrable -----------------------------------------------------------------------
-
-    def _execute_deferrable(self, context: Context) -> Any:
-        """One poke here (links persisted, a finished job ends at once), then defer."""
-        from airflow_batch_service._shared.waiting import defer
-
-        result = self.poke(context)
-        if isinstance(result, PokeReturnValue) and result.is_done:
-            return result.xcom_value
-        wait = self._get_wait(context)
-        defer(
-            self,
-            job_id=self.job_id,
-            limit=self._limit(context, wait.loop.started_ms or 0),
-            owns_job=False,
-            poll_interval=self.poke_interval,
-            max_runnable_seconds=self.max_runnable_seconds,
-            state=wait.state(),
-            terminate_reason_prefix=wait.terminate_reason_prefix,
-            stream_logs=self.stream_logs,
-            log_state=self._tail.to_dict() if self._tail is not None else None,
-            not_found_grace=self.not_found_grace,
-            read_training_result=self.read_training_result,
-        )
-
-    def _limit(self, context: Context, started_ms: int) -> Limit | None:
-        """The nearer of ``timeout`` (from the first poke) and what is left of
-        ``execution_timeout`` (Airflow does not apply it to a deferred task)."""
-        from airflow_batch_service._shared.waiting import execution_limit
-        from airflow_batch_service.core.wait import SENSOR_TIMEOUT, Limit, nearest
-
-        timeout = Limit(
-            started_ms + int(self.timeout * 1000),
-            SENSOR_TIMEOUT,
-            f"Sensor has timed out: the job did not finish within timeout={self.timeout:g}s.",
-            f"timeout={self.timeout:g}s",
-        )
-        return nearest([timeout, execution_limit(self, context)])
+        return sensor_flow.execute(self, context, super().execute)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """The trigger's event -> the poke's result: the summary, or the same exception."""
-        from airflow_batch_service.core.wait import SUCCESS, WaitOutcome
+        from airflow_batch_service._shared import sensor_flow  # lazy: keeps DAG parsing cheap
 
-        outcome = WaitOutcome.from_event(event or {})
-        ServiceJobLinks(context, self).training(outcome.training_job_arn)
-        if outcome.status != SUCCESS and self.soft_fail:
-            # The same explanation as the failure, as the skip's reason (not Airflow's bare
-            # "Skipping due to soft_fail").
-            self.log.warning("Skipping (soft_fail): %s", outcome.message)
-            raise AirflowSkipException(outcome.message)
-        return self._end(context, outcome)
+        return sensor_flow.execute_complete(self, context, event, ServiceJobLinks(context, self))
+
+    def _defer_wait(self, spec: WaitSpec, timeout: timedelta | None) -> None:
+        """Hand the wait ``spec`` describes to the triggerer (``sensor_flow`` decides when; a
+        private module may not import the trigger, the shell may)."""
+        from airflow_batch_service.triggers.batch_service import (  # lazy: keeps DAG parsing cheap
+            BatchServiceJobTrigger,
+        )
+
+        self.defer(
+            trigger=BatchServiceJobTrigger.from_spec(spec),
+            method_name="execute_complete",
+            timeout=timeout,
+        )

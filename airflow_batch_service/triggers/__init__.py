@@ -10,7 +10,9 @@ __all__ = ["BatchServiceJobTrigger"]
 
 def __getattr__(name: str) -> Any:
     if name == "BatchServiceJobTrigger":
-        from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
+        from airflow_batch_service.triggers.batch_service import (  # lazy: siblings stay cheap
+            BatchServiceJobTrigger,
+        )
 
         return BatchServiceJobTrigger
     raise AttributeError(name)

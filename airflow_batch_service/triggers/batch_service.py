@@ -1,10 +1,11 @@
 """``BatchServiceJobTrigger``: the deferred wait on a service job, in the triggerer.
 
-A declaration over the one wait: it rebuilds ``core.wait.JobWait`` from what the task
-serialized and steps ``core.wait.wait_flow`` with the hook's async twins
-(``waiting.arun``): the same log lines, verdicts, backoff with jitter and deadline as a poke,
-only awaited. Its event is ``WaitOutcome.to_event()``, which the task's ``execute_complete``
-hands to ``waiting.finish``, so a deferred wait ends the task exactly as a poking one would.
+A declaration over the one wait: what it serializes is a ``_shared.wait_spec.WaitSpec`` (each
+field declared there once), from which ``waiting.wait_deferred`` rebuilds ``core.wait.JobWait``
+and steps ``core.wait.wait_flow`` with the hook's async twins (``waiting.arun``): the same log
+lines, verdicts, backoff with jitter and deadline as a poke, only awaited. Its event is
+``WaitOutcome.to_event()``, which the task's ``execute_complete`` hands to ``waiting.finish``,
+so a deferred wait ends the task exactly as a poking one would.
 
 Its I/O goes only through :class:`BatchServiceJobHook`, built from the connection arguments the
 way the amazon provider's ``AwsBaseHookMixin`` builds it (``config=botocore_config``); the
@@ -12,7 +13,7 @@ hook's async twins share ONE boto3 client per connection in the triggerer proces
 (``shared_clients``).
 
 Imports stay lazy: the triggerer imports this module by classpath for every trigger row, and
-importing it loads neither boto3 nor the wait (``tests/provider/test_deferrable.py`` checks).
+importing it loads neither boto3 nor the wait (``tests/provider/test_trigger.py`` checks).
 
 Cancellation: on Airflow versions whose ``BaseTrigger`` has ``on_kill`` (3.3+), a user's kill,
 clear or mark of the deferred task calls it, and a trigger with ``terminate_on_kill=True`` (the
@@ -28,7 +29,7 @@ job keeps running.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -38,17 +39,13 @@ from airflow_batch_service._shared.cancellation import (
     finishing_even_if_cancelled,
     keeping_cancel_message,
 )
+from airflow_batch_service._shared.wait_spec import WaitSpec
 
 if TYPE_CHECKING:
     from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 
-#: What ``serialize`` carries besides the four connection arguments.
-_FIELDS = (
-    "job_id", "poll_interval", "max_runnable_seconds", "state", "deadline_ms",
-    "terminate_on_timeout", "timeout_what", "timeout_kind", "terminate_on_kill", "kill_reason",
-    "terminate_reason_prefix", "stream_logs", "log_state", "not_found_grace",
-    "read_training_result",
-)  # fmt: skip
+#: The spec's fields, readable as the trigger's own attributes (``trigger.job_id``).
+_SPEC_FIELDS = frozenset(WaitSpec.__dataclass_fields__)
 
 
 class BatchServiceJobTrigger(BaseTrigger):
@@ -75,124 +72,70 @@ class BatchServiceJobTrigger(BaseTrigger):
         exist (default 120).
     :param read_training_result: when the wait ends, read the final attempt's training job
         (one DescribeTrainingJob) into the event's ``training_job`` and the summary.
+
+    These are the fields of ``WaitSpec`` (``self.spec``), which declares them once: what
+    ``serialize`` stores and the triggerer passes back here. Each reads as an attribute of the
+    trigger too (``trigger.job_id``).
     """
 
-    def __init__(
-        self,
-        *,
-        job_id: str,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: Mapping[str, Any] | None = None,
-        poll_interval: float = 30,
-        max_runnable_seconds: float | None = None,
-        state: Mapping[str, Any] | None = None,
-        deadline_ms: int | None = None,
-        terminate_on_timeout: bool = False,
-        timeout_what: str = "The wait timed out.",
-        timeout_kind: str | None = None,
-        terminate_on_kill: bool = False,
-        kill_reason: str | None = None,
-        terminate_reason_prefix: str = "",
-        stream_logs: bool = True,
-        log_state: Mapping[str, Any] | None = None,
-        not_found_grace: float | None = None,
-        read_training_result: bool = False,
-    ) -> None:
+    def __init__(self, **spec: Any) -> None:
         super().__init__()
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = dict(botocore_config) if botocore_config else None
-        self.job_id = job_id
-        self.poll_interval = poll_interval
-        self.max_runnable_seconds = max_runnable_seconds
-        self.state = dict(state) if state else None
-        self.deadline_ms = deadline_ms
-        self.terminate_on_timeout = terminate_on_timeout
-        self.timeout_what = timeout_what
-        self.timeout_kind = timeout_kind
-        self.terminate_on_kill = terminate_on_kill
-        self.kill_reason = (
-            kill_reason or f"The Airflow task waiting on service job {job_id} was killed"
-        )
-        self.terminate_reason_prefix = terminate_reason_prefix
-        self.stream_logs = stream_logs
-        self.log_state = dict(log_state) if log_state else None
-        self.not_found_grace = not_found_grace
-        self.read_training_result = read_training_result
+        self.spec = WaitSpec(**spec)
+
+    @classmethod
+    def from_spec(cls, spec: WaitSpec) -> BatchServiceJobTrigger:
+        """The trigger for ``spec``, built as the triggerer rebuilds it: from its kwargs."""
+        return cls(**spec.to_kwargs())
+
+    def __getattr__(self, name: str) -> Any:
+        """A spec field read as the trigger's attribute (only those: anything else is missing)."""
+        spec = self.__dict__.get("spec")
+        if spec is None or name not in _SPEC_FIELDS:
+            raise AttributeError(name)
+        return getattr(spec, name)
 
     @cached_property
     def hook(self) -> BatchServiceJobHook:
         """The process's hook for the serialized connection arguments (``AwsBaseHookMixin``'s
         mapping), shared with every other trigger that has the same ones (``shared_clients``)."""
-        from airflow_batch_service._shared.clients import get_shared_hook
+        from airflow_batch_service._shared.clients import (  # lazy: boto3 only when a trigger runs
+            get_shared_hook,
+        )
 
+        spec = self.spec
         return get_shared_hook(
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            botocore_config=self.botocore_config,
+            aws_conn_id=spec.aws_conn_id,
+            region_name=spec.region_name,
+            verify=spec.verify,
+            botocore_config=spec.botocore_config,
         )
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        from airflow.providers.amazon.aws.utils.mixins import AwsHookParams
-
-        connection = AwsHookParams(
-            self.aws_conn_id, self.region_name, self.verify, self.botocore_config
-        )._asdict()
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {**connection, **{name: getattr(self, name) for name in _FIELDS}},
-        )
+        return f"{type(self).__module__}.{type(self).__qualname__}", self.spec.to_kwargs()
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_batch_service._shared.waiting import arun, now_ms
-        from airflow_batch_service.core.logtail import LogTail
-        from airflow_batch_service.core.wait import SENSOR_TIMEOUT, JobWait, Limit, wait_flow
+        from airflow_batch_service._shared import waiting  # lazy: the wait only when a trigger runs
 
         self.log.info(
             "Waiting for service job %s in the triggerer (poll every %gs)",
-            self.job_id,
-            self.poll_interval,
+            self.spec.job_id,
+            self.spec.poll_interval,
         )
-        limit = None
-        if self.deadline_ms is not None:
-            limit = Limit(self.deadline_ms, self.timeout_kind or SENSOR_TIMEOUT, self.timeout_what)
-        wait = JobWait.create(
-            self.job_id,
-            poll_interval=self.poll_interval,
-            max_runnable_seconds=self.max_runnable_seconds,
-            state=self.state,
-            not_found_grace=self.not_found_grace,
-            limit=limit,
-            terminate_on_timeout=self.terminate_on_timeout,
-            terminate_reason_prefix=self.terminate_reason_prefix,
-            read_training_result=self.read_training_result,
-        )
-        tail = LogTail.from_dict(self.log_state) if self.stream_logs else None
         # The wait runs in a child task: a user's kill must reach Airflow with its message
         # however deep in an AWS call it lands, or on_kill never runs (``cancellation``).
         outcome = await keeping_cancel_message(
-            arun(
-                wait_flow(wait, clock=now_ms, tail=tail),
-                self.hook,
-                self.log,
-                share_polls=self.poll_interval,
-            )
+            waiting.wait_deferred(self.spec, self.hook, self.log)
         )
-        assert outcome is not None  # the flow runs until the wait ends
         yield TriggerEvent(outcome.to_event())
 
     async def on_kill(self) -> None:
         """Airflow 3.3+: the user killed, cleared or marked the deferred task. Terminate the job
         if this wait owns it (``terminate_on_kill``); a sensor's trigger leaves it alone."""
-        if not self.terminate_on_kill:
+        if not self.spec.terminate_on_kill:
             self.log.info(
                 "Deferred wait on service job %s killed; the job is left running (its owner "
                 "terminates it)",
-                self.job_id,
+                self.spec.job_id,
             )
             return
         # The triggerer cancels a killed trigger again at each sync until it is gone, which
@@ -202,9 +145,10 @@ class BatchServiceJobTrigger(BaseTrigger):
     async def _terminate_on_kill(self) -> None:
         try:
             await asyncio.wait_for(
-                self.hook.aterminate_service_job(self.job_id, self.kill_reason), timeout=30
+                self.hook.aterminate_service_job(self.spec.job_id, self.spec.kill_reason),
+                timeout=30,
             )
         except Exception:
-            self.log.exception("Could not terminate service job %s on kill", self.job_id)
+            self.log.exception("Could not terminate service job %s on kill", self.spec.job_id)
             return
-        self.log.info("Terminated service job %s: %s", self.job_id, self.kill_reason)
+        self.log.info("Terminated service job %s: %s", self.spec.job_id, self.spec.kill_reason)

@@ -1,5 +1,6 @@
-"""Deferrable waits, cancellation, one timeout concept and training logs, against the emulator
-(in-process under moto.mock_aws, and the HTTP server through an ``aws`` connection).
+"""Deferrable waits, one timeout concept and training logs, against the emulator (in-process
+under moto.mock_aws, and the HTTP server through an ``aws`` connection). The trigger on its
+own (what it stores, its cancellation, its import cost) is ``test_trigger.py``'s.
 
 Triggers run as the triggerer runs them: ``serialize()``, rebuilt from the kwargs, then the
 ``run()`` generator in an event loop. The event goes to the task's ``execute_complete``.
@@ -8,7 +9,6 @@ Triggers run as the triggerer runs them: ``serialize()``, rebuilt from the kwarg
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from typing import Any
@@ -17,7 +17,6 @@ import pytest
 from airflow.providers.common.compat.sdk import (
     AirflowFailException,
     AirflowSensorTimeout,
-    TaskDeferred,
 )
 
 from airflow_batch_service._shared import clients as shared_clients
@@ -46,6 +45,7 @@ from .support import (
     succeeded,
     unique,
 )
+from .test_trigger import hanging_job
 
 pytestmark = pytest.mark.usefixtures("fresh_shared_clients")
 
@@ -56,30 +56,6 @@ def emu(request, monkeypatch):
 
 
 # -- the trigger ----------------------------------------------------------------------------
-
-
-def test_trigger_serializes_every_connection_argument():
-    trigger = BatchServiceJobTrigger(
-        job_id="j-1",
-        aws_conn_id="conn",
-        region_name="eu-west-1",
-        verify="/ca.pem",
-        botocore_config={"retries": {"max_attempts": 7}},
-        poll_interval=12.5,
-        max_runnable_seconds=60,
-        state={"started_ms": 5},
-        deadline_ms=99,
-        terminate_on_timeout=True,
-        terminate_on_kill=True,
-        kill_reason="why",
-        stream_logs=False,
-    )
-    _, kwargs = trigger.serialize()
-    assert kwargs["aws_conn_id"] == "conn" and kwargs["region_name"] == "eu-west-1"
-    assert kwargs["verify"] == "/ca.pem"
-    assert kwargs["botocore_config"] == {"retries": {"max_attempts": 7}}
-    again = rebuild(trigger)
-    assert again.serialize() == trigger.serialize()
 
 
 def test_deferrable_sensor_persists_links_then_returns_the_summary(emu, capsys, caplog):
@@ -269,79 +245,11 @@ def test_triggers_share_one_hook_per_connection():
     assert trigger().hook is not first.hook  # cleared with the clients
 
 
-# -- cancellation ---------------------------------------------------------------------------
-
-
-def _hanging_job(emu) -> str:
-    name = unique("hang")
-    emu.load_scenarios(scenario(name, hang()))
-    return submit(emu, name)
-
-
-def test_trigger_on_kill_terminates_the_operators_job(emu):
-    job_id = _hanging_job(emu)
-    context = make_context()
-    op = BatchSubmitServiceJobOperator(
-        task_id="train",
-        aws_conn_id="emu",
-        job_name="x",
-        job_queue=emu.queue_name,
-        service_request_payload=PAYLOAD,
-        wait_for_completion=True,
-        deferrable=True,
-    )
-    op.job_id = job_id
-    with pytest.raises(TaskDeferred) as exc:
-        op._defer(context, 0)
-    trigger = rebuild(exc.value.trigger)
-    asyncio.run(trigger.on_kill())
-    described = describe(emu, job_id)
-    assert described["status"] == "FAILED" and described.get("isTerminated")
-    assert "train" in described["statusReason"] and "was killed" in described["statusReason"]
-    assert emu.stats().get("TerminateServiceJob") == 1
-    del context
-
-
-def test_sensor_trigger_on_kill_leaves_the_job_running(emu):
-    job_id = _hanging_job(emu)
-    trigger = rebuild(BatchServiceJobTrigger(job_id=job_id, aws_conn_id="emu", poll_interval=POKE))
-    asyncio.run(trigger.on_kill())
-    assert emu.stats().get("TerminateServiceJob", 0) == 0
-    assert describe(emu, job_id)["status"] not in ("FAILED", "SUCCEEDED")
-
-
-def test_cancelled_trigger_never_terminates(emu):
-    """A triggerer restart cancels run() and calls cleanup(): the job must survive it (on
-    Airflow 3.0 that is all a kill does, too: the wait cannot tell the two apart)."""
-    job_id = _hanging_job(emu)
-    trigger = rebuild(
-        BatchServiceJobTrigger(
-            job_id=job_id,
-            aws_conn_id="emu",
-            poll_interval=POKE,
-            terminate_on_kill=True,
-        )
-    )
-
-    async def cancel_after_polls() -> None:
-        task = asyncio.ensure_future(anext(trigger.run()))
-        while emu.stats().get("DescribeServiceJob", 0) < 3:
-            await asyncio.sleep(0.05)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await trigger.cleanup()
-
-    asyncio.run(cancel_after_polls())
-    assert emu.stats().get("TerminateServiceJob", 0) == 0
-    assert describe(emu, job_id)["status"] not in ("FAILED", "SUCCEEDED")
-
-
 # -- one timeout ----------------------------------------------------------------------------
 
 
 def test_sensor_timeout_is_the_same_deferred_and_the_job_keeps_running(emu):
-    job_id = _hanging_job(emu)
+    job_id = hanging_job(emu)
     context = make_context()
     sensor = BatchServiceJobSensor(
         task_id="wait",
@@ -456,71 +364,3 @@ def test_trigger_streams_logs_labelled_by_attempt(emu, capsys, caplog):
     lines = _log_lines(output(capsys, caplog))
     assert any("[attempt 2 algo-1]" in line and "Completed" in line for line in lines)
     assert any("[attempt 1 algo-1]" in line for line in lines)
-
-
-# -- packaging ------------------------------------------------------------------------------
-
-
-def test_trigger_is_registered_and_cheap_to_import():
-    import os
-    import subprocess
-    import sys
-
-    code = """
-import json, sys
-import airflow_batch_service.triggers
-from airflow_batch_service.triggers import BatchServiceJobTrigger
-from airflow_batch_service.get_provider_info import get_provider_info
-mods = [m for e in get_provider_info()["triggers"] for m in e["python-modules"]]
-print(json.dumps({
-    "modules": mods,
-    "boto3": "boto3" in sys.modules,
-    "aiobotocore": "aiobotocore" in sys.modules,
-    "waiting": "airflow_batch_service._shared.waiting" in sys.modules,
-    "shared": "airflow_batch_service._shared.clients" in sys.modules,
-    "moto": "moto" in sys.modules,
-}))
-"""
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(os.environ),
-    ).stdout
-    loaded = json.loads(out.strip().splitlines()[-1])
-    assert loaded == {
-        "modules": [
-            "airflow_batch_service.triggers.batch_service",
-            "airflow_batch_service.triggers.service_operations",
-        ],
-        "boto3": False,
-        "aiobotocore": False,
-        "waiting": False,
-        "shared": False,
-        "moto": False,
-    }
-
-
-def test_log_tail_reads_on_a_schedule_and_at_attempt_changes():
-    from airflow_batch_service.core.logtail import LogTail
-
-    tail = LogTail()
-    assert tail.idle and not tail.due(0, final=True)  # no training job: nothing to read
-    tail.follow("tj-1", 1, now_ms=1_000)
-    assert not tail.due(1_000) and not tail.due(30_999)
-    assert tail.due(31_000) and tail.due(2_000, final=True)
-    tail.on_streams("tj-1", ["tj-1/algo-1-17"])
-    lines = tail.on_events("tj-1", "tj-1/algo-1-17", [{"message": "hello\n"}], "f/1")
-    assert lines == ["[attempt 1 algo-1] hello"]
-    tail.read_done(31_000)
-    assert not tail.due(40_000)
-    tail.follow("tj-2", 2, now_ms=40_000)  # a new attempt: drain the old one now
-    assert tail.due(40_000)
-    assert tail.to_read() == [("tj-1", "tj-1/algo-1-17", "f/1")]
-    assert tail.to_discover() == ["tj-1", "tj-2"]
-    again = LogTail.from_dict(json.loads(json.dumps(tail.to_dict())))
-    assert again.to_dict() == tail.to_dict()
-    tail.settle()
-    assert list(tail.jobs) == ["tj-2"]

@@ -1,6 +1,6 @@
-"""What new users and a fault soak ran into (issue 8): time limits in the deferred wait, a clear
-while deferred, submit bursts against the quota, permanent errors and unknown queues, job ids
-that do not exist, soft_fail's explanation. Against the emulator, in-process and over HTTP.
+"""What new users and a fault soak ran into: time limits in the deferred wait, a clear while
+deferred, submit bursts against the quota, permanent errors and unknown queues, job ids that do
+not exist, soft_fail's explanation. Against the emulator, in-process and over HTTP.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from airflow.providers.common.compat.sdk import (
     TaskDeferred,
 )
 
-from airflow_batch_service._shared.waiting import task_timeout_error
+from airflow_batch_service._shared.task_end import task_timeout_error
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
 from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor

@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.architecture import graph  # noqa: E402
-from tests.architecture.test_layers import violations  # noqa: E402
+from tests.architecture import graph
+from tests.architecture.test_layers import violations
 
 
 def main() -> int:

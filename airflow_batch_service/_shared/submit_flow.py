@@ -13,6 +13,7 @@ its trigger (``task._defer_wait``).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -94,23 +95,14 @@ def execute_complete(
 # -- the request ------------------------------------------------------------------------
 
 
+_BUILDER_ARGUMENTS = tuple(inspect.signature(build_submit_request).parameters)
+
+
 def build_request(task: Operator) -> dict[str, Any]:
     """The validated SubmitServiceJob request; raises ``AirflowFailException`` if invalid."""
-    request, problems = build_submit_request(
-        job_name=task.job_name,
-        job_queue=task.job_queue,
-        service_request_payload=task.service_request_payload,
-        service_job_type=task.service_job_type,
-        retry_strategy=task.retry_strategy,
-        scheduling_priority=task.scheduling_priority,
-        share_identifier=task.share_identifier,
-        quota_share_name=task.quota_share_name,
-        preemption_configuration=task.preemption_configuration,
-        timeout_config=task.timeout_config,
-        tags=task.tags,
-        client_token=task.client_token,
-        validate_payload=task.validate_payload,
-    )
+    # Every argument of the builder is an attribute of the operator, by the same name.
+    arguments = {name: getattr(task, name) for name in _BUILDER_ARGUMENTS}
+    request, problems = build_submit_request(**arguments)
     if problems:
         message = describe_problems(problems)
         task.log.error(message)

@@ -27,9 +27,9 @@ from airflow_batch_service.core.validation import (
     JOB_NAME_RE,
     MAX_JOB_NAME,
     Problem,
+    objects_in,
     priority_problems,
     tags_problems,
-    unknown_keys,
 )
 
 #: ``serviceEnvironmentName``: 1-128 letters, digits, ``-``, ``_``.
@@ -187,12 +187,8 @@ def capacity_limits_problems(value: Any, path: str = "capacityLimits") -> list[P
             )
         ]
     out: list[Problem] = []
-    for index, item in enumerate(value):
-        where = f"{path}[{index}]"
-        if not isinstance(item, Mapping):
-            out.append(Problem(where, "must be an object"))
-            continue
-        out.extend(unknown_keys(item, where, ("capacityUnit", "maxCapacity")))
+    allowed = ("capacityUnit", "maxCapacity")
+    for where, item in objects_in(out, value, path, allowed, "must be an object"):
         cap = item.get("maxCapacity")
         if isinstance(cap, bool) or not isinstance(cap, int):
             out.append(Problem(f"{where}.maxCapacity", f"must be an integer, got {cap!r}"))

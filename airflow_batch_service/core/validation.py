@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,6 +117,20 @@ def unknown_keys(value: Mapping[str, Any], where: str, allowed: Sequence[str]) -
     return [Problem(where, f"unknown key(s) {sorted(extra)}; allowed: {', '.join(allowed)}")]
 
 
+def objects_in(
+    out: list[Problem], items: Iterable[Any], path: str, allowed: Sequence[str], must: str
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """``(where, item)`` of each object of a list the API takes, its index in ``where``;
+    an item that is no object, or has keys the API does not take, is a problem in ``out``."""
+    for index, item in enumerate(items):  # 0-based, as the API and JSON index it
+        where = f"{path}[{index}]"
+        if not isinstance(item, Mapping):
+            out.append(Problem(where, must))
+            continue
+        out.extend(unknown_keys(item, where, allowed))
+        yield where, item
+
+
 def retry_strategy_problems(value: Any, path: str = "retryStrategy") -> list[Problem]:
     out: list[Problem] = []
     if not isinstance(value, Mapping):
@@ -136,12 +150,13 @@ def retry_strategy_problems(value: Any, path: str = "retryStrategy") -> list[Pro
             Problem(f"{path}.evaluateOnExit", f"at most {MAX_RULES} rules, got {len(rules)}")
         )
     actions = ", ".join(a.value for a in RetryAction)
-    for i, rule in enumerate(rules):  # 0-based, as the API and JSON index it
-        rpath = f"{path}.evaluateOnExit[{i}]"
-        if not isinstance(rule, Mapping):
-            out.append(Problem(rpath, "must be an object with action and onStatusReason"))
-            continue
-        out.extend(unknown_keys(rule, rpath, ("action", "onStatusReason")))
+    for rpath, rule in objects_in(
+        out,
+        rules,
+        f"{path}.evaluateOnExit",
+        ("action", "onStatusReason"),
+        "must be an object with action and onStatusReason",
+    ):
         action = rule.get("action")
         if action not in {a.value for a in RetryAction}:
             out.append(Problem(f"{rpath}.action", f"must be one of {actions}, got {action!r}"))

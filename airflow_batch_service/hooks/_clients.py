@@ -42,8 +42,6 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from asgiref.sync import sync_to_async
-
 #: Threads for AWS calls of every trigger in the process (botocore's max_pool_connections).
 MAX_WORKERS = 10
 
@@ -102,6 +100,8 @@ async def ashared_client(
         return client
     # Through asgiref, as the amazon provider's get_async_conn: on Airflow 3.0 the triggerer's
     # connection lookup (async_to_sync to the supervisor) only works from its threads.
+    from asgiref.sync import sync_to_async  # lazy: only the triggerer needs it, not a DAG parse
+
     return await sync_to_async(shared_client)(service, connection, build)
 
 

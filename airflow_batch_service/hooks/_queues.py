@@ -16,7 +16,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from airflow_batch_service.core.standing import limits_of
 from airflow_batch_service.hooks._base import BatchServiceHookBase, first, strip_metadata
 from airflow_batch_service.hooks._clients import run_blocking
 
@@ -145,6 +144,8 @@ class QueueCalls(BatchServiceHookBase):
         """The capacity limits that apply: the quota share's, else the service
         environment's. ``asynchronous``: called in a thread of the triggerer, so use the
         process's shared client (its connection was looked up the triggerer's way)."""
+        from airflow_batch_service.core.standing import limits_of  # lazy: not at DAG parse
+
         client = self.shared_client("batch") if asynchronous else self.conn
         arn = queue.get("jobQueueArn")
         if quota_share_name and arn:

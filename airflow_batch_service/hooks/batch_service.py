@@ -29,7 +29,7 @@ method that a deferred wait needs has an ``async`` twin written beside it
 process's shared client, in a small thread pool (``_clients``: one client per connection, not
 one per waiting task). Responses lose ``ResponseMetadata`` here, reasons are cut to Batch's
 1,000 characters here, and botocore's exceptions are mapped to ``core.errors`` kinds by
-``core.errors.classify_exception``, the one classification every caller asks (re-exported
+``core.errors.classify_exception``, the one classification every caller asks (still importable
 here).
 
 The calls are grouped by job, one module each, all on one base (``_base``: the connection,
@@ -45,8 +45,6 @@ from typing import Any
 
 # ``X as X``: re-exported, the hook module's public names: the one classification of AWS
 # errors, the botocore defaults, the queue cache and its settings.
-from airflow_batch_service.core.errors import classify_exception as classify_exception
-from airflow_batch_service.core.sweep import ACTIVE_STATUSES
 from airflow_batch_service.hooks._base import DEFAULT_BOTOCORE_CONFIG as DEFAULT_BOTOCORE_CONFIG
 from airflow_batch_service.hooks._base import strip_metadata, without_none
 from airflow_batch_service.hooks._queues import QUEUE_CACHE_SECONDS as QUEUE_CACHE_SECONDS
@@ -117,6 +115,8 @@ class BatchServiceJobHook(QueueCalls, TrainingJobCalls, ServiceResourceCalls):
         ListServiceJobs per active status, 100 per page. What one poll of a whole queue costs in
         the triggerer (``coalesce``), instead of one DescribeServiceJob per waiting job. Pages,
         not one list: a round keeps only what it needs of each page."""
+        from airflow_batch_service.core.sweep import ACTIVE_STATUSES  # lazy: triggerer only
+
         for status in ACTIVE_STATUSES:
             params: dict[str, Any] = {"jobQueue": job_queue, "jobStatus": status, "maxResults": 100}
             while True:
@@ -180,3 +180,13 @@ class BatchServiceJobHook(QueueCalls, TrainingJobCalls, ServiceResourceCalls):
         return strip_metadata(
             self.conn.update_service_job(jobId=job_id, schedulingPriority=scheduling_priority)
         )
+
+
+def __getattr__(name: str) -> Any:
+    """``classify_exception`` stays importable from here, loaded when asked for: DAG parsing
+    does not pay for the error classification's enum."""
+    if name == "classify_exception":
+        from airflow_batch_service.core.errors import classify_exception  # lazy: DAG parse
+
+        return classify_exception
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

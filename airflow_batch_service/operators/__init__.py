@@ -1,18 +1,7 @@
 """Operators. Import from ``airflow_batch_service.operators.batch_service``;
 ``BatchSubmitServiceJobOperator`` is also available here, loaded on first use."""
 
-from __future__ import annotations
-
-from typing import Any
+from airflow_batch_service.core.lazy import lazy_names
 
 __all__ = ["BatchSubmitServiceJobOperator"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "BatchSubmitServiceJobOperator":
-        from airflow_batch_service.operators.batch_service import (  # lazy: siblings stay cheap
-            BatchSubmitServiceJobOperator,
-        )
-
-        return BatchSubmitServiceJobOperator
-    raise AttributeError(name)
+__getattr__ = lazy_names(__name__, {"BatchSubmitServiceJobOperator": "batch_service"})

@@ -20,7 +20,6 @@ point imports when it runs so that parsing a DAG loads none of it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
@@ -46,6 +45,13 @@ class _ResourceStatusSensor(AwsBaseSensor[BatchServiceJobHook]):
     #: The console link, and the name of the ARN among its parameters.
     link: type[BatchServiceEnvironmentLink | BatchServiceJobQueueLink] = BatchServiceJobQueueLink
     link_arg = "job_queue_arn"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A resource sensor names its argument and its link once; the templated fields and
+        the task's extra links follow from them."""
+        super().__init_subclass__(**kwargs)
+        cls.template_fields = aws_template_fields(cls.resource_arg)
+        cls.operator_extra_links = (cls.link(),)
 
     def __init__(
         self,
@@ -120,11 +126,11 @@ class BatchServiceEnvironmentSensor(_ResourceStatusSensor):
     missing environment fails with ``AirflowFailException``, naming the ``statusReason``.
     """
 
-    template_fields: Sequence[str] = aws_template_fields("service_environment")
-    operator_extra_links = (BatchServiceEnvironmentLink(),)
-    resource_arg = "service_environment"
-    link = BatchServiceEnvironmentLink
-    link_arg = "service_environment_arn"
+    resource_arg, link, link_arg = (
+        "service_environment",
+        BatchServiceEnvironmentLink,
+        "service_environment_arn",
+    )
 
     def __init__(self, *, service_environment: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -151,11 +157,7 @@ class BatchServiceJobQueueSensor(_ResourceStatusSensor):
     a disabled queue.
     """
 
-    template_fields: Sequence[str] = aws_template_fields("job_queue")
-    operator_extra_links = (BatchServiceJobQueueLink(),)
-    resource_arg = "job_queue"
-    link = BatchServiceJobQueueLink
-    link_arg = "job_queue_arn"
+    resource_arg, link, link_arg = "job_queue", BatchServiceJobQueueLink, "job_queue_arn"
 
     def __init__(self, *, job_queue: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -1,18 +1,7 @@
 """Triggers. Import from ``airflow_batch_service.triggers.batch_service``;
 ``BatchServiceJobTrigger`` is also available here, loaded on first use."""
 
-from __future__ import annotations
-
-from typing import Any
+from airflow_batch_service.core.lazy import lazy_names
 
 __all__ = ["BatchServiceJobTrigger"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "BatchServiceJobTrigger":
-        from airflow_batch_service.triggers.batch_service import (  # lazy: siblings stay cheap
-            BatchServiceJobTrigger,
-        )
-
-        return BatchServiceJobTrigger
-    raise AttributeError(name)
+__getattr__ = lazy_names(__name__, {"BatchServiceJobTrigger": "batch_service"})

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from airflow.providers.amazon.aws.utils.mixins import AwsHookParams
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 #: Event statuses (``core.resource_wait``'s, spelled here so that importing them is free).
@@ -54,12 +55,9 @@ class _ResourceStatusTrigger(BaseTrigger):
         self.botocore_config = dict(botocore_config) if botocore_config else None
 
     def connection_args(self) -> dict[str, Any]:
-        return {
-            "aws_conn_id": self.aws_conn_id,
-            "region_name": self.region_name,
-            "verify": self.verify,
-            "botocore_config": self.botocore_config,
-        }
+        """The hook's arguments, in the amazon provider's ``AwsHookParams`` shape."""
+        params = (self.aws_conn_id, self.region_name, self.verify, self.botocore_config)
+        return AwsHookParams(*params)._asdict()
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (

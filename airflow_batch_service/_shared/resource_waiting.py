@@ -1,19 +1,14 @@
-"""The resource-status wait's two drivers, and how its end ends a task: the I/O half of
-``core.resource_wait``.
+"""The resource-status wait's I/O half: how its calls reach the hook, and how its end ends a
+task; the rules are ``core.resource_wait``'s.
 
 ``core.resource_wait.resource_flow`` is the whole wait as a generator of ``core.flow``
-requests. :func:`run` steps it with blocking calls on a hook (a sensor's poke, the create
-operator's wait on the worker); :func:`arun` steps the same flow in the triggerer (through
-:func:`watch`). Both take the flow's log lines from :class:`_Steps` and do only the calls and
-the sleeps, side by side; neither holds a rule.
-
-Why not ``_shared.waiting.run`` / ``arun``, the job wait's drivers: they are typed for the job
-wait's outcome; their async one awaits the hook's ``a``-prefixed twins, which a resource
-describe has none of (the blocking method runs in a thread through asgiref instead, as the
-amazon provider's triggers do: on Airflow 3.0 the triggerer's connection lookup only works
-from its threads); and their ``Failed`` drops the exception behind it, which a worker re-raises
-as it was raised (:class:`Calls` keeps it). Drivers generic in the outcome, taking the call
-strategy, would serve both flows.
+requests, stepped by the same drivers as the job wait (``_shared.drivers``): :func:`run` with
+blocking calls on a hook (a sensor's poke, the create operator's wait on the worker), :func:`arun`
+in the triggerer (through :func:`watch`). What differs is only how a call is made
+(:class:`Calls`): a resource describe has no ``async`` twin, so in the triggerer the blocking
+method runs in a thread through asgiref, as the amazon provider's triggers do (on Airflow 3.0
+the triggerer's connection lookup only works from its threads); and a worker re-raises an AWS
+error as it was raised, so :class:`Calls` keeps the exception behind ``Failed``.
 
 :func:`finish` turns an outcome (or a trigger's event) into the task's result or Airflow
 exception, the same for every mode.
@@ -21,10 +16,9 @@ exception, the same for every mode.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Generator, Mapping
+from typing import Any, TypeVar
 
 from airflow.providers.common.compat.sdk import (
     AirflowException,
@@ -34,8 +28,9 @@ from airflow.providers.common.compat.sdk import (
 )
 from asgiref.sync import sync_to_async
 
+from airflow_batch_service._shared import drivers
 from airflow_batch_service.core.errors import classify_exception
-from airflow_batch_service.core.flow import Call, Failed, Log, Request, Sleep
+from airflow_batch_service.core.flow import Call, Failed, Request
 from airflow_batch_service.core.outcome import Ending
 from airflow_batch_service.core.resource_wait import (
     RESOURCES,
@@ -84,29 +79,6 @@ class Calls:
             return self._failed(exc)
 
 
-class _Steps(Generic[T]):
-    """A flow's calls and sleeps, in order; the log lines between are written here, once for
-    both drivers. A driver sets :attr:`reply` to a call's answer; :attr:`outcome` is what the
-    flow returned."""
-
-    def __init__(self, flow: Generator[Request, Any, T], log: Any) -> None:
-        self.flow, self.log = flow, log
-        self.reply: Any = None
-        self.outcome: T
-
-    def __iter__(self) -> Iterator[Call | Sleep]:
-        try:
-            while True:
-                request = self.flow.send(self.reply)
-                self.reply = None
-                if isinstance(request, Log):
-                    getattr(self.log, request.level)("%s", request.message)
-                elif isinstance(request, Call | Sleep):
-                    yield request
-        except StopIteration as stop:
-            self.outcome = stop.value
-
-
 def run(
     flow: Generator[Request, Any, T],
     calls: Calls,
@@ -115,24 +87,12 @@ def run(
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """Step ``flow`` with blocking calls until it returns."""
-    steps = _Steps(flow, log)
-    for request in steps:
-        if isinstance(request, Call):
-            steps.reply = calls.call(request)
-        else:
-            sleep(request.seconds)
-    return steps.outcome
+    return drivers.run(flow, calls.call, log, sleep=sleep)
 
 
 async def arun(flow: Generator[Request, Any, T], calls: Calls, log: Any) -> T:
     """Step ``flow`` with the hook's blocking methods run in a thread, until it returns."""
-    steps = _Steps(flow, log)
-    for request in steps:
-        if isinstance(request, Call):
-            steps.reply = await calls.acall(request)
-        else:
-            await asyncio.sleep(request.seconds)
-    return steps.outcome
+    return await drivers.arun(flow, calls.acall, log)
 
 
 async def watch(

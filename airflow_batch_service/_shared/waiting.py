@@ -1,10 +1,11 @@
-"""The wait's two drivers, and how a wait ends a task: the I/O half of ``core.wait``.
+"""The job wait's I/O half: how its calls reach the hook (in the triggerer, through the shared
+listing round), and its handover to the triggerer; the rules are ``core.wait``'s.
 
 ``core.wait.wait_flow`` is the whole wait as a generator of requests. :func:`run` steps it with
 blocking calls on a hook (a sensor's poke, the operator's own wait); :func:`arun` steps the
 same flow with the hook's ``async`` twins (the trigger, through :func:`wait_deferred`). Both
-hand the flow's log lines and verdicts to :class:`_Steps` and do only the calls and the sleeps,
-like httpx's ``Client`` and ``AsyncClient``; neither holds a rule. :func:`job_wait` builds the
+are the shared drivers of ``_shared.drivers`` given how a call reaches the hook (and, in the
+triggerer, the shared listing round): neither holds a rule. :func:`job_wait` builds the
 wait a ``WaitSpec`` describes, for every mode; :func:`defer` hands a wait to the triggerer with
 its backstop timeout, the same for the operator and the sensor. How a wait ends its task is
 ``_shared.task_end``'s (``finish`` and ``task_timeout_error`` are importable from here too).
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.utils.mixins import AwsHookParams
 
+from airflow_batch_service._shared import drivers
 from airflow_batch_service._shared.coalesce import QueueWatch, watch_for
 from airflow_batch_service._shared.task_end import finish as finish  # re-exported
 from airflow_batch_service._shared.task_end import task_timeout_error as task_timeout_error
@@ -36,10 +38,7 @@ from airflow_batch_service.core.wait import (
     Call,
     Failed,
     JobWait,
-    Log,
     Request,
-    Seen,
-    Sleep,
     WaitOutcome,
     wait_flow,
 )
@@ -74,34 +73,6 @@ def job_wait(spec: WaitSpec, *, started_ms: int | None = None) -> JobWait:
     )
 
 
-class _Steps:
-    """A flow stepped up to its next call or sleep: the log lines and verdicts between are the
-    same for both drivers, so they are handled here once."""
-
-    def __init__(
-        self, flow: Flow, log: Any, on_seen: Callable[[Verdict], None] | None = None
-    ) -> None:
-        self.flow, self.log, self.on_seen = flow, log, on_seen
-        self.outcome: WaitOutcome | None = None
-
-    def next(self, reply: Any) -> Call | Sleep | None:
-        """Send ``reply``; the next call or sleep, or None once the flow returned (``outcome``)."""
-        while True:
-            try:
-                request = self.flow.send(reply)
-            except StopIteration as stop:
-                self.outcome = stop.value
-                return None
-            reply = None
-            if isinstance(request, Log):
-                getattr(self.log, request.level)("%s", request.message)
-            elif isinstance(request, Seen):
-                if self.on_seen is not None:
-                    self.on_seen(request.verdict)
-            else:
-                return request
-
-
 def _failed(exc: Exception) -> Failed:
     mapped = classify_exception(exc)
     if mapped is None:
@@ -117,19 +88,15 @@ def run(
     on_seen: Callable[[Verdict], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> WaitOutcome | None:
-    """Step ``flow`` with blocking calls until it returns."""
-    steps = _Steps(flow, log, on_seen)
-    reply: Any = None
-    while (request := steps.next(reply)) is not None:
-        reply = None
-        if isinstance(request, Call):
-            try:
-                reply = getattr(hook, request.method)(**request.kwargs)
-            except Exception as exc:
-                reply = _failed(exc)
-        else:
-            sleep(request.seconds)
-    return steps.outcome
+    """Step ``flow`` with the hook's blocking calls until it returns."""
+
+    def call(request: Call) -> Any:
+        try:
+            return getattr(hook, request.method)(**request.kwargs)
+        except Exception as exc:
+            return _failed(exc)
+
+    return drivers.run(flow, call, log, on_seen=on_seen, sleep=sleep)
 
 
 async def arun(
@@ -146,26 +113,27 @@ async def arun(
     the process's other waits (``coalesce``): a describe whose job the last round shows
     unchanged is answered with the previous describe, and a sleep ends when a round completes.
     """
-    steps = _Steps(flow, log, on_seen)
     shared = _SharedPolls(hook, share_polls) if share_polls else None
-    reply: Any = None
+
+    async def call(request: Call) -> Any:
+        reply: Any = shared.cached(request) if shared is not None else None
+        if reply is None:
+            try:
+                reply = await getattr(hook, f"a{request.method}")(**request.kwargs)
+            except Exception as exc:
+                reply = _failed(exc)
+            if shared is not None:
+                shared.described(request, reply)
+        return reply
+
+    async def sleep(seconds: float) -> None:
+        if shared is not None and shared.active:
+            await shared.next_round(seconds)
+        else:
+            await asyncio.sleep(seconds)
+
     try:
-        while (request := steps.next(reply)) is not None:
-            reply = None
-            if isinstance(request, Call):
-                reply = shared.cached(request) if shared is not None else None
-                if reply is None:
-                    try:
-                        reply = await getattr(hook, f"a{request.method}")(**request.kwargs)
-                    except Exception as exc:
-                        reply = _failed(exc)
-                    if shared is not None:
-                        shared.described(request, reply)
-            elif shared is not None and shared.active:
-                await shared.next_round(request.seconds)
-            else:
-                await asyncio.sleep(request.seconds)
-        return steps.outcome
+        return await drivers.arun(flow, call, log, on_seen=on_seen, sleep=sleep)
     finally:
         if shared is not None:
             shared.leave()

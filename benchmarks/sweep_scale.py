@@ -205,6 +205,10 @@ def child_waits(side: str, endpoint: str, ids_file: str, interval: float, marks:
     # Every import both sides need, before the baseline: only the waits themselves count.
     import boto3  # noqa: F401
 
+    # What a wait loads on its first run (the drivers, the shared clients and the hook behind
+    # them) is imported here too: a module is paid for once per process, not per wait.
+    import airflow_batch_service._shared.clients
+    import airflow_batch_service._shared.waiting  # noqa: F401
     from airflow_batch_service.emulator.server import RemoteEmulator
     from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger  # noqa: F401
 

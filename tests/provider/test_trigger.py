@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from typing import Any
 
 import pytest
@@ -216,7 +217,9 @@ def test_cancelled_trigger_never_terminates(emu):
 
     async def cancel_after_polls() -> None:
         task = asyncio.ensure_future(anext(trigger.run()))
-        while emu.stats().get("DescribeServiceJob", 0) < 3:
+        deadline = time.monotonic() + 60  # generous: a named condition, not a moment
+        while (seen := emu.stats().get("DescribeServiceJob", 0)) < 3:
+            assert time.monotonic() < deadline, f"awaited 3 DescribeServiceJob, saw {seen}"
             await asyncio.sleep(0.05)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -1,8 +1,9 @@
 """Every documented bound of a SubmitServiceJob request, checked in one place.
 
 botocore checks almost none of these client-side (attempts 11, six rules, priority 99999 and
-type "FOO" all reach AWS). The operator checks them before any AWS call, and the emulator
-answers them as Batch does (``ClientException``), from this one list of rules.
+type "FOO" all reach AWS). The operator checks them before any AWS call. The emulator answers
+them as Batch does from its own reading (``emulator.submit_rules``), and
+``tests/contract/test_submit_bounds.py`` checks that the two agree at every edge.
 
 Field paths use the API's own names (``retryStrategy.evaluateOnExit[2].action``) so a message
 can be matched to the AWS docs; the operator adds its own argument name in front.

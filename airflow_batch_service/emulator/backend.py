@@ -18,7 +18,7 @@ from typing import Any
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.base_backend import BackendDict, BaseBackend
 
-from airflow_batch_service.core.validation import Problem, submit_request_problems
+from airflow_batch_service.core.validation import Problem
 from airflow_batch_service.emulator.catalog import Catalog
 from airflow_batch_service.emulator.errors import ClientException, invalid, not_found
 from airflow_batch_service.emulator.field_rules import (
@@ -33,6 +33,7 @@ from airflow_batch_service.emulator.paging import page
 from airflow_batch_service.emulator.resources import QuotaShare, ServiceEnvironment, ServiceQueue
 from airflow_batch_service.emulator.sagemaker_bridge import SageMakerBridge
 from airflow_batch_service.emulator.settings import STARTUP, ClientTokenMode, settings
+from airflow_batch_service.emulator.submit_rules import submit_problems
 from airflow_batch_service.emulator.world import World
 
 
@@ -102,7 +103,7 @@ class ServiceJobBackend(Catalog, BaseBackend):
     def submit(self, request: dict[str, Any]) -> tuple[ServiceJob, bool]:
         """Validate and store a job. Returns (job, created); ``created`` is False when
         clientTokenMode=return_existing handed back the first job of an identical request."""
-        problems = submit_request_problems(request)
+        problems = submit_problems(request)
         if problems:
             raise invalid("SubmitServiceJob", problems)
         queue = self.get_queue(request["jobQueue"], "SubmitServiceJob")

@@ -26,10 +26,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     (f"{CORE}.training_job", "BATCH_NAME_SUFFIX_HEX"): "documented training-job name suffix",
     (f"{CORE}.training_job", "PAYLOAD_NAME_MAX"): "what of the payload's name fits (arithmetic)",
     (f"{CORE}.validation", "Problem"): "a (field, rule) record (a data shape)",
-    # A decision, shared on purpose: SubmitServiceJob's documented bounds are one table that
-    # the operator checks before any call and the emulator answers with. Listed here so the
-    # sharing is explicit; tests/emulator/test_validation.py pins the bounds from the docs.
-    (f"{CORE}.validation", "submit_request_problems"): "shared table of submit bounds",
 }
 
 #: Packages of the project the emulator must not import at all (it runs without Airflow).

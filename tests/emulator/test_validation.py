@@ -1,5 +1,6 @@
 """Every documented SubmitServiceJob bound: rejected as ClientException 400, the message names
-the field and the rule, and nothing is stored. The rules come from core.validation."""
+the field and the rule, and nothing is stored. The emulator checks them with its own code
+(``emulator.submit_rules``), apart from the operator's ``core.validation``."""
 
 from __future__ import annotations
 

@@ -16,12 +16,15 @@ comparable, on the same jobs and the same N:
   a fresh session) and holds it for the whole wait, describing every ``interval`` seconds
   (botocore ships no service-job waiter, so the waiter's describe + sleep is written out).
 
-Each side runs until the emulator has answered ``N x polls`` DescribeServiceJob calls, then the
-waits are cancelled. Printed per side: peak resident memory above the process's baseline (all
-imports done, no client built) divided by N; CPU seconds (user + system) of the whole run,
-client creation included; CPU per poll; DescribeServiceJob calls per job (the emulator's
-``stats()``), and the calls per job after the first (immediate) one divided by the poll
-intervals elapsed: at most 1.0 means no more than one describe per job per poll interval.
+Each side runs for ``polls`` poll intervals from the moment its waits start (plus half an
+interval, so the last round lands), then the waits are cancelled. Counting describes until
+``N x polls`` of them would never end for ours: its waits share one ListServiceJobs round per
+queue per interval instead of describing each job, so the run is bounded by intervals and every
+Batch call is counted. Printed per side: peak resident memory above the process's baseline
+(all imports done, no client built) divided by N; CPU seconds (user + system) of the whole
+run, client creation included; CPU per wait per interval; Batch calls per job (every operation
+the emulator's ``stats()`` counted); and the calls per job after the first (immediate) one
+divided by the intervals elapsed: at most 1.0 means no more than one call per job per interval.
 """
 
 from __future__ import annotations
@@ -63,9 +66,7 @@ def cpu_seconds() -> float:
 # -- child: one side ---------------------------------------------------------------------------
 
 
-async def _run_side(
-    side: str, ids: list[str], interval: float, target: int, remote: Any
-) -> dict[str, Any]:
+async def _run_side(side: str, ids: list[str], interval: float, polls: int) -> dict[str, Any]:
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
     from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
@@ -91,11 +92,9 @@ async def _run_side(
     started = time.perf_counter()
     cpu0 = cpu_seconds()
     tasks = [asyncio.ensure_future(make(job_id)) for job_id in ids]
-    while True:
-        await asyncio.sleep(0.5)
-        count = (await asyncio.to_thread(remote.stats)).get("DescribeServiceJob", 0)
-        if count >= target:
-            break
+    until = started + (polls + 0.5) * interval
+    while time.perf_counter() < until:
+        await asyncio.sleep(min(0.5, max(0.0, until - time.perf_counter())))
         if all(t.done() for t in tasks):
             raise RuntimeError([t.exception() for t in tasks if t.exception()][:3])
     wall = time.perf_counter() - started
@@ -123,7 +122,7 @@ def child(side: str, endpoint: str, ids_file: str, interval: float, polls: int) 
     remote = RemoteEmulator(endpoint)
     remote.reset_stats()
     base_rss = rss_kib()
-    result = asyncio.run(_run_side(side, ids, interval, len(ids) * polls, remote))
+    result = asyncio.run(_run_side(side, ids, interval, polls))
     result.update(base_rss=base_rss, peak_rss=peak_kib(), stats=remote.stats())
     print(json.dumps(result))
 
@@ -163,12 +162,12 @@ def main() -> None:
         batch = server.emulator.client("batch")
         print(
             f"emulator {server.endpoint_url}; poll interval {args.interval:g}s; each side runs "
-            f"until N x {args.polls} DescribeServiceJob calls; {os.cpu_count()} CPUs; "
+            f"{args.polls} poll intervals; {os.cpu_count()} CPUs; "
             f"python {sys.version.split()[0]}"
         )
         header = (
-            f"{'side':20s} {'N':>5s} {'KiB/wait':>9s} {'CPU s':>7s} {'ms CPU/poll':>11s} "
-            f"{'describes/job':>13s} {'after 1st/int':>13s} {'wall s':>7s}"
+            f"{'side':20s} {'N':>5s} {'KiB/wait':>9s} {'CPU s':>7s} {'ms CPU/w/int':>12s} "
+            f"{'calls/job':>10s} {'after 1st/int':>13s} {'wall s':>7s}  calls by operation"
         )
         print(header)
         results: dict[tuple[str, int], dict[str, Any]] = {}
@@ -197,13 +196,14 @@ def main() -> None:
                 ).stdout
                 r = json.loads(out.strip().splitlines()[-1])
                 results[(side, n)] = r
-                describes = r["stats"].get("DescribeServiceJob", 0)
+                by_op = {op: int(c) for op, c in r["stats"].items() if op != "throttled"}
+                total = sum(by_op.values())
                 per_wait = (r["peak_rss"] - r["base_rss"]) / n
                 intervals = max(1.0, r["wall"] / args.interval)
                 print(
                     f"{side:20s} {n:5d} {per_wait:9.1f} {r['cpu']:7.2f} "
-                    f"{1000 * r['cpu'] / max(1, describes):11.2f} {describes / n:13.2f} "
-                    f"{max(0.0, describes / n - 1) / intervals:13.2f} {r['wall']:7.1f}",
+                    f"{1000 * r['cpu'] / n / intervals:12.3f} {total / n:10.3f} "
+                    f"{max(0.0, total / n - 1) / intervals:13.3f} {r['wall']:7.1f}  {by_op}",
                     flush=True,
                 )
             os.unlink(f.name)

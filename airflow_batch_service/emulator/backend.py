@@ -161,6 +161,10 @@ class ServiceJobBackend(Catalog, BaseBackend):
     def advance_all(self) -> None:
         self.world.advance(self._now())
 
+    def gate_opened(self, name: str) -> float | None:
+        """When the named gate opened (emulator clock), None while it is shut."""
+        return settings().gates.opened_at(name)
+
     def find_job(self, identifier: str) -> ServiceJob | None:
         job = self.jobs.get(identifier)
         if job is None and ":service-job/" in identifier:

@@ -14,9 +14,10 @@ from typing import Any
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from airflow_batch_service.emulator import scenarios as scenario_format
-from airflow_batch_service.emulator.backend import service_job_backends
+from airflow_batch_service.emulator.backend import ServiceJobBackend, service_job_backends
 from airflow_batch_service.emulator.clock import Clock
 from airflow_batch_service.emulator.faults import FaultPlan
+from airflow_batch_service.emulator.gates import check_name
 from airflow_batch_service.emulator.holds import HOLDS
 from airflow_batch_service.emulator.install import install
 from airflow_batch_service.emulator.quotas import QuotaMode
@@ -96,6 +97,41 @@ def release() -> dict[str, Any]:
     """Let every call held now (``"hold": true``) go on; later calls still hold while the
     plan says so. Returns ``{"released": n}``."""
     return {"released": HOLDS.release()}
+
+
+def _service_job_backends() -> list[ServiceJobBackend]:
+    """Every account's and region's service-job backend that exists so far."""
+    return [
+        backend
+        for _, _, backend in list(service_job_backends.iter_backends())
+        if isinstance(backend, ServiceJobBackend)
+    ]
+
+
+def open_gate(name: str) -> dict[str, Any]:
+    """Open the named gate (``holdUntilReleased``) now, in every region and account: each job
+    waiting at it may go on, and one reaching it later passes. Returns ``{"gate", "openedAt",
+    "released": [job ids]}``."""
+    check_name(name)
+    with STATE_LOCK:
+        backends = _service_job_backends()
+        for backend in backends:
+            backend.advance_all()
+        at = settings().gates.open(name, settings().clock.now())
+        released = [job for backend in backends for job in backend.world.gate_opened(name, at)]
+    return {"gate": name, "openedAt": at, "released": released}
+
+
+def gates() -> dict[str, Any]:
+    """``{"open": [names], "waiting": {gate: [job ids]}}``: which gates are open, and which
+    jobs wait at a shut one now (the world brought up to now first)."""
+    with STATE_LOCK:
+        waiting: dict[str, list[str]] = {}
+        for backend in _service_job_backends():
+            backend.advance_all()
+            for gate, ids in backend.world.at_gates().items():
+                waiting.setdefault(gate, []).extend(ids)
+        return {"open": settings().gates.names(), "waiting": waiting}
 
 
 def stats() -> dict[str, Any]:

@@ -10,6 +10,7 @@ import boto3
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from airflow_batch_service.emulator import control
+from airflow_batch_service.emulator.gates import wait_until_waiting
 from airflow_batch_service.emulator.install import install
 
 
@@ -65,6 +66,18 @@ class Emulator:
     def release(self) -> int:
         """Let every held call go on (see :func:`control.release`); returns how many."""
         return int(control.release()["released"])
+
+    def open_gate(self, name: str) -> list[str]:
+        """Open a named gate (see :func:`control.open_gate`); returns the jobs it released."""
+        return list(control.open_gate(name)["released"])
+
+    def gates(self) -> dict[str, Any]:
+        """Open gates and the jobs waiting at shut ones (see :func:`control.gates`)."""
+        return control.gates()
+
+    def wait_at_gate(self, gate: str, count: int = 1, timeout: float = 120.0) -> list[str]:
+        """Block until ``count`` jobs wait at ``gate``; their ids (``gates.wait_until_waiting``)."""
+        return wait_until_waiting(self.gates, gate, count, timeout)
 
     def stats(self) -> dict[str, Any]:
         return control.stats()

@@ -10,6 +10,8 @@ POST     /_emulator/scenarios         load a scenario document (the file format)
 POST     /_emulator/faults            ``{"faults": {<operation>: {...}}, "seed": 1}``
 GET      /_emulator/faults            the plan in force
 POST     /_emulator/release           let every held call (``"hold": true``) go on
+POST     /_emulator/gates             ``{"open": name}``: open a gate (``holdUntilReleased``)
+GET      /_emulator/gates             ``{"open": [names], "waiting": {gate: [job ids]}}``
 POST     /_emulator/configure         ``{"secondsPerState", "clientTokenMode", "freezeClock", "apiQuotas"}``
 POST     /_emulator/clock             ``{"advance": seconds}`` -> ``{"now": epoch seconds}``
 POST     /_emulator/queues            ``{"name", "region", "fairShare", "quotaShare", "maxCapacity"}``
@@ -71,6 +73,8 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "faults"): _faults,
     ("GET", "faults"): lambda body: control.describe()["faults"],
     ("POST", "release"): lambda body: control.release(),
+    ("POST", "gates"): lambda body: control.open_gate(str(body.get("open") or "")),
+    ("GET", "gates"): lambda body: control.gates(),
     ("POST", "configure"): _configure,
     ("POST", "clock"): lambda body: {"now": control.advance(float(body.get("advance", 0)))},
     ("POST", "queues"): _queue,

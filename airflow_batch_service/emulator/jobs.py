@@ -11,7 +11,8 @@ A scenario try may also hold the job in a status until a client has been shown i
 (``holdUntilSeen``): :meth:`ServiceJob.describe` and :meth:`ServiceJob.summary`, which build the
 answers clients get, count those sightings, and the world re-times the job once there are
 enough. Until then the held transition has no time at all; once released it happens no earlier
-than it would have by time alone.
+than it would have by time alone. A try may also wait in a status at a named gate
+(``holdUntilReleased``, ``gates``) that a test opens: the same rule, released by the test.
 
 The decisions (retry, requeue or fail) are AWS's rules as ``aws_retry`` reads them, and the
 reasons are ``status_reasons``' texts, both the emulator's own (never the provider's
@@ -95,6 +96,10 @@ class ServiceJob:
     #: Called once the sightings release the hold: the world stamps ``released_at`` and
     #: re-times the job (a held transition has no timer until then).
     on_release: Callable[[ServiceJob], None] | None = field(default=None, repr=False, compare=False)
+    #: When a named gate opened, None while shut (``holdUntilReleased``; set by the world).
+    gate_opened: Callable[[str], float | None] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self.entered = self.created
@@ -162,14 +167,29 @@ class ServiceJob:
         if self.sightings >= needed and self.on_release is not None:
             self.on_release(self)
 
+    @property
+    def waiting_at(self) -> str | None:
+        """The gate the job waits at now (``holdUntilReleased``), None if it waits at none."""
+        gate = None if self.terminal else self.step.gate_for(self.status.value)
+        if gate is None or self.gate_opened is None or self.gate_opened(gate) is not None:
+            return None
+        return gate
+
     def _after_hold(self, at: float) -> float | None:
         """When the job may leave its status, given it may by time alone at ``at``: then, or
-        when the hold was released if later; None while the try holds the status unseen."""
-        if not self.step.sightings_needed(self.status.value):
-            return at
-        if self.released_at is None:
-            return None
-        return max(at, self.released_at)
+        when the last hold on it was released if later; None while a hold still keeps it (the
+        try wants it seen more often, or waits at a shut gate)."""
+        if self.step.sightings_needed(self.status.value):
+            if self.released_at is None:
+                return None
+            at = max(at, self.released_at)
+        gate = self.step.gate_for(self.status.value)
+        if gate is not None:
+            opened = self.gate_opened(gate) if self.gate_opened is not None else None
+            if opened is None:
+                return None
+            at = max(at, opened)
+        return at
 
     # ------------------------------------------------------------- advancing
     def next_due(self, queue: QueueView | None) -> tuple[float, Any] | None:

@@ -17,6 +17,10 @@ the job in it: ``{"RUNNABLE": 1}`` leaves RUNNABLE only after one DescribeServic
 ListServiceJobs answer showed the job RUNNABLE. Time alone cannot promise that a poller sees a
 state (a loaded machine polls late); a hold on what was seen can, so a demo or a test meets
 the state it announces however slow its client is.
+
+``holdUntilReleased`` (emulator extension) keeps the try in a status until a test opens a named
+gate: ``{"RUNNING": "trained"}`` leaves RUNNING only after ``open_gate("trained")`` (``gates``).
+Both holds may apply to one status; the job then waits for both.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any
 
 from airflow_batch_service.emulator import status_reasons
 from airflow_batch_service.emulator.aws_retry import glob_match
+from airflow_batch_service.emulator.gates import GateError, check_name
 
 
 class Result(StrEnum):
@@ -72,6 +77,12 @@ class Step:
     metrics: tuple[tuple[str, float], ...] = ()
     #: (status, n): the try leaves that status only once clients were shown it there n times.
     hold_until_seen: tuple[tuple[str, int], ...] = ()
+    #: (status, gate): the try leaves that status only once the named gate is open.
+    hold_until_released: tuple[tuple[str, str], ...] = ()
+
+    def gate_for(self, status: str) -> str | None:
+        """The gate this try waits at in ``status`` (None: no gate)."""
+        return next((gate for held, gate in self.hold_until_released if held == status), None)
 
     def failure_reason(self) -> str:
         return self.status_reason or DEFAULT_FAILURE
@@ -123,6 +134,8 @@ def _script_to_dict(script: JobScript) -> dict[str, Any]:
             item["metrics"] = dict(step.metrics)
         if step.hold_until_seen:
             item["holdUntilSeen"] = dict(step.hold_until_seen)
+        if step.hold_until_released:
+            item["holdUntilReleased"] = dict(step.hold_until_released)
         steps.append(item)
     return {"jobName": script.job_name, "attempts": steps}
 
@@ -153,16 +166,15 @@ def _metrics(raw: Any, path: str) -> tuple[tuple[str, float], ...]:
     return tuple(out)
 
 
-def _holds(raw: Any, result: Result, path: str) -> tuple[tuple[str, int], ...]:
-    """``{"RUNNABLE": 1}``: status -> how many answers must show the job in it (>= 1)."""
+def _held_statuses(raw: Any, result: Result, path: str, what: str) -> list[tuple[str, Any]]:
+    """``{status: value}`` of a hold: each status one a try can be held in, and leaves."""
     allowed = ", ".join(HOLDABLE)
     if not isinstance(raw, Mapping) or not raw:
         raise ScenarioError(
-            f"{path}: must be a non-empty object mapping a status ({allowed}) to how many "
-            f"answers must show the job in it, got {raw!r}"
+            f"{path}: must be a non-empty object mapping a status ({allowed}) to {what}, "
+            f"got {raw!r}"
         )
-    out = []
-    for status, count in raw.items():
+    for status in raw:
         if status not in HOLDABLE:
             raise ScenarioError(
                 f"{path}: {status!r} is not a status a try can be held in; use {allowed}"
@@ -170,11 +182,31 @@ def _holds(raw: Any, result: Result, path: str) -> tuple[tuple[str, int], ...]:
         dead = _NEVER_LEFT.get(result, {}).get(status)
         if dead is not None:
             raise ScenarioError(f"{path}.{status}: a {result.value} try {dead}")
+    return [(str(status), value) for status, value in raw.items()]
+
+
+def _holds(raw: Any, result: Result, path: str) -> tuple[tuple[str, int], ...]:
+    """``{"RUNNABLE": 1}``: status -> how many answers must show the job in it (>= 1)."""
+    out = []
+    for status, count in _held_statuses(
+        raw, result, path, "how many answers must show the job in it"
+    ):
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ScenarioError(
                 f"{path}.{status}: must be a whole number of answers >= 1, got {count!r}"
             )
-        out.append((str(status), count))
+        out.append((status, count))
+    return tuple(out)
+
+
+def _gates(raw: Any, result: Result, path: str) -> tuple[tuple[str, str], ...]:
+    """``{"RUNNING": "trained"}``: status -> the gate that must be open to leave it."""
+    out = []
+    for status, gate in _held_statuses(raw, result, path, "the name of the gate that releases it"):
+        try:
+            out.append((status, check_name(gate, f"{path}.{status}")))
+        except GateError as err:
+            raise ScenarioError(str(err)) from None
     return tuple(out)
 
 
@@ -188,6 +220,7 @@ def _step(raw: Any, path: str) -> Step:
         "runnableSeconds",
         "metrics",
         "holdUntilSeen",
+        "holdUntilReleased",
     }
     if unknown:
         raise ScenarioError(f"{path}: unknown key(s) {sorted(unknown)}")
@@ -213,6 +246,9 @@ def _step(raw: Any, path: str) -> Step:
         else (),
         hold_until_seen=_holds(raw["holdUntilSeen"], result, f"{path}.holdUntilSeen")
         if "holdUntilSeen" in raw
+        else (),
+        hold_until_released=_gates(raw["holdUntilReleased"], result, f"{path}.holdUntilReleased")
+        if "holdUntilReleased" in raw
         else (),
     )
 

@@ -25,6 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from airflow_batch_service.emulator.gates import wait_until_waiting
+
 READY_PREFIX = "airflow-batch-service emulator listening on "
 LOOPBACK = "127.0.0.1"
 
@@ -139,6 +141,18 @@ class RemoteEmulator:
     def release(self) -> int:
         """Let every held call go on (``POST /_emulator/release``); returns how many."""
         return int(self._call("POST", "release", {})["released"])
+
+    def open_gate(self, name: str) -> list[str]:
+        """Open a named gate (``POST /_emulator/gates``); returns the jobs it released."""
+        return list(self._call("POST", "gates", {"open": name})["released"])
+
+    def gates(self) -> dict[str, Any]:
+        """Open gates and the jobs waiting at shut ones (``GET /_emulator/gates``)."""
+        return dict(self._call("GET", "gates"))
+
+    def wait_at_gate(self, gate: str, count: int = 1, timeout: float = 120.0) -> list[str]:
+        """Block until ``count`` jobs wait at ``gate``; their ids (``gates.wait_until_waiting``)."""
+        return wait_until_waiting(self.gates, gate, count, timeout)
 
     def stats(self) -> dict[str, Any]:
         return dict(self._call("GET", "stats"))

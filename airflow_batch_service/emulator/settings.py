@@ -19,6 +19,7 @@ from moto.core.base_backend import BackendDict, BaseBackend
 
 from airflow_batch_service.emulator.clock import Clock
 from airflow_batch_service.emulator.faults import FaultPlan
+from airflow_batch_service.emulator.gates import Gates
 from airflow_batch_service.emulator.holds import HOLDS
 from airflow_batch_service.emulator.quotas import ApiQuotas, QuotaMode
 from airflow_batch_service.emulator.scenarios import Scenarios
@@ -81,6 +82,7 @@ class SettingsBackend(BaseBackend):
         self.quotas = ApiQuotas(STARTUP.api_quotas)
         self.stats: Counter[str] = Counter()
         self.throttled: Counter[str] = Counter()  # calls the API quotas answered 429
+        self.gates = Gates()  # named gates a scenario try waits at (``holdUntilReleased``)
         HOLDS.clear_counts()  # a reset starts the held-call counters again too
 
     def count(self, operation: str) -> None:

@@ -15,7 +15,8 @@ books: who holds capacity where, who waits where, the timers.
 A transition a scenario holds until clients have seen the job (``holdUntilSeen``) has no timer
 until the answer that releases it: the job then tells the world (:meth:`World._release_hold`),
 which stamps the release with the time the world was last brought to (the time of the state
-that answer showed) and re-times the job from there.
+that answer showed) and re-times the job from there. A named gate (``holdUntilReleased``)
+works the same way: opening it re-times every job waiting at it (:meth:`World.gate_opened`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class WorldCatalog(Protocol):
 
     def find_environment(self, identifier: str) -> ServiceEnvironment | None: ...
     def policy_kind(self, arn: str | None) -> str | None: ...
+    def gate_opened(self, name: str) -> float | None: ...
     def share_distribution(self, arn: str | None) -> list[dict[str, Any]]: ...
 
 
@@ -87,7 +89,29 @@ class World:
 
     def add(self, job: ServiceJob) -> None:
         job.on_release = self._release_hold
+        job.gate_opened = self.catalog.gate_opened
         self.sync(job, job.created)
+
+    def gate_opened(self, name: str, at: float) -> list[str]:
+        """The gate ``name`` opened at ``at``: re-time every job waiting at it (the next read
+        applies what is due). Returns their ids. Call after :meth:`advance` to ``at``."""
+        released = [
+            job
+            for job in self.catalog.jobs.values()
+            if not job.terminal and job.step.gate_for(job.status.value) == name
+        ]
+        for job in released:
+            self.sync(job, max(at, job.entered))
+        return [job.job_id for job in released]
+
+    def at_gates(self) -> dict[str, list[str]]:
+        """``{gate: [job ids]}`` of the jobs waiting at a shut gate now."""
+        out: dict[str, list[str]] = {}
+        for job in self.catalog.jobs.values():
+            gate = job.waiting_at
+            if gate is not None:
+                out.setdefault(gate, []).append(job.job_id)
+        return out
 
     def _release_hold(self, job: ServiceJob) -> None:
         """Enough answers have shown ``job`` in its held status: it may leave it from now on

@@ -32,9 +32,10 @@ def attempt(
     runnable_seconds: float | None = None,
     metrics: dict[str, float] | None = None,
     hold_until_seen: dict[str, int] | None = None,
+    hold_until_released: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One scripted try: ``{"result", "statusReason", "seconds", "runnableSeconds", "metrics",
-    "holdUntilSeen"}``, only the keys given."""
+    "holdUntilSeen", "holdUntilReleased"}``, only the keys given."""
     item: dict[str, Any] = {"result": result}
     for key, value in (
         ("statusReason", reason),
@@ -42,6 +43,7 @@ def attempt(
         ("runnableSeconds", runnable_seconds),
         ("metrics", metrics),
         ("holdUntilSeen", hold_until_seen),
+        ("holdUntilReleased", hold_until_released),
     ):
         if value is not None:
             item[key] = value

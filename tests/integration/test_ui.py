@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import shutil
+import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -30,10 +31,14 @@ from typing import Any
 
 import pytest
 
-from .conftest import EMULATOR_CONN_ID, REPO
+from .conftest import EMULATOR_CONN_ID
 from .stack import AirflowStack
 
-SCREENSHOTS = Path(os.environ.get("ABS_UI_SCREENSHOTS") or REPO / "docs" / "img")
+#: Where the screenshots go: a temp directory, so a test run leaves the working tree as it was;
+#: ``ABS_UI_SCREENSHOTS=docs/img`` refreshes the docs' screenshots (docs/ui.md shows them).
+SCREENSHOTS = Path(
+    os.environ.get("ABS_UI_SCREENSHOTS") or Path(tempfile.gettempdir()) / "abs-ui-screenshots"
+)
 DAG_ID = "ui_sweep"
 QUEUE = "ui-sweep"
 SWEEP = 6
@@ -82,6 +87,7 @@ with DAG("{DAG_ID}", schedule=None, catchup=False, tags=["ui"]) as dag:
     ).expand_kwargs(configs())
 '''
 
+QUEUE_PAGE = "ui-queue-page-read"
 SCENARIOS = {
     "jobs": [
         {
@@ -92,7 +98,14 @@ SCENARIOS = {
                 {"result": "SUCCEEDED", "seconds": 4},
             ],
         },
-        {"jobName": "uisweep-*", "attempts": [{"result": "SUCCEEDED", "seconds": 6}]},
+        # The others hold their instance (RUNNING, at a gate) until the test has read the queue
+        # page, so jobs wait for capacity while it looks, however slow the browser.
+        {
+            "jobName": "uisweep-*",
+            "attempts": [
+                {"result": "SUCCEEDED", "seconds": 6, "holdUntilReleased": {"RUNNING": QUEUE_PAGE}}
+            ],
+        },
     ]
 }
 
@@ -204,8 +217,6 @@ def _shot(driver: Any, name: str) -> Path:
 
 def _dump(driver: Any, name: str) -> None:
     """On a failure: the page's HTML and a screenshot, outside the repository."""
-    import tempfile
-
     with contextlib.suppress(Exception):
         where = Path(tempfile.gettempdir()) / "abs-ui-failures"
         where.mkdir(parents=True, exist_ok=True)
@@ -296,6 +307,7 @@ def test_ui_sweep_in_the_browser(
     except BaseException:
         _dump(driver, "queue-page")
         raise
+    emulator.open_gate(QUEUE_PAGE)
 
     # -- the tab, once the sweep is done ---------------------------------------------------
     # The tab needs map index 0 finished (the others may still be running).

@@ -501,7 +501,11 @@ class AirflowStack:
         return dict(self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{_q(run_id)}"))
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        got = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{_q(run_id)}/taskInstances")
+        got = self.api(
+            "GET",
+            f"/api/v2/dags/{dag_id}/dagRuns/{_q(run_id)}/taskInstances",
+            params={"limit": 1000},  # the API pages by 50 by default: a sweep has more
+        )
         return list(got.get("task_instances", []))
 
     def task_instance(

@@ -25,7 +25,7 @@ import pytest
 
 from .conftest import EMULATOR_CONN_ID
 from .stack import AirflowStack
-from .test_cancel_and_reattach import _until
+from .support import until as _until
 
 ROLE_CONN_ID = "batch_emulator_role"
 ACTIONS = {"marked_failed": "failed", "cleared": None, "marked_success": "success"}

@@ -12,21 +12,14 @@ import time
 from pathlib import Path
 
 from .stack import AirflowStack
-from .test_cancel_and_reattach import _until
+from .support import until as _until
 
 
 def _wait_for_file(
     path: Path, timeout: float, stack: AirflowStack, dag_id: str, run_id: str
 ) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            return path.read_text()
-        time.sleep(0.25)
-    raise AssertionError(
-        f"{path.name} did not appear within {timeout:.0f}s\n"
-        + stack.run_diagnostics(dag_id, run_id)
-    )
+    _until(f"{path.name} written", path.exists, timeout, stack, dag_id, run_id)
+    return path.read_text()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -110,10 +103,14 @@ def test_marking_a_running_task_failed_kills_it_and_calls_on_kill(
 
     on_kill_pid = int(_wait_for_file(markers / "on_kill", 90, stack, "it_kill_running", run_id))
     assert on_kill_pid == pid
-    deadline = time.monotonic() + 60
-    while _pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert not _pid_alive(pid), f"task process {pid} still alive 60s after on_kill"
+    _until(
+        f"the task's process {pid} gone after on_kill",
+        lambda: not _pid_alive(pid),
+        60,
+        stack,
+        "it_kill_running",
+        run_id,
+    )
     assert stack.task_instance("it_kill_running", run_id, "sleep")["state"] == "failed"
     stack.wait_for_run("it_kill_running", run_id, states={"failed"}, timeout=60)
 

@@ -7,15 +7,25 @@
    terminates the job (possibly after the new try reattached to it: the new try then submits a
    fresh one); before 3.3 no trigger kill exists, the old job keeps running and the new try
    reattaches to it.
+
+The jobs wait at named gates (``support.hold_jobs``) instead of in a slowed-down emulator, so
+each is alive exactly as long as the test needs it.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from .stack import AirflowStack
-from .test_cancel_and_reattach import _dag, _status, _submitted_job, _until
+from .support import (
+    dag_source,
+    hold_jobs,
+    job_name,
+    status_of,
+    submitted_job,
+    trigger_started,
+    until,
+)
 
 
 def _jobs(emulator: Any, name: str) -> list[dict[str, Any]]:
@@ -28,10 +38,10 @@ def _jobs(emulator: Any, name: str) -> list[dict[str, Any]]:
 
 def test_execution_timeout_bounds_a_deferred_operator(stack: AirflowStack, emulator: Any) -> None:
     dag_id = "it_exec_timeout_deferred"
-    name = dag_id.replace("_", "-")
-    emulator.configure(seconds_per_state=600)  # the job would stay queued for an hour
+    name = job_name(dag_id)
+    hold_jobs(emulator, name, RUNNABLE="never")  # queued until something terminates it
     stack.add_dag_file(
-        _dag(
+        dag_source(
             dag_id,
             f"""
 BatchSubmitServiceJobOperator(
@@ -46,12 +56,10 @@ BatchSubmitServiceJobOperator(
     stack.wait_for_dag(dag_id)
     run_id = stack.trigger(dag_id)
     stack.wait_for_task(dag_id, run_id, "train", {"deferred"}, fail_on={"failed", "success"})
-    job_id = _submitted_job(stack, emulator, dag_id, run_id, "train")
-    started = time.monotonic()
+    job_id = submitted_job(stack, emulator, dag_id, run_id, "train")
 
-    stack.wait_for_run(dag_id, run_id, states={"failed"}, timeout=120)
-    # Far less than the hour the job would take; the deadline plus a poll or two and a resume.
-    assert time.monotonic() - started < 90
+    # The job would wait at its gate for ever: only the deadline can end this run.
+    stack.wait_for_run(dag_id, run_id, states={"failed"}, timeout=180)
     job = emulator.client().describe_service_job(jobId=job_id)
     assert job["status"] == "FAILED" and job["isTerminated"] is True, job
     log = stack.task_log(dag_id, run_id, "train")
@@ -66,10 +74,10 @@ def test_clearing_a_deferred_operator_leaves_one_job_and_the_new_try_succeeds(
     from airflow.triggers.base import BaseTrigger
 
     dag_id = "it_clear_deferred_operator"
-    name = dag_id.replace("_", "-")
-    emulator.configure(seconds_per_state=60)  # the first job stays queued for minutes
+    name = job_name(dag_id)
+    hold_jobs(emulator, name, RUNNABLE="cleared")  # queued until the test has cleared the task
     stack.add_dag_file(
-        _dag(
+        dag_source(
             dag_id,
             f"""
 BatchSubmitServiceJobOperator(
@@ -84,24 +92,37 @@ BatchSubmitServiceJobOperator(
     stack.wait_for_dag(dag_id)
     run_id = stack.trigger(dag_id)
     stack.wait_for_task(dag_id, run_id, "train", {"deferred"}, fail_on={"failed", "success"})
-    first_job = _submitted_job(stack, emulator, dag_id, run_id, "train")
-    _until(
-        "the trigger running in the triggerer",
-        lambda: " starting" in stack.trigger_log(dag_id, run_id, "train"),
-        60,
-        stack,
-        dag_id,
-        run_id,
-    )
-    emulator.configure(seconds_per_state=1)  # a fresh job, if any, finishes quickly
+    first_job = submitted_job(stack, emulator, dag_id, run_id, "train")
+    trigger_started(stack, dag_id, run_id, "train")
+
+    has_trigger_kill = "on_kill" in vars(BaseTrigger)
+    if has_trigger_kill:
+        # 3.3: the old try's trigger kill terminates the first job, while the new try looks for
+        # it. Were the new try to find it still alive, it would defer on it and resume at once
+        # when the kill lands, a resume so quick that a loaded scheduler may read the deferring
+        # workload's exit as a task that "finished while running" and fail it (Airflow's race,
+        # not ours). So the new try's lookup (and the old wait's poll) is held until the kill
+        # has terminated the job: the new try then always submits a fresh one.
+        emulator.set_faults(
+            {"DescribeServiceJob": {"hold": True}, "ListServiceJobs": {"hold": True}}
+        )
 
     stack.clear_task(dag_id, run_id, "train")
 
-    has_trigger_kill = "on_kill" in vars(BaseTrigger)
-    if not has_trigger_kill:
-        # 3.0-3.2: nothing terminates the old job; the new try reattaches to it. Move the
-        # emulator's clock so that job finishes instead of taking its five minutes.
-        _until(
+    if has_trigger_kill:
+        until(
+            "the old try's kill terminating the first job",
+            lambda: emulator.stats().get("TerminateServiceJob", 0) >= 1,
+            120,
+            stack,
+            dag_id,
+            run_id,
+        )
+        emulator.clear_faults()  # releases the held calls
+        assert status_of(emulator, first_job) == "FAILED"
+    else:
+        # 3.0-3.2: nothing terminates the old job; the new try reattaches to it.
+        until(
             "the new try deferred again",
             lambda: (
                 stack.task_instance(dag_id, run_id, "train")["try_number"] >= 2
@@ -112,7 +133,7 @@ BatchSubmitServiceJobOperator(
             dag_id,
             run_id,
         )
-        emulator.advance(600)
+    emulator.open_gate("cleared")
     stack.wait_for_run(dag_id, run_id, states={"success"}, timeout=300)
 
     ti = stack.task_instance(dag_id, run_id, "train")
@@ -123,10 +144,10 @@ BatchSubmitServiceJobOperator(
     result = stack.xcom(dag_id, run_id, "train")
     if has_trigger_kill:
         # The old job was terminated by the old try's kill; the new try ran a fresh one.
-        assert _status(emulator, first_job) == "FAILED"
+        assert status_of(emulator, first_job) == "FAILED"
         assert jobs[first_job].get("isTerminated") is True
         assert result != first_job and jobs[str(result)]["status"] == "SUCCEEDED"
         assert emulator.stats().get("SubmitServiceJob") == 2
     else:
-        assert result == first_job and _status(emulator, first_job) == "SUCCEEDED"
+        assert result == first_job and status_of(emulator, first_job) == "SUCCEEDED"
         assert emulator.stats().get("SubmitServiceJob") == 1

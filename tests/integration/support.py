@@ -1,0 +1,142 @@
+"""What the real-stack tests share: their DAG files, bounded waits, and gated jobs.
+
+A real scheduler and triggerer take the time they take, so nothing here bets on it:
+
+- :func:`until` waits for a named condition with a generous bound; when the bound passes, the
+  error says what was awaited, what was last seen, and the run's diagnostics.
+- :func:`hold_jobs` scripts the emulator so a DAG's jobs wait at a named gate in a status
+  (``holdUntilReleased``): the job stays there, however slow the machine, until the test has
+  done what it tests and opens the gate (``emulator.open_gate``). No test slows the emulator
+  down to keep a job alive "long enough".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .stack import AirflowStack
+
+PAYLOAD = """{
+    "TrainingJobName": "%(name)s",
+    "RoleArn": "arn:aws:iam::123456789012:role/SageMakerTrainingRole",
+    "AlgorithmSpecification": {
+        "TrainingImage": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.5-gpu-py311",
+        "TrainingInputMode": "File",
+    },
+    "OutputDataConfig": {"S3OutputPath": "s3://bucket/it/"},
+    "ResourceConfig": {"InstanceType": "ml.g5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+    "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+}"""
+
+DAG_HEAD = """
+import os
+from datetime import timedelta
+
+from airflow.sdk import DAG
+
+from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
+from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
+
+CONN = os.environ["BATCH_SERVICE_CONN_ID"]
+QUEUE = os.environ["BATCH_SERVICE_QUEUE"]
+"""
+
+
+def job_name(dag_id: str) -> str:
+    """The job name a test DAG submits under: its DAG id, as Batch allows it."""
+    return dag_id.replace("_", "-")
+
+
+def dag_source(dag_id: str, body: str) -> str:
+    """A DAG file: ``DAG_HEAD``, the payload, and ``body`` (the tasks) inside the DAG."""
+    payload = PAYLOAD % {"name": job_name(dag_id)[:23]}
+    return (
+        DAG_HEAD
+        + f"PAYLOAD = {payload}\n\n"
+        + f"with DAG(dag_id={dag_id!r}, schedule=None, catchup=False) as dag:\n"
+        + "\n".join("    " + line for line in body.strip().splitlines())
+        + "\n"
+    )
+
+
+def until(
+    what: str,
+    check: Callable[[], Any],
+    timeout: float,
+    stack: AirflowStack,
+    dag_id: str,
+    run_id: str,
+) -> Any:
+    """``check()``'s first truthy value; an AssertionError naming ``what`` and the last value
+    seen, with the run's diagnostics, if none came within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(
+        f"{what}: not true after {timeout:.0f}s (last {last!r})\n"
+        + stack.run_diagnostics(dag_id, run_id)
+    )
+
+
+def job_id_of(arn_or_id: str) -> str:
+    return arn_or_id.rsplit("/", 1)[-1]
+
+
+def status_of(emulator: Any, job_id: str) -> str:
+    return str(emulator.client().describe_service_job(jobId=job_id)["status"])
+
+
+def hold_jobs(emulator: Any, name: str, **gates: str) -> None:
+    """Every job whose name starts with ``name`` waits, in each status given, at the gate
+    named (``hold_jobs(emulator, "it-x", RUNNING="it-x-trained")``), then succeeds."""
+    emulator.load_scenarios(
+        {
+            "jobs": [
+                {
+                    "jobName": f"{name}*",
+                    "attempts": [{"result": "SUCCEEDED", "holdUntilReleased": dict(gates)}],
+                }
+            ]
+        }
+    )
+
+
+def submitted_job(stack: AirflowStack, emulator: Any, dag_id: str, run_id: str, task: str) -> str:
+    """The id of the job ``task`` submitted, once the emulator counted the submit and the task
+    pushed its ``job_arn`` XCom."""
+    until(
+        "one SubmitServiceJob",
+        lambda: emulator.stats().get("SubmitServiceJob", 0) >= 1,
+        90,
+        stack,
+        dag_id,
+        run_id,
+    )
+    arn = until(
+        f"job_arn XCom of {task}",
+        lambda: stack.xcom(dag_id, run_id, task, "job_arn"),
+        60,
+        stack,
+        dag_id,
+        run_id,
+    )
+    return job_id_of(str(arn))
+
+
+def trigger_started(stack: AirflowStack, dag_id: str, run_id: str, task: str) -> None:
+    """Wait until ``task``'s trigger runs in the triggerer ("deferred" in the database is not
+    yet that: a task killed before the triggerer picks its trigger up gets no ``on_kill``)."""
+    until(
+        "the trigger running in the triggerer",
+        lambda: " starting" in stack.trigger_log(dag_id, run_id, task),
+        60,
+        stack,
+        dag_id,
+        run_id,
+    )

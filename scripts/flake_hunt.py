@@ -2,7 +2,8 @@
 
 A flaky test is one whose outcome depends on timing. One green run proves little; this runs
 the same selection N times in a row (each run a fresh pytest process, as CI would run it) and
-reads every run's JUnit XML, so a test that failed once in N shows up by name. ``--hog`` starts
+reads every run's JUnit XML, so a test that failed once in N shows up by name. The runs use the
+workers ``scripts/test.sh`` uses (``ABS_TEST_WORKERS``, default 2; ``-n`` in the arguments wins). ``--hog`` starts
 a busy loop on one core for the whole hunt (Debian's ``stress-ng --cpu 1`` when installed, else
 a Python busy loop), the way a loaded CI machine starves the tests of CPU.
 
@@ -99,6 +100,18 @@ def read_report(path: Path) -> Iterator[tuple[str, bool, float, str]]:
         yield name, bad is not None, float(case.get("time") or 0.0), "".join(message)
 
 
+def parallel(pytest_args: list[str]) -> list[str]:
+    """The workers ``scripts/test.sh`` runs with (``ABS_TEST_WORKERS``, default 2), unless the
+    arguments choose their own (``-n``) or the variable is 0: a hunt meets the suite as CI
+    runs it."""
+    workers = os.environ.get("ABS_TEST_WORKERS", "2")
+    if workers == "0" or any(
+        a == "-n" or a.startswith(("-n=", "--numprocesses")) for a in pytest_args
+    ):
+        return []
+    return ["-n", workers, "--dist", "loadgroup"]
+
+
 def hunt(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Record], list[float]]:
     records: dict[str, Record] = {}
     walls: list[float] = []
@@ -107,6 +120,7 @@ def hunt(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Record], li
     for run in range(1, args.runs + 1):
         report, log = workdir / f"run-{run}.xml", workdir / f"run-{run}.log"
         argv = [python, "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={report}"]
+        argv += parallel(args.pytest_args)
         started = time.monotonic()
         with log.open("w") as out:
             rc = subprocess.run(

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 FLAKY = """
@@ -37,7 +39,7 @@ def _hunt(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=300,
-        env={"FLAKE_HUNT_PYTHON": sys.executable, "PATH": "/usr/bin:/bin"},
+        env={"FLAKE_HUNT_PYTHON": sys.executable, "PATH": "/usr/bin:/bin", "ABS_TEST_WORKERS": "0"},
     )
 
 
@@ -69,9 +71,25 @@ def test_with_a_cpu_hog_the_hog_is_named_and_stopped(tmp_path: Path) -> None:
     assert "CPU hog: " in done.stdout and "CPU hog: none" not in done.stdout
     assert (keep / "run-1.xml").exists() and (keep / "run-1.log").exists()
     leftover = subprocess.run(
-        ["pgrep", "-f", "time.monotonic\\(\\) < end|stress-ng --cpu 1"], capture_output=True, text=True
+        ["pgrep", "-f", "time.monotonic\\(\\) < end|stress-ng --cpu 1"],
+        capture_output=True,
+        text=True,
     )
     assert leftover.stdout.strip() == "", f"the hog outlived the hunt: {leftover.stdout}"
+
+
+def test_the_hunt_runs_in_the_workers_the_test_command_uses() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import flake_hunt
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("ABS_TEST_WORKERS", "2")
+        assert flake_hunt.parallel(["-q"]) == ["-n", "2", "--dist", "loadgroup"]
+        assert flake_hunt.parallel(["-n", "4", "-q"]) == []
+        env.setenv("ABS_TEST_WORKERS", "0")
+        assert flake_hunt.parallel(["-q"]) == []
 
 
 def test_a_run_that_writes_no_report_counts_as_a_failure(tmp_path: Path) -> None:

@@ -41,6 +41,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.airflow_stack)
+            # Under pytest-xdist (scripts/test.sh runs ``-n 2 --dist loadgroup``) every test
+            # of this directory goes to one worker: one stack, never two fighting for the CPU.
+            item.add_marker(pytest.mark.xdist_group("airflow_stack"))
             if item.get_closest_marker("timeout") is None:
                 item.add_marker(pytest.mark.timeout(900))
 

@@ -1,6 +1,8 @@
 """What the provider tests share: test doubles (a task instance, a task state store), the
-emulator connection, constants, submit and trigger helpers, and (from the emulator tests'
-``helpers``) the scenario builders and reasons, so each is written once."""
+emulator connection and its ``emu`` fixture, constants, the submit operator and sensor built as
+the tests build them, trigger helpers, and (from the emulator tests' ``helpers``) the scenario
+builders and reasons, so each is written once. (Running the example DAGs with ``dag.test()``
+has its own module, ``support_dags``.)"""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from emulator.helpers import (  # tests/emulator/helpers.py: the emulator's own 
 )
 
 from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
+from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
 from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
 
 try:
@@ -54,8 +57,10 @@ __all__ = [
     "connect_emulator",
     "deferred",
     "describe",
+    "emu_in_process_and_http",
     "failed",
     "hang",
+    "hanging_job",
     "make_context",
     "output",
     "preempted",
@@ -65,11 +70,14 @@ __all__ = [
     "scenario",
     "scenarios",
     "script",
+    "sensor",
     "set_aws_connection",
     "submit",
     "submit_operator",
     "succeeded",
+    "thawed_at_first_look",
     "unique",
+    "until_counted",
 ]
 
 #: Poll and poke interval of the tasks under test (seconds).
@@ -174,6 +182,14 @@ def connect_emulator(request: Any, monkeypatch: Any, where: str, seconds_per_sta
     return emulator
 
 
+@pytest.fixture(name="emu", params=["in_process", "http"])
+def emu_in_process_and_http(request: Any, monkeypatch: Any) -> Any:
+    """The ``emu`` fixture of most modules: the emulator in-process and over HTTP, at the
+    ``STATE_SECONDS`` pace, behind the ``aws`` connection ``emu``. A module takes it with
+    ``from .support import emu_in_process_and_http  # noqa: F401`` (registered as ``emu``)."""
+    return connect_emulator(request, monkeypatch, request.param, STATE_SECONDS)
+
+
 def until_counted(emu: Any, operation: str, count: int = 1, timeout: float = 60) -> None:
     """Wait (bounded) until the emulator has answered ``operation`` ``count`` times since its
     stats were last reset: a test that must act after a wait's first look says so with this,
@@ -238,6 +254,21 @@ def submit(emu: Any, name: str, context: dict[str, Any] | None = None, **kwargs:
     return submit_operator(emu, name, **kwargs).execute(
         make_context() if context is None else context
     )
+
+
+def hanging_job(emu: Any) -> str:
+    """A job that runs until terminated, submitted: its id."""
+    name = unique("hang")
+    emu.load_scenarios(scenario(name, hang()))
+    return submit(emu, name)
+
+
+def sensor(emu: Any, job_id: str, *, task_id: str = "wait", **kwargs: Any) -> BatchServiceJobSensor:
+    """The sensor waiting for ``job_id`` through the ``emu`` connection (the one pointing at
+    ``emu``), poking every ``POKE``, timing out after 60 s unless told otherwise."""
+    kwargs.setdefault("poke_interval", POKE)
+    kwargs.setdefault("timeout", 60)
+    return BatchServiceJobSensor(task_id=task_id, aws_conn_id="emu", job_id=job_id, **kwargs)
 
 
 def batch_client(emu: Any) -> Any:

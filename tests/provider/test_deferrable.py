@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -20,39 +23,32 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_batch_service._shared import clients as shared_clients
-from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
-from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
 from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
 
 from .support import (
     ISE,
-    PAYLOAD,
     POKE,
     RETRY_ISE_THEN_EXIT,
-    STATE_SECONDS,
     VALIDATION,
-    connect_emulator,
     deferred,
     describe,
+    emu_in_process_and_http,  # noqa: F401  (the ``emu`` fixture)
     failed,
     hang,
+    hanging_job,
     make_context,
     output,
     rebuild,
     run_trigger,
     scenario,
+    sensor,
     submit,
+    submit_operator,
     succeeded,
     unique,
 )
-from .test_trigger import hanging_job
 
 pytestmark = pytest.mark.usefixtures("fresh_shared_clients")
-
-
-@pytest.fixture(params=["in_process", "http"])
-def emu(request, monkeypatch):
-    return connect_emulator(request, monkeypatch, request.param, STATE_SECONDS)
 
 
 # -- the trigger ----------------------------------------------------------------------------
@@ -65,20 +61,13 @@ def test_deferrable_sensor_persists_links_then_returns_the_summary(emu, capsys, 
     emu.load_scenarios(scenario(name, failed(ISE, runnable_seconds=3), succeeded()))
     job_id = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
     context = make_context()
-    sensor = BatchServiceJobSensor(
-        task_id="wait",
-        aws_conn_id="emu",
-        job_id=job_id,
-        poke_interval=POKE,
-        timeout=120,
-        deferrable=True,
-    )
-    trigger = deferred(sensor, context)
+    wait = sensor(emu, job_id, timeout=120, deferrable=True)
+    trigger = deferred(wait, context)
     assert context["ti"].xcom["batch_service_job_details"]["job_id"] == job_id  # before deferring
     assert trigger.terminate_on_kill is False  # the sensor does not own the job
     event = run_trigger(trigger)
     assert event["status"] == "success"
-    summary = sensor.execute_complete(context, event)
+    summary = wait.execute_complete(context, event)
     assert summary["jobId"] == job_id and summary["status"] == "SUCCEEDED"
     assert len(summary["attempts"]) == 2
     assert context["ti"].xcom["batch_service_training_job_logs"]["training_job_name"]
@@ -90,27 +79,13 @@ def test_deferrable_sensor_failure_is_the_poke_failure(emu):
     name = unique("dfail")
     emu.load_scenarios(scenario(name, failed(VALIDATION)))
     job_id = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
-    sync_sensor = BatchServiceJobSensor(
-        task_id="wait",
-        aws_conn_id="emu",
-        job_id=job_id,
-        poke_interval=POKE,
-        timeout=60,
-    )
     with pytest.raises(AirflowFailException) as sync_err:
-        sync_sensor.execute(make_context())
+        sensor(emu, job_id).execute(make_context())
     context = make_context()
-    sensor = BatchServiceJobSensor(
-        task_id="wait",
-        aws_conn_id="emu",
-        job_id=job_id,
-        poke_interval=POKE,
-        timeout=60,
-        deferrable=True,
-    )
+    wait = sensor(emu, job_id, deferrable=True)
     # The job has ended by now: the first poke, on the worker, ends the task without deferring.
     with pytest.raises(AirflowFailException) as first_poke:
-        sensor.execute(context)
+        wait.execute(context)
     assert str(first_poke.value) == str(sync_err.value)
     # And the trigger's event, for a job that ends while deferred, gives the same message.
     event = run_trigger(
@@ -118,7 +93,7 @@ def test_deferrable_sensor_failure_is_the_poke_failure(emu):
     )
     assert event["status"] == "failed"
     with pytest.raises(AirflowFailException) as deferred_err:
-        sensor.execute_complete(context, event)
+        wait.execute_complete(context, event)
     assert str(deferred_err.value) == str(sync_err.value)
     assert "rule 2 EXIT" in str(deferred_err.value)
 
@@ -126,13 +101,10 @@ def test_deferrable_sensor_failure_is_the_poke_failure(emu):
 def test_deferrable_operator_waits_in_the_trigger(emu):
     name = unique("dop")
     context = make_context()
-    op = BatchSubmitServiceJobOperator(
+    op = submit_operator(
+        emu,
+        name,
         task_id="train",
-        aws_conn_id="emu",
-        job_name=name,
-        job_queue=emu.queue_name,
-        service_request_payload=PAYLOAD,
-        poll_interval=POKE,
         wait_for_completion=True,
         deferrable=True,
         botocore_config={"retries": {"max_attempts": 2}},
@@ -144,15 +116,8 @@ def test_deferrable_operator_waits_in_the_trigger(emu):
     assert trigger.verify is False
     assert "batch_service_job_details" in context["ti"].xcom
     event = run_trigger(trigger)
-    fresh = BatchSubmitServiceJobOperator(  # execute_complete runs on a new operator object
-        task_id="train",
-        aws_conn_id="emu",
-        job_name=name,
-        job_queue=emu.queue_name,
-        service_request_payload=PAYLOAD,
-        wait_for_completion=True,
-        deferrable=True,
-    )
+    # execute_complete runs on a new operator object
+    fresh = submit_operator(emu, name, task_id="train", wait_for_completion=True, deferrable=True)
     job_id = fresh.execute_complete(context, event)
     assert job_id == trigger.job_id
     assert context["ti"].xcom["summary"]["status"] == "SUCCEEDED"
@@ -163,10 +128,6 @@ def test_deferrable_operator_waits_in_the_trigger(emu):
 def test_deferrable_default_comes_from_config(setting):
     """``[operators] default_deferrable`` is read when the classes are defined (as in the amazon
     provider), so each setting gets a fresh interpreter."""
-    import os
-    import subprocess
-    import sys
-
     code = """
 import json
 from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator as Op
@@ -251,20 +212,13 @@ def test_triggers_share_one_hook_per_connection():
 def test_sensor_timeout_is_the_same_deferred_and_the_job_keeps_running(emu):
     job_id = hanging_job(emu)
     context = make_context()
-    sensor = BatchServiceJobSensor(
-        task_id="wait",
-        aws_conn_id="emu",
-        job_id=job_id,
-        poke_interval=POKE,
-        timeout=1,
-        deferrable=True,
-    )
-    trigger = deferred(sensor, context)
+    wait = sensor(emu, job_id, timeout=1, deferrable=True)
+    trigger = deferred(wait, context)
     assert trigger.deadline_ms is not None and trigger.terminate_on_timeout is False
     event = run_trigger(trigger)
     assert event["status"] == "timeout"
     with pytest.raises(AirflowSensorTimeout) as err:
-        sensor.execute_complete(context, event)
+        wait.execute_complete(context, event)
     assert "NOT terminated" in str(err.value) and job_id in str(err.value)
     assert emu.stats().get("TerminateServiceJob", 0) == 0
     assert describe(emu, job_id)["status"] not in ("FAILED", "SUCCEEDED")
@@ -275,13 +229,10 @@ def test_operator_wait_timeout_terminates_its_job_in_both_modes(emu, deferrable)
     name = unique("optimeout")
     emu.load_scenarios(scenario(name, hang()))
     context = make_context()
-    op = BatchSubmitServiceJobOperator(
+    op = submit_operator(
+        emu,
+        name,
         task_id="train",
-        aws_conn_id="emu",
-        job_name=name,
-        job_queue=emu.queue_name,
-        service_request_payload=PAYLOAD,
-        poll_interval=POKE,
         wait_for_completion=True,
         wait_timeout=1,
         deferrable=deferrable,
@@ -314,14 +265,7 @@ def _log_lines(out: str) -> list[str]:
 def test_sensor_streams_each_attempts_training_log_once(emu, capsys, caplog):
     caplog.set_level(logging.INFO)
     job_id = _retried_job(emu)
-    sensor = BatchServiceJobSensor(
-        task_id="wait",
-        aws_conn_id="emu",
-        job_id=job_id,
-        poke_interval=POKE,
-        timeout=120,
-    )
-    sensor.execute(make_context())
+    sensor(emu, job_id, timeout=120).execute(make_context())
     lines = _log_lines(capsys.readouterr().out)
     first = [line for line in lines if "[attempt 1 algo-1]" in line]
     second = [line for line in lines if "[attempt 2 algo-1]" in line]
@@ -336,14 +280,7 @@ def test_sensor_streams_each_attempts_training_log_once(emu, capsys, caplog):
 
 def test_stream_logs_false_streams_nothing(emu, capsys):
     job_id = submit(emu, unique("quiet"))
-    BatchServiceJobSensor(
-        task_id="wait",
-        aws_conn_id="emu",
-        job_id=job_id,
-        poke_interval=POKE,
-        timeout=60,
-        stream_logs=False,
-    ).execute(make_context())
+    sensor(emu, job_id, stream_logs=False).execute(make_context())
     assert _log_lines(capsys.readouterr().out) == []
 
 

@@ -10,11 +10,12 @@ as on Airflow 3.0-3.2, so the ListServiceJobs lookup and the clientToken do the 
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
 import pytest
-from airflow.providers.common.compat.sdk import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_batch_service._shared.durable import (
     STORE_KEY,
@@ -29,8 +30,6 @@ from airflow_batch_service._shared.durable import (
 from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
 
 from .support import (
-    PAYLOAD,
-    POKE,
     RETRY_ISE_THEN_EXIT,
     VALIDATION,
     FakeStateStore,
@@ -41,6 +40,7 @@ from .support import (
     make_context,
     scenario,
     scenarios,
+    submit_operator,
     unique,
 )
 
@@ -94,15 +94,8 @@ class Task:
         return TaskKey(DAG_ID, "train", self.run_id, self.map_index)
 
     def operator(self, **overrides: Any) -> BatchSubmitServiceJobOperator:
-        kwargs = {**self.op_kwargs, **overrides}
-        return BatchSubmitServiceJobOperator(
-            task_id="train",
-            aws_conn_id="emu",
-            job_name=self.name,
-            job_queue=self.emu.queue_name,
-            service_request_payload=PAYLOAD,
-            poll_interval=POKE,
-            **kwargs,
+        return submit_operator(
+            self.emu, self.name, task_id="train", **{**self.op_kwargs, **overrides}
         )
 
     def context(self, try_number: int) -> dict[str, Any]:
@@ -132,8 +125,6 @@ def jobs_named(emu: Any, name: str) -> list[dict[str, Any]]:
 
 def until_status(emu: Any, job_id: str, wanted: set[str], max_polls: int = 400) -> str:
     """Poll until the job reaches one of ``wanted`` (no timing asserted, only the state)."""
-    import time
-
     for _ in range(max_polls):
         status = describe(emu, job_id)["status"]
         if status in wanted:
@@ -360,8 +351,6 @@ def test_waiting_operator_lets_airflow_retry_a_non_exit_failure_and_the_retry_re
 ):
     """Attempts exhausted: a retryable AirflowException (not AirflowFailException), so the
     task's own retries run, and the retry submits a fresh job rather than re-watching."""
-    from airflow.providers.common.compat.sdk import AirflowException
-
     task = Task(
         emu, unique("waitexh"), store, retry_strategy={"attempts": 1}, wait_for_completion=True
     )

@@ -3,48 +3,25 @@ emulator's HTTP server, driven by the scenario file that ships beside them."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
-from .conftest import REPO
-from .support import set_aws_connection
-
-SCENARIOS = REPO / "example_dags" / "scenarios" / "emulator.json"
-
-
-def _dag(airflow_home: Any, dag_id: str) -> Any:
-    try:
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:  # Airflow < 3.2
-        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
-
-    bag = DagBag(dag_folder=str(airflow_home / "dags"))
-    assert not bag.import_errors, bag.import_errors
-    return bag.get_dag(dag_id)
-
-
-def _xcom(ti: Any, **kwargs: Any) -> Any:
-    value = ti.xcom_pull(**kwargs)
-    return json.loads(value) if isinstance(value, str) else value
+from .support_dags import EXAMPLE_SCENARIOS, example_dag, point_example_dags_at, xcom
 
 
 @pytest.fixture
 def example_env(batch_emulator_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     emu = batch_emulator_server
     emu.configure(seconds_per_state=0.1)
-    emu.load_scenarios(SCENARIOS)
+    emu.load_scenarios(EXAMPLE_SCENARIOS)
     emu.reset_stats()
-    set_aws_connection(monkeypatch, "emu_examples", emu.region, emu.endpoint_url)
-    monkeypatch.setenv("BATCH_SERVICE_CONN_ID", "emu_examples")
-    monkeypatch.setenv("BATCH_SERVICE_QUEUE", emu.queue_name)
-    monkeypatch.setenv("BATCH_SERVICE_POKE_INTERVAL", "0.1")
+    point_example_dags_at(monkeypatch, emu, "emu_examples")
     return emu
 
 
 def test_retry_strategies_example(airflow_home: Any, example_env: Any, capsys: Any) -> None:
-    dag_run = _dag(airflow_home, "example_batch_service_retry_strategies").test()
+    dag_run = example_dag(airflow_home, "example_batch_service_retry_strategies").test()
     out = capsys.readouterr().out
     tis = {ti.task_id: ti for ti in dag_run.get_task_instances()}
 
@@ -56,7 +33,7 @@ def test_retry_strategies_example(airflow_home: Any, example_env: Any, capsys: A
     assert str(dag_run.state).endswith("success")
     assert example_env.stats()["SubmitServiceJob"] == 2
 
-    outcomes = _xcom(tis["explain"], task_ids="explain")
+    outcomes = xcom(tis["explain"], task_ids="explain")
     assert outcomes["recovers_from_internal_error"] == {
         "status": "SUCCEEDED",
         "attempts": 2,
@@ -85,18 +62,18 @@ def test_sweep_example(
     # The shipped scenario, as the demo runs it: the lr=0.001 job stays RUNNABLE until its wait
     # has seen it so, loses capacity, and stays RUNNABLE again until its wait has seen that
     # (holdUntilSeen), however late dag.test() reaches that wait.
-    dag_run = _dag(airflow_home, "example_batch_service_sweep").test()
+    dag_run = example_dag(airflow_home, "example_batch_service_sweep").test()
     out = capsys.readouterr().out
 
     assert str(dag_run.state).endswith("success"), out[-3000:]
     assert example_env.stats()["SubmitServiceJob"] == 3
     collect = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "collect_models")
-    models = _xcom(collect, task_ids="collect_models")
+    models = xcom(collect, task_ids="collect_models")
     assert len(models) == 3
     assert all(uri.startswith("s3://my-bucket/batch-service-example/") for uri in models.values())
     # The best run, picked from XCom alone by the final metric the scenario file scripts.
     pick = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "pick_best")
-    best = _xcom(pick, task_ids="pick_best")
+    best = xcom(pick, task_ids="pick_best")
     assert best["jobName"].startswith("sweep-lr-0-001-") and best["validation:accuracy"] == 0.94
     assert best["model"] == models[best["jobId"]] and best["billableSeconds"] >= 0
     # The scenario file makes the lr=0.001 job lose capacity once; its task log says so.
@@ -108,13 +85,13 @@ def test_sweep_example(
 
 def test_deferrable_example(airflow_home: Any, example_env: Any, capsys: Any, caplog: Any) -> None:
     caplog.set_level("INFO")
-    dag_run = _dag(airflow_home, "example_batch_service_deferrable").test()
+    dag_run = example_dag(airflow_home, "example_batch_service_deferrable").test()
     out = capsys.readouterr().out
 
     assert str(dag_run.state).endswith("success"), out[-3000:]
     assert example_env.stats()["SubmitServiceJob"] == 1
     ti = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "train_deferred")
-    summary = _xcom(ti, task_ids="train_deferred", key="summary")
+    summary = xcom(ti, task_ids="train_deferred", key="summary")
     assert summary["status"] == "SUCCEEDED"
     assert ti.xcom_pull(task_ids="train_deferred") == summary["jobId"]
     # dag.test() runs the trigger inline: the deferral happened and the training log came through.

@@ -6,15 +6,20 @@ import json
 import uuid
 
 import pytest
+from botocore.exceptions import ClientError
 
 from airflow_batch_service.core.validation import InvalidRequestError
-from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
+from airflow_batch_service.hooks.batch_service import BatchServiceJobHook, clear_cache
 
-from .support import PAYLOAD
-from .test_with_emulator import emu  # noqa: F401
+from .support import (
+    PAYLOAD,
+    emu_in_process_and_http,  # noqa: F401  (the ``emu`` fixture)
+)
 
 
-def _submit(hook: BatchServiceJobHook, queue: str, name: str) -> str:
+def submit_through_hook(hook: BatchServiceJobHook, queue: str, name: str) -> str:
+    """Submit ``PAYLOAD`` with the hook's own ``submit_service_job`` (the path under test
+    here), not through the operator: the job id."""
     return hook.submit_service_job(
         {
             "jobName": name,
@@ -26,18 +31,18 @@ def _submit(hook: BatchServiceJobHook, queue: str, name: str) -> str:
     )["jobId"]
 
 
-def test_hook_reuses_one_client(emu):  # noqa: F811
+def test_hook_reuses_one_client(emu):
     hook = BatchServiceJobHook(aws_conn_id="emu")
     assert hook.conn is hook.conn
-    job_id = _submit(hook, emu.queue_name, "reuse")
+    job_id = submit_through_hook(hook, emu.queue_name, "reuse")
     assert hook.describe_service_job(job_id)["jobId"] == job_id
     assert "ResponseMetadata" not in hook.describe_service_job(job_id)
 
 
-def test_list_paginates_with_filters(emu):  # noqa: F811
+def test_list_paginates_with_filters(emu):
     hook = BatchServiceJobHook(aws_conn_id="emu")
-    wanted = {_submit(hook, emu.queue_name, f"list-a-{i}") for i in range(3)}
-    _submit(hook, emu.queue_name, "other-job")
+    wanted = {submit_through_hook(hook, emu.queue_name, f"list-a-{i}") for i in range(3)}
+    submit_through_hook(hook, emu.queue_name, "other-job")
     emu.reset_stats()
     found = list(
         hook.list_service_jobs(
@@ -53,10 +58,10 @@ def test_list_paginates_with_filters(emu):  # noqa: F811
         assert summary["status"] == "RUNNABLE"
 
 
-def test_terminate_many_in_chunks_of_50(emu):  # noqa: F811
+def test_terminate_many_in_chunks_of_50(emu):
     emu.configure(freeze_clock=True)  # the jobs must still be live when terminated, however slow
     hook = BatchServiceJobHook(aws_conn_id="emu")
-    real = [_submit(hook, emu.queue_name, f"term-{i}") for i in range(3)]
+    real = [submit_through_hook(hook, emu.queue_name, f"term-{i}") for i in range(3)]
     ids = real + [str(uuid.uuid4()) for _ in range(57)]
     emu.reset_stats()
     result = hook.terminate_service_jobs(ids, reason="test cleanup")
@@ -67,10 +72,10 @@ def test_terminate_many_in_chunks_of_50(emu):  # noqa: F811
         assert described["isTerminated"] and described["status"] == "FAILED", described
 
 
-def test_terminate_one_and_update_priority(emu):  # noqa: F811
+def test_terminate_one_and_update_priority(emu):
     emu.configure(freeze_clock=True)  # a finished job could be neither updated nor terminated
     hook = BatchServiceJobHook(aws_conn_id="emu")
-    job_id = _submit(hook, emu.queue_name, "prio")
+    job_id = submit_through_hook(hook, emu.queue_name, "prio")
     assert hook.update_service_job_priority(job_id, 0)["jobId"] == job_id
     emu.reset_stats()
     with pytest.raises(InvalidRequestError, match="schedulingPriority"):
@@ -80,12 +85,10 @@ def test_terminate_one_and_update_priority(emu):  # noqa: F811
     assert hook.describe_service_job(job_id)["isTerminated"]
 
 
-def test_a_throttled_call_makes_the_three_requests_the_docstring_promises(emu):  # noqa: F811
+def test_a_throttled_call_makes_the_three_requests_the_docstring_promises(emu):
     """The module doc says "at most 3 requests per call": count them at the endpoint."""
-    from botocore.exceptions import ClientError
-
     hook = BatchServiceJobHook(aws_conn_id="emu")
-    job_id = _submit(hook, emu.queue_name, "throttled")
+    job_id = submit_through_hook(hook, emu.queue_name, "throttled")
     emu.set_faults({"DescribeServiceJob": {"throttleRate": 1.0}})
     emu.reset_stats()
     with pytest.raises(ClientError) as err:
@@ -95,10 +98,8 @@ def test_a_throttled_call_makes_the_three_requests_the_docstring_promises(emu): 
     emu.clear_faults()
 
 
-def test_queue_and_policy_descriptions_are_cached_per_process(emu):  # noqa: F811
-    from airflow_batch_service.hooks import batch_service as hook_module
-
-    hook_module.clear_cache()
+def test_queue_and_policy_descriptions_are_cached_per_process(emu):
+    clear_cache()
     hook = BatchServiceJobHook(aws_conn_id="emu")
     emu.reset_stats()
     for _ in range(3):
@@ -108,4 +109,4 @@ def test_queue_and_policy_descriptions_are_cached_per_process(emu):  # noqa: F81
     assert hook.describe_job_queue("no-such-queue") is None
     assert hook.describe_job_queue("no-such-queue") is None  # a missing queue is not cached
     assert emu.stats()["DescribeJobQueues"] == 3
-    hook_module.clear_cache()
+    clear_cache()

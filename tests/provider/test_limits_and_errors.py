@@ -26,14 +26,13 @@ from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
 from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
 
 from .support import (
-    POKE,
-    STATE_SECONDS,
     VALIDATION,
     FakeStateStore,
     FakeTI,
     batch_client,
     connect_emulator,
     deferred,
+    emu_in_process_and_http,  # noqa: F401  (the ``emu`` fixture)
     failed,
     hang,
     make_context,
@@ -41,6 +40,7 @@ from .support import (
     run_rescheduled,
     run_trigger,
     scenario,
+    sensor,
     submit_operator,
     unique,
 )
@@ -52,12 +52,8 @@ MISSING_JOB = "00000000-1111-2222-3333-444444444444"
 TASK_TIMEOUT = type(task_timeout_error(""))
 
 
-@pytest.fixture(params=["in_process", "http"])
-def emu(request, monkeypatch):
-    return connect_emulator(request, monkeypatch, request.param, STATE_SECONDS)
-
-
 def operator(emu, name: str, **kwargs: Any) -> BatchSubmitServiceJobOperator:
+    """:func:`support.submit_operator` as the task ``train``."""
     return submit_operator(emu, name, task_id="train", **kwargs)
 
 
@@ -110,21 +106,15 @@ def test_execution_timeout_bounds_a_deferred_sensor_without_terminating(emu):
     name = unique("sens-exec-timeout")
     emu.load_scenarios(scenario(name, hang()))
     job_id = operator(emu, name).execute(make_context())
-    sensor = BatchServiceJobSensor(
-        task_id="wait",
-        aws_conn_id="emu",
-        job_id=job_id,
-        poke_interval=POKE,
-        timeout=3600,
-        deferrable=True,
-        execution_timeout=timedelta(seconds=1),
+    wait = sensor(
+        emu, job_id, timeout=3600, deferrable=True, execution_timeout=timedelta(seconds=1)
     )
     context = make_context()
-    trigger = deferred(sensor, context)
+    trigger = deferred(wait, context)
     assert trigger.timeout_kind == "execution_timeout" and not trigger.terminate_on_timeout
     event = run_trigger(trigger)
     with pytest.raises(TASK_TIMEOUT) as err:
-        sensor.execute_complete(context, event)
+        wait.execute_complete(context, event)
     assert "NOT terminated" in str(err.value)
     assert status(emu, job_id)["status"] not in ("FAILED", "SUCCEEDED")
 
@@ -292,21 +282,15 @@ def test_a_400_from_submit_fails_at_once_with_its_own_message(emu):
 # -- 5. a job id that does not exist -------------------------------------------------------------
 
 
-def _missing_sensor(**kwargs: Any) -> BatchServiceJobSensor:
+def missing_job_sensor(emu, **kwargs: Any) -> BatchServiceJobSensor:
+    """The sensor on a job id that does not exist, giving up on it after 0.3 s by default."""
     kwargs.setdefault("not_found_grace", 0.3)
-    return BatchServiceJobSensor(
-        task_id="wait",
-        aws_conn_id="emu",
-        job_id=MISSING_JOB,
-        poke_interval=POKE,
-        timeout=60,
-        **kwargs,
-    )
+    return sensor(emu, MISSING_JOB, **kwargs)
 
 
 def test_a_job_that_does_not_exist_fails_the_sensor_without_retry(emu):
     with pytest.raises(AirflowFailException) as err:
-        _missing_sensor().execute(make_context())
+        missing_job_sensor(emu).execute(make_context())
     assert str(err.value).startswith(f"service job {MISSING_JOB} does not exist")
     assert "keeps running" not in str(err.value)
 
@@ -314,30 +298,23 @@ def test_a_job_that_does_not_exist_fails_the_sensor_without_retry(emu):
 def test_a_job_that_does_not_exist_fails_a_rescheduled_sensor(emu):
     context = make_context(task_state_store=FakeStateStore())
     with pytest.raises(AirflowFailException) as err:
-        run_rescheduled(lambda: _missing_sensor(mode="reschedule"), context)
+        run_rescheduled(lambda: missing_job_sensor(emu, mode="reschedule"), context)
     assert f"service job {MISSING_JOB} does not exist" in str(err.value)
 
 
 def test_a_job_that_does_not_exist_fails_a_deferred_sensor(emu):
     context = make_context()
     # A grace the first poke (on the worker) surely fits in, so the triggerer ends it.
-    sensor = _missing_sensor(deferrable=True, not_found_grace=2)
-    event = run_trigger(deferred(sensor, context))
+    wait = missing_job_sensor(emu, deferrable=True, not_found_grace=2)
+    event = run_trigger(deferred(wait, context))
     with pytest.raises(AirflowFailException) as err:
-        sensor.execute_complete(context, event)
+        wait.execute_complete(context, event)
     assert f"service job {MISSING_JOB} does not exist" in str(err.value)
 
 
 def test_a_timeout_before_the_grace_does_not_claim_the_job_runs(emu):
-    sensor = BatchServiceJobSensor(
-        task_id="wait",
-        aws_conn_id="emu",
-        job_id=MISSING_JOB,
-        poke_interval=POKE,
-        timeout=0.3,
-    )
     with pytest.raises(Exception) as err:
-        sensor.execute(make_context())
+        sensor(emu, MISSING_JOB, timeout=0.3).execute(make_context())
     assert "was never found" in str(err.value) and "keeps running" not in str(err.value)
 
 
@@ -348,16 +325,8 @@ def test_soft_fail_timeout_skips_with_the_explanation(emu):
     name = unique("softfail")
     emu.load_scenarios(scenario(name, hang()))
     job_id = operator(emu, name).execute(make_context())
-    sensor = BatchServiceJobSensor(
-        task_id="wait",
-        aws_conn_id="emu",
-        job_id=job_id,
-        poke_interval=POKE,
-        timeout=0.5,
-        soft_fail=True,
-    )
     with pytest.raises(AirflowSkipException) as err:
-        sensor.execute(make_context())
+        sensor(emu, job_id, timeout=0.5, soft_fail=True).execute(make_context())
     message = str(err.value)
     assert "NOT terminated and keeps running" in message
     assert "Its state at the last poll:" in message and job_id in message
@@ -369,15 +338,6 @@ def test_soft_fail_failure_skips_with_the_explanation(emu):
     emu.load_scenarios(scenario(name, failed(reason)))
     job_id = operator(emu, name).execute(make_context())
     for deferrable in (False, True):
-        sensor = BatchServiceJobSensor(
-            task_id="wait",
-            aws_conn_id="emu",
-            job_id=job_id,
-            poke_interval=POKE,
-            timeout=60,
-            soft_fail=True,
-            deferrable=deferrable,
-        )
         with pytest.raises(AirflowSkipException) as err:
-            sensor.execute(make_context())
+            sensor(emu, job_id, soft_fail=True, deferrable=deferrable).execute(make_context())
         assert reason in str(err.value) and "Skipping due to soft_fail" not in str(err.value)

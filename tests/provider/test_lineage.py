@@ -11,18 +11,19 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
+from airflow_batch_service._shared import clients as shared_clients
 from airflow_batch_service._shared.lineage import (
     ServiceJobLineageMixin,
     payload_s3_inputs,
     s3_dataset_parts,
 )
-from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
 
 from . import support
 from .conftest import VENV_BIN
@@ -38,7 +39,9 @@ RESULT = {
     "billableTimeInSeconds": 55,
     "failureReason": None,
 }
-PAYLOAD = {
+#: Only input channels (an S3 prefix twice, a file system, a bare bucket): what the pure
+#: lineage helpers read (a full payload for the emulator is ``LINEAGE_PAYLOAD``).
+INPUTS_ONLY_PAYLOAD = {
     "InputDataConfig": [
         {
             "ChannelName": "train",
@@ -59,16 +62,16 @@ def test_pure_helpers():
     assert s3_dataset_parts("s3://b") == ("s3://b", "/")
     assert s3_dataset_parts("s3://b/") == ("s3://b", "/")
     assert s3_dataset_parts("gs://b/k") is None and s3_dataset_parts("s3://") is None
-    assert payload_s3_inputs(PAYLOAD) == ["s3://data-bucket/train/", "s3://bare-bucket"]
-    assert payload_s3_inputs(json.dumps(PAYLOAD)) == payload_s3_inputs(PAYLOAD)
+    assert payload_s3_inputs(INPUTS_ONLY_PAYLOAD) == ["s3://data-bucket/train/", "s3://bare-bucket"]
+    assert payload_s3_inputs(json.dumps(INPUTS_ONLY_PAYLOAD)) == payload_s3_inputs(
+        INPUTS_ONLY_PAYLOAD
+    )
     assert payload_s3_inputs("not json") == [] and payload_s3_inputs(None) == []
     assert payload_s3_inputs({"InputDataConfig": "junk"}) == []
 
 
 def test_lineage_is_importable_without_openlineage():
     """The module (and a DAG using the mixin) imports no OpenLineage code until asked."""
-    import sys
-
     code = (
         "import sys, airflow_batch_service._shared.lineage\n"
         "print(any(m.startswith(('openlineage', 'airflow.providers.openlineage')) for m in sys.modules))"
@@ -108,7 +111,10 @@ def names(datasets: list[Any]) -> list[tuple[str, str]]:
 def test_facets_of_an_operator_and_of_a_sensor():
     pytest.importorskip("airflow.providers.openlineage")
     op = Task(
-        service_request_payload=PAYLOAD, training_job_result=RESULT, job_id="j-1", job_queue="q"
+        service_request_payload=INPUTS_ONLY_PAYLOAD,
+        training_job_result=RESULT,
+        job_id="j-1",
+        job_queue="q",
     )
     ti = NoXComTI()
     lineage = op.get_openlineage_facets_on_complete(ti)
@@ -126,7 +132,9 @@ def test_facets_of_an_operator_and_of_a_sensor():
 
     # The sensor: no payload of its own, the watched job's payload (a JSON string) instead.
     sensor = Task(
-        service_request_payload_seen=json.dumps(PAYLOAD), training_job_result=RESULT, job_id="j"
+        service_request_payload_seen=json.dumps(INPUTS_ONLY_PAYLOAD),
+        training_job_result=RESULT,
+        job_id="j",
     )
     lineage = sensor.get_openlineage_facets_on_complete(ti)
     assert len(lineage.inputs) == 2 and len(lineage.outputs) == 1
@@ -144,8 +152,8 @@ def test_without_a_result_on_the_task_only_the_inputs_and_no_xcom_read():
     pytest.importorskip("airflow.providers.openlineage")
     summary = {"status": "SUCCEEDED", "trainingJob": RESULT}
     for task in (
-        Task(service_request_payload=PAYLOAD, job_id="j-1", job_queue="q"),
-        Task(service_request_payload_seen=PAYLOAD, job_id="j-2"),
+        Task(service_request_payload=INPUTS_ONLY_PAYLOAD, job_id="j-1", job_queue="q"),
+        Task(service_request_payload_seen=INPUTS_ONLY_PAYLOAD, job_id="j-2"),
     ):
         ti = NoXComTI({"summary": summary, "return_value": summary})
         for lineage in (
@@ -172,7 +180,9 @@ def test_a_failed_job_names_its_inputs_and_no_artifact():
         "failureReason": "AlgorithmError: boom",
     }
     ti = NoXComTI()
-    task = Task(service_request_payload=PAYLOAD, training_job_result=failed_result, job_id="j")
+    task = Task(
+        service_request_payload=INPUTS_ONLY_PAYLOAD, training_job_result=failed_result, job_id="j"
+    )
     lineage = task.get_openlineage_facets_on_failure(ti)
     assert len(lineage.inputs) == 2
     assert lineage.outputs == []
@@ -204,8 +214,6 @@ TRAIN_INPUT = [("s3://data-bucket", "train/")]
 @pytest.fixture
 def emu(request, monkeypatch):
     pytest.importorskip("airflow.providers.openlineage")
-    from airflow_batch_service._shared import clients as shared_clients
-
     shared_clients.clear()
     yield support.connect_emulator(request, monkeypatch, "in_process", support.STATE_SECONDS)
     shared_clients.clear()
@@ -262,13 +270,7 @@ def test_failed_job_fail_event_has_no_artifact_for_wait_and_sensor(emu):
     op = operator(emu, name, wait_for_completion=True)
     with pytest.raises(AirflowException):  # retryable: a retry submits a new job
         op.execute(support.make_context())
-    sensor = BatchServiceJobSensor(
-        task_id="watch",
-        aws_conn_id="emu",
-        job_id=op.job_id,
-        poke_interval=support.POKE,
-        stream_logs=False,
-    )
+    sensor = support.sensor(emu, op.job_id, task_id="watch", stream_logs=False)
     with pytest.raises(AirflowFailException):
         sensor.execute(support.make_context())
     for task in (op, sensor):

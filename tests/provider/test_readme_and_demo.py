@@ -15,11 +15,6 @@ from typing import Any
 
 import pytest
 
-try:
-    from airflow.dag_processing.dagbag import DagBag
-except ImportError:  # Airflow < 3.2
-    from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
-
 from airflow_batch_service.cli import demo
 from airflow_batch_service.core import reasons
 from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
@@ -27,6 +22,7 @@ from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
 
 from .conftest import REPO
 from .support import failed, scenario, succeeded
+from .support_dags import dag_bag
 
 RETRY_STRATEGY = {
     "attempts": 3,
@@ -47,9 +43,7 @@ def readme_dag_source() -> str:
 
 def test_readme_minimal_dag_is_valid(tmp_path: Any) -> None:
     (tmp_path / "readme_dag.py").write_text(readme_dag_source())
-    bag = DagBag(dag_folder=str(tmp_path))
-    assert not bag.import_errors, bag.import_errors
-    dag = bag.dags["train_on_batch"]  # no metadata DB needed
+    dag = dag_bag(tmp_path).dags["train_on_batch"]  # no metadata DB needed
     submit, wait = dag.get_task("submit"), dag.get_task("wait")
     assert isinstance(submit, BatchSubmitServiceJobOperator)
     assert isinstance(wait, BatchServiceJobSensor)

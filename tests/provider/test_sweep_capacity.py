@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from .support import scenario, set_aws_connection, succeeded
-from .test_example_dags_more import _dag
+from .support_dags import example_dag, xcom
 
 SWEEP = 12
 CAPACITY = 4
@@ -53,7 +53,7 @@ def test_a_twelve_job_sweep_on_four_instances(
     monkeypatch.setenv("BATCH_SERVICE_POKE_INTERVAL", "0.2")
     monkeypatch.setenv("BATCH_SERVICE_SWEEP_SIZE", str(SWEEP))
 
-    dag_run = _dag(airflow_home, "example_batch_service_sweep").test()
+    dag_run = example_dag(airflow_home, "example_batch_service_sweep").test()
     out = capsys.readouterr().out
     assert str(dag_run.state).endswith("success"), out[-3000:]
 
@@ -81,5 +81,4 @@ def test_a_twelve_job_sweep_on_four_instances(
     assert not late, f"jobs that waited for capacity should start the instant it frees: {late}"
     assert batch.get_job_queue_snapshot(jobQueue="sweep-small")["frontOfQueue"]["jobs"] == []
     collect = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "collect_models")
-    models = collect.xcom_pull(task_ids="collect_models")
-    assert len(models if isinstance(models, dict) else __import__("json").loads(models)) == SWEEP
+    assert len(xcom(collect, task_ids="collect_models")) == SWEEP

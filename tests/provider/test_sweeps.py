@@ -4,7 +4,6 @@ per interval in the triggerer, and a RUNNABLE job's wait says where it stands in
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
@@ -12,37 +11,25 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_batch_service._shared import clients as shared_clients
-from airflow_batch_service.hooks.batch_service import clear_cache
-from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
-from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
 from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
 
-from .support import PAYLOAD, connect_emulator, make_context, thawed_at_first_look, unique
+from .support import (
+    connect_emulator,
+    make_context,
+    rebuild,
+    sensor,
+    submit,
+    thawed_at_first_look,
+    unique,
+)
 
-
-@pytest.fixture(autouse=True)
-def _fresh():
-    shared_clients.clear()
-    clear_cache()
-    yield
-    shared_clients.clear()
-    clear_cache()
+# The hook's queue cache is cleared around every test by the conftest.
+pytestmark = pytest.mark.usefixtures("fresh_shared_clients")
 
 
 @pytest.fixture(params=["in_process", "http"])
 def emu(request, monkeypatch):
     return connect_emulator(request, monkeypatch, request.param, 0.4)
-
-
-def submit(emu, name: str, queue: str | None = None) -> str:
-    return BatchSubmitServiceJobOperator(
-        task_id="submit",
-        aws_conn_id="emu",
-        job_name=name,
-        job_queue=queue or emu.queue_name,
-        service_request_payload=PAYLOAD,
-    ).execute(make_context())
 
 
 def until_running(emu, job_id: str, states: tuple[str, ...] = ("RUNNING",)) -> None:
@@ -55,13 +42,17 @@ def until_running(emu, job_id: str, states: tuple[str, ...] = ("RUNNING",)) -> N
 
 
 def run_triggers(job_ids: list[str], interval: float) -> list[dict[str, Any]]:
+    """One wait per job, each rebuilt as the triggerer would, run together: their first events."""
+
     async def all_events() -> list[dict[str, Any]]:
-        triggers = []
-        for job_id in job_ids:
-            kwargs = BatchServiceJobTrigger(
-                job_id=job_id, aws_conn_id="emu", poll_interval=interval, stream_logs=False
-            ).serialize()[1]
-            triggers.append(BatchServiceJobTrigger(**json.loads(json.dumps(kwargs))))
+        triggers = [
+            rebuild(
+                BatchServiceJobTrigger(
+                    job_id=job_id, aws_conn_id="emu", poll_interval=interval, stream_logs=False
+                )
+            )
+            for job_id in job_ids
+        ]
         events = await asyncio.gather(*(anext(t.run()) for t in triggers))
         return [e.payload for e in events]
 
@@ -109,18 +100,13 @@ def test_a_runnable_job_says_where_it_stands(emu, capsys, caplog):
     caplog.set_level(logging.INFO)
     emu.create_queue("tight", max_capacity=1)
     emu.configure(seconds_per_state=1.0)
-    first = submit(emu, unique("first"), "tight")
-    second = submit(emu, unique("second"), "tight")
-    third = submit(emu, unique("third"), "tight")
+    first = submit(emu, unique("first"), job_queue="tight")
+    second = submit(emu, unique("second"), job_queue="tight")
+    third = submit(emu, unique("third"), job_queue="tight")
     until_running(emu, first)
-    summary = BatchServiceJobSensor(
-        task_id="wait",
-        aws_conn_id="emu",
-        job_id=third,
-        poke_interval=0.2,
-        timeout=120,
-        stream_logs=False,
-    ).execute(make_context())
+    summary = sensor(emu, third, poke_interval=0.2, timeout=120, stream_logs=False).execute(
+        make_context()
+    )
     captured = capsys.readouterr()
     out = captured.out + captured.err + caplog.text
     assert "RUNNABLE for " in out and " in tight; 1 of 1 instances in use" in out, out[-3000:]
@@ -135,20 +121,14 @@ def test_a_runnable_job_says_where_it_stands(emu, capsys, caplog):
 def test_the_runnable_guard_says_where_the_job_stood(emu):
     emu.create_queue("tight2", max_capacity=1)
     emu.configure(seconds_per_state=5.0)
-    hog = submit(emu, unique("hog"), "tight2")
-    waiting = submit(emu, unique("starved"), "tight2")
+    hog = submit(emu, unique("hog"), job_queue="tight2")
+    waiting = submit(emu, unique("starved"), job_queue="tight2")
     until_running(emu, hog, states=("SCHEDULED", "STARTING", "RUNNING"))
-    sensor = BatchServiceJobSensor(
-        task_id="wait",
-        aws_conn_id="emu",
-        job_id=waiting,
-        poke_interval=0.2,
-        timeout=120,
-        max_runnable_seconds=1,
-        stream_logs=False,
+    wait = sensor(
+        emu, waiting, poke_interval=0.2, timeout=120, max_runnable_seconds=1, stream_logs=False
     )
     with pytest.raises(AirflowFailException) as err:
-        sensor.execute(make_context())
+        wait.execute(make_context())
     message = str(err.value)
     assert "longer than max_runnable_seconds=1" in message
     assert (

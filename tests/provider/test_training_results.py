@@ -9,12 +9,11 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_batch_service._shared import clients as shared_clients
 from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
 
 from .support import (
     PAYLOAD,
-    POKE,
+    VALIDATION,
     FakeStateStore,
     connect_emulator,
     deferred,
@@ -23,21 +22,16 @@ from .support import (
     run_rescheduled,
     run_trigger,
     scenario,
+    sensor,
     submit,
     submit_operator,
     succeeded,
     unique,
 )
 
+pytestmark = pytest.mark.usefixtures("fresh_shared_clients")
+
 METRICS = {"validation:accuracy": 0.93, "train:loss": 0.12}
-VALIDATION = "Received status from SageMaker: ValidationException: bad hyperparameter"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_clients():
-    shared_clients.clear()
-    yield
-    shared_clients.clear()
 
 
 @pytest.fixture(params=["in_process", "http"])
@@ -65,22 +59,15 @@ def check(result: dict[str, Any], job_name: str | None = None) -> None:
     assert result["failureReason"] is None
 
 
-def sensor(job_id: str, **kwargs: Any) -> BatchServiceJobSensor:
-    return BatchServiceJobSensor(
-        task_id="wait",
-        aws_conn_id="emu",
-        job_id=job_id,
-        poke_interval=POKE,
-        timeout=60,
-        stream_logs=False,
-        **kwargs,
-    )
+def quiet_sensor(emu, job_id: str, **kwargs: Any) -> BatchServiceJobSensor:
+    """:func:`support.sensor` without the training log streamed: only the result matters here."""
+    return sensor(emu, job_id, stream_logs=False, **kwargs)
 
 
 def test_poke_mode_sensor_carries_the_training_result(emu):
     job_id = submit(emu, a_job(emu))
     context = make_context()
-    summary = sensor(job_id).execute(context)
+    summary = quiet_sensor(emu, job_id).execute(context)
     check(summary["trainingJob"])
     assert context["ti"].xcom["training_job"] == summary["trainingJob"]
 
@@ -88,7 +75,7 @@ def test_poke_mode_sensor_carries_the_training_result(emu):
 def test_reschedule_mode_sensor_carries_the_training_result(emu):
     job_id = submit(emu, a_job(emu))
     context = make_context(task_state_store=FakeStateStore())
-    summary = run_rescheduled(lambda: sensor(job_id, mode="reschedule"), context)
+    summary = run_rescheduled(lambda: quiet_sensor(emu, job_id, mode="reschedule"), context)
     check(summary["trainingJob"])
 
 
@@ -97,7 +84,7 @@ def test_deferred_sensor_carries_the_training_result(emu):
     # and defers (a job already over when the sensor starts is rightly answered without deferring).
     job_id = submit(emu, a_job(emu, runnable_seconds=3))
     context = make_context()
-    task = sensor(job_id, deferrable=True)
+    task = quiet_sensor(emu, job_id, deferrable=True)
     event = run_trigger(deferred(task, context))
     summary = task.execute_complete(context, event)
     check(summary["trainingJob"])
@@ -128,7 +115,7 @@ def test_a_failed_job_carries_what_its_training_job_got_to(emu):
     job_id = submit(emu, name)
     context = make_context()
     with pytest.raises(AirflowFailException):
-        sensor(job_id).execute(context)
+        quiet_sensor(emu, job_id).execute(context)
     result = context["ti"].xcom["training_job"]
     assert result["trainingJobStatus"] == "Failed"
     assert result["failureReason"]  # as far as it got: its status and why it failed
@@ -137,5 +124,5 @@ def test_a_failed_job_carries_what_its_training_job_got_to(emu):
 def test_the_result_can_be_turned_off(emu):
     job_id = submit(emu, a_job(emu))
     context = make_context()
-    summary = sensor(job_id, read_training_result=False).execute(context)
+    summary = quiet_sensor(emu, job_id, read_training_result=False).execute(context)
     assert "trainingJob" not in summary and "training_job" not in context["ti"].xcom

@@ -28,12 +28,9 @@ from .support import (
     STATE_SECONDS,
     connect_emulator,
     describe,
-    hang,
+    hanging_job,
     make_context,
     rebuild,
-    scenario,
-    submit,
-    unique,
 )
 
 pytestmark = pytest.mark.usefixtures("fresh_shared_clients")
@@ -161,13 +158,6 @@ def test_trigger_kwargs_stored_by_earlier_releases_round_trip():
 
 
 # -- cancellation ---------------------------------------------------------------------------
-
-
-def hanging_job(emu) -> str:
-    """A job that runs until terminated (the cancellation tests' and the timeout tests')."""
-    name = unique("hang")
-    emu.load_scenarios(scenario(name, hang()))
-    return submit(emu, name)
 
 
 def test_trigger_on_kill_terminates_the_operators_job(emu):

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
+import pytest
+from airflow.providers.amazon.aws.links import base_aws
+from airflow.providers.common.compat.sdk import AirflowFailException
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -11,21 +16,24 @@ from botocore.exceptions import (
 
 from airflow_batch_service._shared.payload import payload_model_problems
 from airflow_batch_service._shared.submit_request import argument_for, build_submit_request
+from airflow_batch_service.core import errors
 from airflow_batch_service.core.errors import ErrorKind
-from airflow_batch_service.core.training_job import PAYLOAD_NAME_MAX
+from airflow_batch_service.core.training_job import (
+    BATCH_NAME_OVERHEAD,
+    PAYLOAD_NAME_MAX,
+    SAGEMAKER_NAME_MAX,
+)
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook, classify_exception
 from airflow_batch_service.links.batch_service import (
     BatchServiceJobDetailsLink,
     SageMakerTrainingJobLink,
     TrainingJobLogsLink,
 )
+from airflow_batch_service.naming import unique_training_job_name
 from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
+from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
 
-PAYLOAD = {
-    "TrainingJobName": "unit",
-    "RoleArn": "arn:aws:iam::123456789012:role/R",
-    "OutputDataConfig": {"S3OutputPath": "s3://b/p"},
-}
+from .support import PAYLOAD, make_context
 
 
 def _client_error(code: str, status: int, message: str = "m") -> ClientError:
@@ -144,12 +152,7 @@ def test_operator_template_fields_and_renderers():
 
 
 def test_sensor_backs_off_after_transient_errors_and_returns_false():
-    from unittest import mock
-
-    from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
-
-    from .support import make_context
-
+    # No connection: the hook is a stand-in answering with the errors.
     sensor = BatchServiceJobSensor(task_id="w", job_id="j", poke_interval=1, timeout=3600)
     hook = mock.Mock()
     hook.describe_service_job.side_effect = [
@@ -167,10 +170,6 @@ def test_sensor_backs_off_after_transient_errors_and_returns_false():
 
 
 def test_links_cope_with_missing_xcom(monkeypatch):
-    from unittest import mock
-
-    from airflow.providers.amazon.aws.links import base_aws
-
     monkeypatch.setattr(base_aws.XCom, "get_value", staticmethod(lambda **_: None))
     for link in (BatchServiceJobDetailsLink(), SageMakerTrainingJobLink(), TrainingJobLogsLink()):
         assert link.get_link(mock.Mock(), ti_key=mock.Mock()) == ""
@@ -185,8 +184,6 @@ def test_templates_render_into_names_and_payload():
         scheduling_priority="{{ params.p }}",
         params={"n": 7, "p": 0},
     )
-    from unittest import mock
-
     op.render_template_fields({"run_id": "abc", "params": {"n": 7, "p": 0}, "ti": mock.Mock()})
     assert op.job_name == "train-abc"
     assert op.service_request_payload["TrainingJobName"] == "t7"
@@ -195,22 +192,12 @@ def test_templates_render_into_names_and_payload():
 
 
 def test_name_limit_agrees_with_the_naming_helpers():
-    from airflow_batch_service.core.training_job import BATCH_NAME_OVERHEAD, SAGEMAKER_NAME_MAX
-    from airflow_batch_service.naming import unique_training_job_name
-
     assert PAYLOAD_NAME_MAX == SAGEMAKER_NAME_MAX - BATCH_NAME_OVERHEAD == 23
     name = unique_training_job_name("a-very-long-prefix-for-training", "manual__run")
     assert payload_model_problems({**PAYLOAD, "TrainingJobName": name}) == []
 
 
 def test_sensor_with_empty_job_id_fails_at_once():
-    import pytest
-    from airflow.providers.common.compat.sdk import AirflowFailException
-
-    from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
-
-    from .support import make_context
-
     with pytest.raises(AirflowFailException, match="job_id is None"):
         BatchServiceJobSensor(task_id="w", job_id=None).poke(make_context())  # type: ignore[arg-type]
 
@@ -218,8 +205,6 @@ def test_sensor_with_empty_job_id_fails_at_once():
 def test_every_caller_asks_one_classification():
     """Throttles are told from other transient trouble, and both are retryable; the hook's
     name and the core's are the same function."""
-    from airflow_batch_service.core import errors
-
     assert classify_exception is errors.classify_exception
     throttle = _client_error("ThrottlingException", 400)
     assert errors.is_retryable(throttle)

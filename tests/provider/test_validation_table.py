@@ -11,8 +11,12 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
 
-from .support import PAYLOAD, make_context
-from .test_with_emulator import emu  # noqa: F401  (the parametrised emulator fixture)
+from .support import (
+    PAYLOAD,
+    emu_in_process_and_http,  # noqa: F401  (the ``emu`` fixture)
+    make_context,
+    submit,
+)
 
 RULES = [{"action": "RETRY", "onStatusReason": f"r{i}*"} for i in range(6)]
 
@@ -220,7 +224,7 @@ CASES = [
 @pytest.mark.parametrize(
     ("overrides", "argument", "rule"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
-def test_invalid_argument_is_rejected_before_any_call(emu, capsys, overrides, argument, rule):  # noqa: F811
+def test_invalid_argument_is_rejected_before_any_call(emu, capsys, overrides, argument, rule):
     arguments = {
         "job_name": "valid-name",
         "job_queue": emu.queue_name,
@@ -238,7 +242,7 @@ def test_invalid_argument_is_rejected_before_any_call(emu, capsys, overrides, ar
     assert emu.stats().get("SubmitServiceJob", 0) == 0
 
 
-def test_sdk_style_prefix_rule_only_warns(emu, capsys):  # noqa: F811
+def test_sdk_style_prefix_rule_only_warns(emu, capsys):
     strategy = {
         "attempts": 2,
         "evaluateOnExit": [
@@ -248,15 +252,7 @@ def test_sdk_style_prefix_rule_only_warns(emu, capsys):  # noqa: F811
             }
         ],
     }
-    op = BatchSubmitServiceJobOperator(
-        task_id="submit",
-        aws_conn_id="emu",
-        job_name="warned",
-        job_queue=emu.queue_name,
-        service_request_payload=PAYLOAD,
-        retry_strategy=strategy,
-    )
-    op.execute(make_context())
+    submit(emu, "warned", retry_strategy=strategy)
     out = capsys.readouterr().out
     assert "can never match" in out and "warning" in out.lower()
     assert emu.stats()["SubmitServiceJob"] == 1

@@ -13,47 +13,32 @@ import re
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSensorTimeout
 
-from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
-from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
-
 from .support import (
     ISE,
-    PAYLOAD,
-    POKE,
     RETRY_ISE_THEN_EXIT,
-    STATE_SECONDS,
     VALIDATION,
     FakeStateStore,
     capacity,
-    connect_emulator,
+    describe,
+    emu_in_process_and_http,  # noqa: F401  (the ``emu`` fixture)
     failed,
     hang,
     make_context,
     run_rescheduled,
     scenario,
+    sensor,
     submit,
+    submit_operator,
     succeeded,
     thawed_at_first_look,
     unique,
 )
 
 
-@pytest.fixture(params=["in_process", "http"])
-def emu(request, monkeypatch):
-    """The emulator, with an ``aws`` connection ``emu`` pointing at it."""
-    return connect_emulator(request, monkeypatch, request.param, STATE_SECONDS)
-
-
-def sensor(job_id: str, **kwargs) -> BatchServiceJobSensor:
-    kwargs.setdefault("timeout", 60)
-    return BatchServiceJobSensor(
-        task_id="wait", aws_conn_id="emu", job_id=job_id, poke_interval=POKE, **kwargs
-    )
-
-
-def watch(job_id: str, **kwargs):
+def watch(emu, job_id: str, **kwargs):
+    """Run the sensor on ``job_id`` to its end: what it returned, and its context."""
     context = make_context()
-    return sensor(job_id, **kwargs).execute(context), context
+    return sensor(emu, job_id, **kwargs).execute(context), context
 
 
 # -- outcomes -----------------------------------------------------------------------------
@@ -73,7 +58,7 @@ def test_success_returns_summary_and_logs_each_state_once(emu, capsys):
     assert submit_ctx["ti"].xcom["job_name"].startswith("ok-")
     assert "batch_service_job_details" in submit_ctx["ti"].xcom
     with thawed_at_first_look(emu):
-        summary, ctx = watch(job_id)
+        summary, ctx = watch(emu, job_id)
     assert summary["status"] == "SUCCEEDED" and summary["jobId"] == job_id
     assert summary["trainingJobArn"] and summary["attempts"][0]["outcome"] == "SUCCEEDED"
     assert "SUCCEEDED" in summary["explanation"]
@@ -90,7 +75,7 @@ def test_retry_then_success_explains_the_rule(emu, capsys):
     name = unique("flaky")
     emu.load_scenarios(scenario(name, failed(ISE), succeeded()))
     job_id = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
-    summary, _ = watch(job_id)
+    summary, _ = watch(emu, job_id)
     assert summary["status"] == "SUCCEEDED"
     assert [a["outcome"] for a in summary["attempts"]] == ["RETRIED", "SUCCEEDED"]
     assert summary["attempts"][0]["matchedRule"] == 1
@@ -105,7 +90,7 @@ def test_exit_rule_fails_for_good(emu, capsys):
     emu.load_scenarios(scenario(name, failed(VALIDATION)))
     job_id = submit(emu, name, retry_strategy=RETRY_ISE_THEN_EXIT)
     with pytest.raises(AirflowFailException) as err:
-        watch(job_id)
+        watch(emu, job_id)
     assert "an EXIT rule matched" in str(err.value)
     assert "rule 2 EXIT" in str(err.value) and "ValidationException" in str(err.value)
     out = capsys.readouterr().out
@@ -117,7 +102,7 @@ def test_attempts_exhausted_with_no_rule_matching(emu, capsys):
     emu.load_scenarios(scenario(name, failed(), failed()))
     job_id = submit(emu, name, retry_strategy={"attempts": 2})
     with pytest.raises(AirflowFailException) as err:
-        watch(job_id)
+        watch(emu, job_id)
     message = str(err.value)
     assert "all 2 attempt(s) were used" in message
     assert "no evaluateOnExit rule matched" in message
@@ -132,7 +117,7 @@ def test_capacity_retries_use_no_attempt(emu, capsys):
         scenario(name, capacity(), capacity(runnable_seconds=1.5), succeeded(runnable_seconds=1.5))
     )
     job_id = submit(emu, name, retry_strategy={"attempts": 1})
-    summary, _ = watch(job_id)
+    summary, _ = watch(emu, job_id)
     assert summary["status"] == "SUCCEEDED"
     assert [a["outcome"] for a in summary["attempts"]] == ["SUCCEEDED"]  # capacity used none
     out = capsys.readouterr().out
@@ -146,7 +131,7 @@ def test_attempt_timeout_is_explained(emu, capsys):
         emu, name, retry_strategy={"attempts": 3}, timeout_config={"attemptDurationSeconds": 1}
     )
     with pytest.raises(AirflowFailException) as err:
-        watch(job_id)
+        watch(emu, job_id)
     assert "timeoutConfig.attemptDurationSeconds" in str(err.value)
     assert "timeoutConfig.attemptDurationSeconds" in capsys.readouterr().out
 
@@ -156,7 +141,7 @@ def test_sensor_timeout_says_the_job_keeps_running(emu, capsys):
     emu.load_scenarios(scenario(name, hang()))
     job_id = submit(emu, name)
     with pytest.raises(AirflowSensorTimeout) as err:
-        watch(job_id, timeout=0.5)
+        watch(emu, job_id, timeout=0.5)
     assert "NOT terminated" in str(err.value) and job_id in str(err.value)
     assert "NOT terminated" in capsys.readouterr().out
 
@@ -164,17 +149,11 @@ def test_sensor_timeout_says_the_job_keeps_running(emu, capsys):
 def test_on_kill_terminates_with_a_reason_naming_the_task(emu, capsys):
     name = unique("kill")
     emu.load_scenarios(scenario(name, hang()))
-    op = BatchSubmitServiceJobOperator(
-        task_id="train",
-        aws_conn_id="emu",
-        job_name=name,
-        job_queue=emu.queue_name,
-        service_request_payload=PAYLOAD,
-    )
+    op = submit_operator(emu, name, task_id="train")
     job_id = op.execute(make_context())
     op.on_kill()
     with pytest.raises(AirflowFailException) as err:
-        watch(job_id)
+        watch(emu, job_id)
     assert "it was terminated" in str(err.value)
     assert "train" in str(err.value) and "was killed" in str(err.value)
     assert "it was terminated" in capsys.readouterr().out
@@ -186,19 +165,12 @@ def test_stuck_runnable_is_terminated_and_explained(emu, capsys):
     emu.load_scenarios(scenario(name, succeeded(runnable_seconds=3600)))
     job_id = submit(emu, name)
     with pytest.raises(AirflowFailException) as err:
-        watch(job_id, max_runnable_seconds=0.3)
+        watch(emu, job_id, max_runnable_seconds=0.3)
     assert "max_runnable_seconds=0.3" in str(err.value)
     assert "terminated" in str(err.value)
     assert "max_runnable_seconds=0.3" in capsys.readouterr().out
-    described = emu.client("batch", **_client_kwargs(emu)).describe_service_job(jobId=job_id)
+    described = describe(emu, job_id)
     assert described["status"] == "FAILED" and described.get("isTerminated")
-
-
-def _client_kwargs(emu) -> dict:
-    kwargs = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    if getattr(emu, "endpoint_url", None):
-        kwargs["endpoint_url"] = emu.endpoint_url
-    return kwargs
 
 
 # -- the operator's own wait: the sensor's semantics ----------------------------------------
@@ -229,7 +201,7 @@ def test_throttling_and_5xx_do_not_fail_the_sensor(emu, capsys):
     job_id = submit(emu, name)
     emu.set_faults({"DescribeServiceJob": {"throttleRate": 0.5, "errorRate": 0.3}}, seed=7)
     # botocore's own retries off: every fault reaches the wait loop, which must ride it out.
-    summary, _ = watch(job_id, botocore_config={"retries": {"max_attempts": 1}})
+    summary, _ = watch(emu, job_id, botocore_config={"retries": {"max_attempts": 1}})
     assert summary["status"] == "SUCCEEDED"
     out = capsys.readouterr().out
     assert "transient AWS error" in out
@@ -239,7 +211,7 @@ def test_throttling_and_5xx_do_not_fail_the_sensor(emu, capsys):
 def test_job_not_yet_visible_is_waited_for(emu, capsys):
     emu.set_faults({"DescribeServiceJob": {"notFoundForMs": 3000}}, seed=1)
     job_id = submit(emu, unique("late"))
-    summary, _ = watch(job_id)
+    summary, _ = watch(emu, job_id)
     assert summary["status"] == "SUCCEEDED"
     captured = capsys.readouterr()
     assert "not visible yet" in captured.out + captured.err
@@ -253,7 +225,7 @@ def test_reschedule_mode_carries_watch_state_between_pokes(emu, capsys):
     store = FakeStateStore()
     context = make_context(task_state_store=store)
     with thawed_at_first_look(emu):
-        summary = run_rescheduled(lambda: sensor(job_id, mode="reschedule"), context)
+        summary = run_rescheduled(lambda: sensor(emu, job_id, mode="reschedule"), context)
     assert summary["status"] == "SUCCEEDED"
     assert store.sets >= 2
     out = capsys.readouterr().out

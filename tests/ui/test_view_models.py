@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from typing import Any
 
 import pytest
+from emulator.helpers import ISE  # tests/emulator/helpers.py, as tests/provider/support has it
 
 from airflow_batch_service.core.task_tag import TASK_TAG, TaskKey
 from airflow_batch_service.plugins import render, render_queues, render_tab
@@ -23,7 +25,6 @@ from airflow_batch_service.plugins.segments import timeline_entries
 from airflow_batch_service.plugins.task_instances import TaskInstanceInfo, TryInfo
 from airflow_batch_service.plugins.timeline import LaneInput, build_lane
 
-ISE = "Received status from SageMaker: InternalServerError: We encountered an internal error."
 RETRY_STRATEGY = {
     "attempts": 2,
     "evaluateOnExit": [
@@ -34,19 +35,22 @@ RETRY_STRATEGY = {
         {"action": "EXIT", "onStatusReason": "*"},
     ],
 }
-PAYLOAD = json.dumps(
+#: A small payload (one instance), as the boto3 call sends it: JSON text.
+PAYLOAD_JSON = json.dumps(
     {"TrainingJobName": "t", "ResourceConfig": {"InstanceType": "ml.g5.xlarge", "InstanceCount": 1}}
 )
 
 
-def _submit(batch: Any, name: str, queue: str, index: int) -> str:
+def _submit_tagged_try(batch: Any, name: str, queue: str, map_index: int) -> str:
+    """Submit with boto3 as the sweep's mapped ``train`` task ``map_index`` would (the task tag
+    the pages group jobs by) and the UI tests' retry strategy: the job id."""
     return batch.submit_service_job(
         jobName=name,
         jobQueue=queue,
         serviceJobType="SAGEMAKER_TRAINING",
-        serviceRequestPayload=PAYLOAD,
+        serviceRequestPayload=PAYLOAD_JSON,
         retryStrategy=RETRY_STRATEGY,
-        tags={TASK_TAG: f"sweep:train:manual__2026-01-01T00:00:00+00:00:{index}"},
+        tags={TASK_TAG: f"sweep:train:manual__2026-01-01T00:00:00+00:00:{map_index}"},
     )["jobId"]
 
 
@@ -70,7 +74,7 @@ def story(batch_emulator: Any) -> dict[str, Any]:
         }
     )
     batch = emu.client()
-    job_id = _submit(batch, "story", emu.queue_name, 0)
+    job_id = _submit_tagged_try(batch, "story", emu.queue_name, 0)
     transitions: list[dict[str, Any]] = []
     for _ in range(60):
         d = batch.describe_service_job(jobId=job_id)
@@ -201,7 +205,7 @@ def test_unwatched_lanes_split_the_wait_at_scheduled_at(batch_emulator: Any) -> 
     emu.create_queue("one", max_capacity=1)
     emu.load_scenarios({"jobs": [{"jobName": "sw*", "attempts": [{"result": "SUCCEEDED"}]}]})
     batch = emu.client()
-    ids = [_submit(batch, f"sw{i}", "one", i) for i in range(2)]
+    ids = [_submit_tagged_try(batch, f"sw{i}", "one", i) for i in range(2)]
     described = _run_to_the_end(emu, batch, ids)
     lanes = [
         build_lane(
@@ -239,7 +243,7 @@ def test_unwatched_lane_of_a_job_terminated_before_it_ran(batch_emulator: Any) -
     emu.configure(seconds_per_state=1, freeze_clock=True)
     emu.load_scenarios({"jobs": [{"jobName": "stop", "attempts": [{"result": "HANG"}]}]})
     batch = emu.client()
-    job_id = _submit(batch, "stop", emu.queue_name, 0)
+    job_id = _submit_tagged_try(batch, "stop", emu.queue_name, 0)
     for _ in range(40):
         if batch.describe_service_job(jobId=job_id)["status"] == "STARTING":
             break
@@ -287,7 +291,7 @@ def test_end_pin_follows_the_final_status(batch_emulator: Any, story: dict[str, 
         {"jobs": [{"jobName": "bad", "attempts": [{"result": "FAILED", "statusReason": reason}]}]}
     )
     batch = emu.client()
-    job_id = _submit(batch, "bad", emu.queue_name, 1)
+    job_id = _submit_tagged_try(batch, "bad", emu.queue_name, 1)
     d = _run_to_the_end(emu, batch, [job_id])[job_id]
     assert d["status"] == "FAILED"
     failed = build_lane(LaneInput(job_id=job_id, describe=d), now_ms=d["stoppedAt"] + 1000)
@@ -316,7 +320,7 @@ def test_in_progress_lane_is_ongoing(batch_emulator: Any) -> None:
     emu.configure(seconds_per_state=1, freeze_clock=True)
     emu.load_scenarios({"jobs": [{"jobName": "long", "attempts": [{"result": "HANG"}]}]})
     batch = emu.client()
-    job_id = _submit(batch, "long", emu.queue_name, 1)
+    job_id = _submit_tagged_try(batch, "long", emu.queue_name, 1)
     emu.advance(10)
     d = batch.describe_service_job(jobId=job_id)
     now = int(emu.advance(0) * 1000)
@@ -483,7 +487,7 @@ def test_queue_view_from_a_real_snapshot(batch_emulator: Any) -> None:
             jobName=f"w{i}",
             jobQueue="small",
             serviceJobType="SAGEMAKER_TRAINING",
-            serviceRequestPayload=PAYLOAD,
+            serviceRequestPayload=PAYLOAD_JSON,
             shareIdentifier="a" if i % 2 else "b",
             tags={TASK_TAG: f"sweep:train:r1:{i}"} if i != 2 else {"team": "other"},
         )["jobId"]
@@ -629,8 +633,6 @@ def test_env_aws_conn_ids() -> None:
 
 
 def test_view_model_modules_import_neither_airflow_nor_boto3() -> None:
-    import subprocess
-
     code = (
         "import sys\n"
         "from airflow_batch_service.plugins import (\n"

@@ -46,11 +46,13 @@ def watch(emu, job_id: str, **kwargs):
 
 def test_success_returns_summary_and_logs_each_state_once(emu, capsys):
     name = unique("ok")
-    # RUNNING lasts 2 s (about 40 polls): seen for certain even on a loaded machine, where a
-    # 0.25 s state can fall between two polls, and logged once however many polls see it.
-    # The clock stays frozen until the sensor's first look, so it sees the job from SUBMITTED
-    # (CI's sensor once looked first when the job was already RUNNING: "is RUNNING", no "now").
-    emu.load_scenarios(scenario(name, succeeded(seconds=2)))
+    # RUNNABLE and RUNNING are each held until a look has shown them (holdUntilSeen): seen
+    # for certain however late a loaded machine polls, and RUNNING (2 s, about 40 polls) is
+    # logged once however many polls see it. The clock stays frozen until the sensor's first
+    # look, so it sees the job from SUBMITTED (CI's sensor once looked first when the job was
+    # already RUNNING: "is RUNNING", no "now").
+    seen_once = {"RUNNABLE": 1, "RUNNING": 1}
+    emu.load_scenarios(scenario(name, succeeded(seconds=2, hold_until_seen=seen_once)))
     emu.configure(freeze_clock=True)
     submit_ctx = make_context()
     job_id = submit(emu, name, submit_ctx, scheduling_priority=0)

@@ -78,7 +78,7 @@ def cpu_hog(enabled: bool) -> Iterator[str]:
         what = "python busy loop on one core"
     hog = subprocess.Popen(argv, start_new_session=True)
     try:
-        yield what
+        yield f"{what} (pid {hog.pid})"
     finally:
         os.killpg(hog.pid, signal.SIGTERM)
         try:

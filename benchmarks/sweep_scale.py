@@ -71,10 +71,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import itertools
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -603,6 +605,7 @@ def main() -> None:
     from airflow_batch_service.emulator import EmulatorServer, aws_connection_json
 
     home = tempfile.mkdtemp(prefix="abs-sweep-home-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)  # leave nothing behind
     with EmulatorServer(seconds_per_state=0.05, scenarios=SCENARIOS, api_quotas="aws") as server:
         server.emulator.configure(api_quotas="off")
         server.emulator.create_queue(WAIT_QUEUE, max_capacity=args.capacity)

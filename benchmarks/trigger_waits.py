@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -148,6 +150,7 @@ def main() -> None:
     from benchmarks.emulator_throughput import HANG, submit_jobs
 
     home = tempfile.mkdtemp(prefix="abs-bench-home-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)  # leave nothing behind
     with EmulatorServer(queues=["q"], seconds_per_state=0.05, scenarios=HANG) as server:
         env = {
             **os.environ,

@@ -21,9 +21,12 @@ operator's: it owns its job) terminates the job with ``kill_reason``. Airflow de
 cancel's message, which some awaits drop; the wait therefore runs under
 ``cancellation.keeping_cancel_message``, so the message survives wherever the cancel lands;
 the terminate in ``on_kill`` runs under ``cancellation.finishing_even_if_cancelled``, since the
-triggerer repeats its cancel until the trigger is gone. Before 3.3 only ``cleanup()`` runs, on
-every exit including a triggerer restart, so it must not (and does not) terminate anything: the
-job keeps running.
+triggerer repeats its cancel until the trigger is gone. Airflow 3.3.2 sends the same message
+when a triggerer that stalled past its health threshold cancels the triggers another one
+adopted, so before terminating, ``on_kill`` asks Airflow for the task instance's state and
+leaves the job alone while the task is still deferred (``core.kill_rule``,
+``_shared.task_state``). Before 3.3 only ``cleanup()`` runs, on every exit including a
+triggerer restart, so it must not (and does not) terminate anything: the job keeps running.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ from airflow_batch_service._shared.cancellation import (
     finishing_even_if_cancelled,
     keeping_cancel_message,
 )
+from airflow_batch_service._shared.task_state import task_instance_state
 from airflow_batch_service._shared.wait_spec import WaitSpec
+from airflow_batch_service.core.kill_rule import decide_on_kill
 
 if TYPE_CHECKING:
     from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
@@ -143,6 +148,24 @@ class BatchServiceJobTrigger(BaseTrigger):
         await finishing_even_if_cancelled(self._terminate_on_kill())
 
     async def _terminate_on_kill(self) -> None:
+        # Airflow 3.3.2 also says "user action" when a triggerer that stalled cancels the copies
+        # of triggers another triggerer adopted: ask Airflow whether the task is still deferred
+        # before terminating (``core.kill_rule``).
+        state, problem = await task_instance_state(getattr(self, "task_instance", None))
+        decision = decide_on_kill(state)
+        if not decision.terminate:
+            self.log.warning(
+                "Deferred wait on service job %s cancelled as a kill, but %s.",
+                self.spec.job_id,
+                decision.why,
+            )
+            return
+        self.log.info(
+            "Deferred wait on service job %s killed: %s%s.",
+            self.spec.job_id,
+            decision.why,
+            f" ({problem})" if problem else "",
+        )
         try:
             await asyncio.wait_for(
                 self.hook.aterminate_service_job(self.spec.job_id, self.spec.kill_reason),

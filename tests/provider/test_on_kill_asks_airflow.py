@@ -1,0 +1,147 @@
+"""A killed operator trigger asks Airflow whether its task is still deferred before it
+terminates the job (``core.kill_rule``).
+
+Airflow 3.3.2's triggerer cancels a trigger with its "user action" message both for a user's
+kill, clear or mark and when a triggerer that stalled hands back triggers another one adopted.
+Only the task instance's state tells them apart. Here the trigger runs over the emulator as in
+the triggerer, and the triggerer's comms (``SUPERVISOR_COMMS``, through which a trigger's Task
+SDK calls reach the api-server) are a stand-in that answers Airflow's own ``GetTaskStates``
+message with Airflow's own ``TaskStatesResult``: the one piece of the triggerer not running
+here. The real triggerers are in ``tests/distributed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from airflow_batch_service._shared import task_state
+from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
+
+from .support import (
+    POKE,
+    STATE_SECONDS,
+    connect_emulator,
+    describe,
+    hanging_job,
+    output,
+    rebuild,
+)
+
+pytestmark = pytest.mark.usefixtures("fresh_shared_clients")
+
+comms_messages = pytest.importorskip("airflow.sdk.execution_time.comms")
+
+
+@pytest.fixture(params=["in_process", "http"])
+def emu(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    return connect_emulator(request, monkeypatch, request.param, STATE_SECONDS)
+
+
+class Comms:
+    """Answers ``GetTaskStates`` as the triggerer's supervisor would, from ``states``;
+    ``failures`` first calls raise (the api-server restarting)."""
+
+    def __init__(self, states: dict[str, Any], failures: int = 0) -> None:
+        self.states = states
+        self.failures = failures
+        self.asked: list[Any] = []
+
+    async def asend(self, message: Any) -> Any:
+        assert isinstance(message, comms_messages.GetTaskStates), message
+        self.asked.append(message)
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("api-server unavailable")
+        return comms_messages.TaskStatesResult(task_states=self.states)
+
+
+@pytest.fixture
+def comms(monkeypatch: pytest.MonkeyPatch) -> Any:
+    from airflow.sdk.execution_time import task_runner
+
+    def install(states: dict[str, Any], failures: int = 0) -> Comms:
+        fake = Comms(states, failures)
+        monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", fake, raising=False)
+        return fake
+
+    monkeypatch.setattr(task_state, "PAUSE_SECONDS", 0.0)
+    return install
+
+
+def _killed(emu: Any, map_index: int = -1) -> tuple[BatchServiceJobTrigger, str]:
+    """The operator's trigger for a running job, rebuilt as the triggerer does, with the task
+    instance the triggerer attaches."""
+    job_id = hanging_job(emu)
+    trigger = rebuild(
+        BatchServiceJobTrigger(
+            job_id=job_id, aws_conn_id="emu", poll_interval=POKE, terminate_on_kill=True
+        )
+    )
+    trigger.task_instance = SimpleNamespace(  # type: ignore[assignment]
+        dag_id="d", task_id="train", run_id="r1", map_index=map_index
+    )
+    return trigger, job_id
+
+
+def _terminated(emu: Any, job_id: str) -> bool:
+    return bool(describe(emu, job_id).get("isTerminated"))
+
+
+def test_a_trigger_handed_to_another_triggerer_leaves_its_job(emu, comms, capsys, caplog):
+    fake = comms({"r1": {"train": "deferred"}})
+    trigger, job_id = _killed(emu)
+    with caplog.at_level("INFO"):
+        asyncio.run(trigger.on_kill())
+    assert not _terminated(emu, job_id)
+    assert emu.stats().get("TerminateServiceJob", 0) == 0
+    log = output(capsys, caplog)
+    assert "still deferred" in log and job_id in log
+    (asked,) = fake.asked
+    assert (asked.dag_id, asked.task_ids, asked.run_ids, asked.map_index) == (
+        "d",
+        ["train"],
+        ["r1"],
+        None,
+    )
+
+
+@pytest.mark.parametrize("state", ["failed", "success", None, "scheduled", "running"])
+def test_a_kill_clear_or_mark_terminates(emu, comms, capsys, caplog, state):
+    comms({"r1": {"train": state}} if state else {"r1": {}})
+    trigger, job_id = _killed(emu)
+    with caplog.at_level("INFO"):
+        asyncio.run(trigger.on_kill())
+    assert _terminated(emu, job_id)
+    assert "was killed" in describe(emu, job_id)["statusReason"]
+    assert "no longer deferred" in output(capsys, caplog)
+
+
+def test_a_mapped_task_is_asked_by_its_own_key(emu, comms):
+    fake = comms({"r1": {"train": "failed", "train_4": "deferred"}})
+    trigger, job_id = _killed(emu, map_index=4)
+    asyncio.run(trigger.on_kill())
+    assert not _terminated(emu, job_id)
+    assert fake.asked[0].map_index == 4
+
+
+def test_a_passing_outage_is_asked_through(emu, comms):
+    fake = comms({"r1": {"train": "deferred"}}, failures=2)
+    trigger, job_id = _killed(emu)
+    asyncio.run(trigger.on_kill())
+    assert len(fake.asked) == 3
+    assert not _terminated(emu, job_id)
+
+
+def test_no_answer_at_all_follows_airflows_word(emu, comms, capsys, caplog):
+    fake = comms({"r1": {"train": "deferred"}}, failures=99)
+    trigger, job_id = _killed(emu)
+    with caplog.at_level("INFO"):
+        asyncio.run(trigger.on_kill())
+    assert len(fake.asked) == task_state.TRIES
+    assert _terminated(emu, job_id)
+    log = output(capsys, caplog)
+    assert "could not be asked" in log and "api-server unavailable" in log

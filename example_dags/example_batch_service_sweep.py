@@ -131,9 +131,13 @@ with DAG(
 
     @task
     def pick_best(summaries: list[dict]) -> dict:
-        """The run with the best validation accuracy, from XCom alone."""
+        """The run with the best validation accuracy, from XCom alone. A run whose metric
+        diverged (NaN, infinite) has it as null, with the original spelling in
+        ``finalMetricsNonFinite``: it is skipped."""
         scored = [
-            s for s in summaries if METRIC in (s.get("trainingJob") or {}).get("finalMetrics", {})
+            s
+            for s in summaries
+            if (s.get("trainingJob") or {}).get("finalMetrics", {}).get(METRIC) is not None
         ]
         if not scored:
             print(f"no run reported {METRIC}: nothing to pick")

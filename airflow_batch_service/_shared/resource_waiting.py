@@ -39,6 +39,7 @@ from airflow_batch_service.core.resource_wait import (
     ending,
     resource_flow,
 )
+from airflow_batch_service.core.strict_json import strict_json
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 
 T = TypeVar("T")
@@ -142,7 +143,7 @@ def finish(
     Airflow's retries apply to it as to any AWS error; ``soft_fail`` skips instead."""
     how = ending(outcome, sensor=sensor)
     if how is Ending.RETURN:
-        return outcome.value
+        return strict_json(outcome.value)
     if outcome.error and calls is not None and calls.raised is not None:
         raise calls.raised
     message = f"{prefix}{outcome.message}"

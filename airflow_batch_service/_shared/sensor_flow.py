@@ -28,6 +28,7 @@ from airflow_batch_service._shared.task_end import end_task
 from airflow_batch_service._shared.wait_spec import WaitSpec
 from airflow_batch_service.core.limits import SENSOR_TIMEOUT, Limit, deadline, nearest
 from airflow_batch_service.core.logtail import LogTail
+from airflow_batch_service.core.strict_json import strict_json
 from airflow_batch_service.core.wait import SUCCESS, JobWait, WaitOutcome, wait_flow
 
 if TYPE_CHECKING:
@@ -187,8 +188,8 @@ def _save_state(task: Sensor, context: Context, wait: JobWait) -> None:
     state = wait.state()
     if task._tail is not None:
         state["logs"] = task._tail.to_dict()
-    try:
-        store.set(_state_key(task, context), state)
+    try:  # strict JSON: the store is a database column, and the state holds AWS's reasons
+        store.set(_state_key(task, context), strict_json(state))
     except Exception:
         task.log.debug("could not save the wait state", exc_info=True)
 

@@ -31,6 +31,7 @@ from airflow_batch_service.core.logtail import LogTail
 from airflow_batch_service.core.queue_check import queue_problems
 from airflow_batch_service.core.reasons import SAGEMAKER_PREFIX
 from airflow_batch_service.core.retry import RetryStrategy, unreachable_prefix_rules
+from airflow_batch_service.core.strict_json import strict_json
 from airflow_batch_service.core.wait import WaitOutcome, wait_flow
 
 if TYPE_CHECKING:
@@ -180,9 +181,9 @@ def _submit(
     submitted_ms = waiting.now_ms()
     response = task.submit_durably(request, context)
     task.job_id = response["jobId"]
-    if task.do_xcom_push:
-        context["ti"].xcom_push(key="job_arn", value=response.get("jobArn"))
-        context["ti"].xcom_push(key="job_name", value=response.get("jobName"))
+    if task.do_xcom_push:  # AWS's text: strict JSON, as everything Airflow stores
+        context["ti"].xcom_push(key="job_arn", value=strict_json(response.get("jobArn")))
+        context["ti"].xcom_push(key="job_name", value=strict_json(response.get("jobName")))
     links.job(str(task.job_id))
     return submitted_ms
 
@@ -252,7 +253,8 @@ def defer(task: Operator, context: Context, started_ms: int) -> None:
 
 
 def _finish(task: Operator, context: Context, outcomes: list[WaitOutcome]) -> None:
-    """End the task as the last outcome says; the summary and the timeline to XCom."""
+    """End the task as the last outcome says; the summary (strict JSON: ``end_task``) and
+    the timeline to XCom."""
     summary = end_task(context, task, outcomes, resubmit_on_retry=True)
     if task.do_xcom_push:
         context["ti"].xcom_push(key="summary", value=summary)

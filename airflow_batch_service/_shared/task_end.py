@@ -1,6 +1,10 @@
 """How a wait ends its task, the same in every mode: what the waits saw goes to XCom, and the
 outcome (or a deferred wait's event) becomes the task's result or Airflow exception.
 
+Everything this hands to Airflow's database (the timeline and training-result XComs, the
+summary a task returns or pushes) is strict JSON (``core.strict_json``): PostgreSQL refuses
+NaN, infinities and NUL characters, which a diverged metric or an AWS reason can carry.
+
 :func:`finish` raises the exception ``core.outcome.ending`` names; :func:`end_task` records the
 timeline and the training result first. The operator's and the sensor's flows
 (``_shared.submit_flow``, ``_shared.sensor_flow``) end through :func:`end_task`, a poke, their
@@ -19,6 +23,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_batch_service.core.outcome import Ending, WaitOutcome, ending
+from airflow_batch_service.core.strict_json import strict_json
 
 try:
     from airflow.sdk.exceptions import AirflowTaskTimeout
@@ -34,13 +39,14 @@ def task_timeout_error(message: str) -> BaseException:
 def finish(
     outcome: WaitOutcome | Mapping[str, Any], log: Any, *, resubmit_on_retry: bool = False
 ) -> dict[str, Any]:
-    """The task's result for a wait's outcome (or a trigger's event): the summary on success;
-    otherwise the exception ``core.wait.ending`` names, with the explanation logged first."""
+    """The task's result for a wait's outcome (or a trigger's event): the summary (strict
+    JSON) on success; otherwise the exception ``core.wait.ending`` names, with the
+    explanation logged first."""
     if not isinstance(outcome, WaitOutcome):
         outcome = WaitOutcome.from_event(outcome)
     how, message = ending(outcome, resubmit_on_retry=resubmit_on_retry)
     if how is Ending.RETURN:
-        return dict(outcome.summary or {})
+        return dict(strict_json(outcome.summary or {}))
     log.error(outcome.message)
     if how is Ending.TASK_TIMEOUT:
         raise task_timeout_error(message)
@@ -62,10 +68,12 @@ def push_timeline(context: Mapping[str, Any], task: Any, outcomes: list[WaitOutc
     """
     if not getattr(task, "do_xcom_push", True) or not outcomes:
         return
-    value = [
-        {"jobId": o.job_id, "jobName": o.job_name, "transitions": list(o.timeline)}
-        for o in outcomes
-    ]
+    value = strict_json(
+        [
+            {"jobId": o.job_id, "jobName": o.job_name, "transitions": list(o.timeline)}
+            for o in outcomes
+        ]
+    )
     try:
         context["ti"].xcom_push(key=TIMELINE_KEY, value=value)
     except Exception:  # a timeline is never worth failing the task for
@@ -93,8 +101,9 @@ TRAINING_JOB_KEY = "training_job"
 def record_training_result(
     context: Mapping[str, Any], task: Any, outcome: WaitOutcome
 ) -> dict[str, Any] | None:
-    """Push the outcome's training result (if read) as the ``training_job`` XCom; return it."""
-    result = outcome.training_job
+    """Push the outcome's training result (if read, as strict JSON) as the ``training_job``
+    XCom; return it."""
+    result = strict_json(outcome.training_job)
     if result is not None and getattr(task, "do_xcom_push", True):
         try:
             context["ti"].xcom_push(key=TRAINING_JOB_KEY, value=result)

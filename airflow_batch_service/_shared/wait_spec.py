@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from airflow_batch_service.core.limits import SENSOR_TIMEOUT, Limit
+from airflow_batch_service.core.strict_json import strict_json
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,9 +90,12 @@ class WaitSpec:
         return Limit(self.deadline_ms, kind, self.timeout_what, self.timeout_label)
 
     def to_kwargs(self) -> dict[str, Any]:
-        """The kwargs Airflow stores for the trigger (JSON-able): every stored field, by name."""
-        return {
+        """The kwargs Airflow stores for the trigger: every stored field, by name, as strict
+        JSON (``core.strict_json``: ``state`` and ``log_state`` carry text from AWS, a status
+        reason, and PostgreSQL refuses a NUL character or a NaN in the trigger row)."""
+        kwargs = {
             spec_field.name: getattr(self, spec_field.name)
             for spec_field in fields(self)
             if spec_field.metadata.get("stored", True)
         }
+        return strict_json(kwargs)

@@ -229,7 +229,8 @@ def defer(task: Any, spec: WaitSpec) -> None:
     """Hand the wait ``spec`` describes to the triggerer, saying which time limit applies.
 
     The task builds its trigger (``task._defer_wait``: only a shell may import the trigger)
-    and defers with Airflow's backstop timeout.
+    and defers with Airflow's backstop timeout. What Airflow stores of it is the trigger's
+    kwargs, ``spec.to_kwargs()``: strict JSON (``core.strict_json``).
     """
     limit = spec.limit
     if limit is None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from airflow_batch_service.core.limits import EXECUTION_TIMEOUT
 from airflow_batch_service.core.retry import Cause
+from airflow_batch_service.core.strict_json import strict_json
 
 #: Event statuses (``WaitOutcome.status``).
 SUCCESS, FAILED, ERROR, TIMEOUT = "success", "failed", "error", "timeout"
@@ -57,11 +58,13 @@ class WaitOutcome:
     payload: str | None = None
 
     def to_event(self) -> dict[str, Any]:
-        """The JSON-able event (a trigger's payload); no pending termination in it."""
+        """The JSON-able event (a trigger's payload); no pending termination in it. Strict
+        JSON (``core.strict_json``): Airflow stores it as the task's ``next_kwargs``, and
+        PostgreSQL refuses NaN, infinities and NUL characters there."""
         event = asdict(self)
         event.pop("terminate_reason")
         event["timeline"] = list(self.timeline)
-        return event
+        return strict_json(event)
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> WaitOutcome:

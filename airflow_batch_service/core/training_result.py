@@ -14,12 +14,19 @@ the training job did not get that far), so a downstream task can index it withou
     "trainingJobStatus": "Completed",
     "secondaryStatus": "Completed",
     "modelArtifacts": "s3://my-bucket/models/AWSBatchtrain-3f2a.../output/model.tar.gz",
-    "finalMetrics": {"validation:accuracy": 0.93, "train:loss": 0.12},
+    "finalMetrics": {"validation:accuracy": 0.93, "train:loss": None},
+    "finalMetricsNonFinite": {"train:loss": "NaN"},
     "trainingTimeInSeconds": 1260,
     "billableTimeInSeconds": 1260,
     "failureReason": None,
 }
 ```
+
+A metric that is NaN or infinite (a diverged loss) has no JSON spelling, and Airflow's
+database (PostgreSQL) refuses the whole value that carries one: ``finalMetrics`` holds
+``None`` for it and ``finalMetricsNonFinite`` maps its name to the original, spelled
+``"NaN"``, ``"Infinity"`` or ``"-Infinity"`` (``core.strict_json.non_finite_text``; what
+``float()`` reads back). ``finalMetricsNonFinite`` is ``{}`` when every metric is finite.
 
 Pure: standard library only, no Airflow, no boto3.
 """
@@ -30,6 +37,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_batch_service.core.strict_json import non_finite_text
+
 #: The keys of :func:`training_result`'s dict, in order.
 TRAINING_RESULT_KEYS = (
     "trainingJobName",
@@ -38,6 +47,7 @@ TRAINING_RESULT_KEYS = (
     "secondaryStatus",
     "modelArtifacts",
     "finalMetrics",
+    "finalMetricsNonFinite",
     "trainingTimeInSeconds",
     "billableTimeInSeconds",
     "failureReason",
@@ -59,7 +69,8 @@ def _seconds(value: Any) -> int | None:
 
 def _metric_value(value: Any) -> float | int | None:
     """A metric as a JSON number: NaN and infinities (a diverged loss) become None, since
-    JSON has no spelling for them and XCom would refuse or mangle the whole result."""
+    JSON has no spelling for them and XCom would refuse or mangle the whole result (the
+    original is kept in ``finalMetricsNonFinite``)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     if isinstance(value, float) and not math.isfinite(value):
@@ -67,9 +78,10 @@ def _metric_value(value: Any) -> float | int | None:
     return value
 
 
-def final_metrics(describe_training_job: Mapping[str, Any]) -> dict[str, float | int | None]:
-    """``FinalMetricDataList`` as ``{MetricName: Value}`` (a repeated name: the last wins)."""
-    out: dict[str, float | int | None] = {}
+def _metric_items(describe_training_job: Mapping[str, Any]) -> dict[str, Any]:
+    """``FinalMetricDataList`` as ``{MetricName: Value}``, values as given (a repeated name:
+    the last wins)."""
+    out: dict[str, Any] = {}
     items = describe_training_job.get("FinalMetricDataList")
     if not isinstance(items, list | tuple):
         return out
@@ -78,8 +90,24 @@ def final_metrics(describe_training_job: Mapping[str, Any]) -> dict[str, float |
             continue
         name = item.get("MetricName")
         if isinstance(name, str) and name:
-            out[name] = _metric_value(item.get("Value"))
+            out[name] = item.get("Value")
     return out
+
+
+def final_metrics(describe_training_job: Mapping[str, Any]) -> dict[str, float | int | None]:
+    """``FinalMetricDataList`` as ``{MetricName: Value}`` (a repeated name: the last wins);
+    a value that is not a finite number is None."""
+    return {name: _metric_value(v) for name, v in _metric_items(describe_training_job).items()}
+
+
+def non_finite_metrics(describe_training_job: Mapping[str, Any]) -> dict[str, str]:
+    """The metrics that are NaN or infinite, ``{MetricName: "NaN" | "Infinity" |
+    "-Infinity"}`` (``core.strict_json.non_finite_text``): what ``final_metrics`` has as None."""
+    return {
+        name: non_finite_text(value)
+        for name, value in _metric_items(describe_training_job).items()
+        if isinstance(value, float) and not math.isfinite(value)
+    }
 
 
 def model_artifacts(describe_training_job: Mapping[str, Any]) -> str | None:
@@ -93,8 +121,9 @@ def model_artifacts(describe_training_job: Mapping[str, Any]) -> str | None:
 def training_result(describe_training_job: Mapping[str, Any]) -> dict[str, Any]:
     """The training job's outcome from a ``DescribeTrainingJob`` response (see module doc).
 
-    Missing or malformed fields come out as ``None`` (``{}`` for the metrics); the input is
-    never modified and nothing in the output refers into it.
+    Missing or malformed fields come out as ``None`` (``{}`` for ``finalMetrics`` and
+    ``finalMetricsNonFinite``); the input is never modified and nothing in the output refers
+    into it.
     """
     d = describe_training_job if isinstance(describe_training_job, Mapping) else {}
     return {
@@ -104,6 +133,7 @@ def training_result(describe_training_job: Mapping[str, Any]) -> dict[str, Any]:
         "secondaryStatus": _text(d.get("SecondaryStatus")),
         "modelArtifacts": model_artifacts(d),
         "finalMetrics": final_metrics(d),
+        "finalMetricsNonFinite": non_finite_metrics(d),
         "trainingTimeInSeconds": _seconds(d.get("TrainingTimeInSeconds")),
         "billableTimeInSeconds": _seconds(d.get("BillableTimeInSeconds")),
         "failureReason": _text(d.get("FailureReason")),

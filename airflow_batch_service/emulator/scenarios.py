@@ -10,7 +10,12 @@ entry wins. Tries past the script succeed. Format (documented in ``docs/emulator
                             {"result": "SUCCEEDED", "metrics": {"validation:accuracy": 0.93}}]}]}
 
 ``metrics`` (emulator extension) is what the attempt's ``DescribeTrainingJob`` reports in
-``FinalMetricDataList`` once the attempt has ended.
+``FinalMetricDataList`` once the attempt has ended. A value may be NaN or infinite (a
+diverged loss, as SageMaker reports it): a Python float in-process, JSON's ``NaN`` /
+``Infinity`` / ``-Infinity`` tokens (Python's ``json`` reads them), or the strings ``"NaN"``,
+``"Infinity"``, ``"-Infinity"`` for a client whose JSON cannot carry the tokens;
+:meth:`Scenarios.to_dict` writes the strings, so what the control API answers is standard
+JSON. A ``statusReason`` is any string, NUL characters included.
 
 ``holdUntilSeen`` (emulator extension) keeps the try in a status until a client has been shown
 the job in it: ``{"RUNNABLE": 1}`` leaves RUNNABLE only after one DescribeServiceJob or
@@ -131,7 +136,7 @@ def _script_to_dict(script: JobScript) -> dict[str, Any]:
         if step.runnable_seconds is not None:
             item["runnableSeconds"] = step.runnable_seconds
         if step.metrics:
-            item["metrics"] = dict(step.metrics)
+            item["metrics"] = {name: _metric_out(value) for name, value in step.metrics}
         if step.hold_until_seen:
             item["holdUntilSeen"] = dict(step.hold_until_seen)
         if step.hold_until_released:
@@ -146,8 +151,34 @@ def _number(value: Any, path: str) -> float:
     return float(value)
 
 
+#: The spellings of the non-finite metric values a scenario may give as strings.
+NON_FINITE_METRICS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _metric_out(value: float) -> float | str:
+    """A metric as :meth:`Scenarios.to_dict` writes it: a non-finite one as its string."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def _metric_value(value: Any, path: str) -> float:
+    """A number (NaN and infinities too), or one of :data:`NON_FINITE_METRICS`' strings."""
+    if isinstance(value, str) and value in NON_FINITE_METRICS:
+        return NON_FINITE_METRICS[value]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ScenarioError(
+            f'{path}: must be a finite number, NaN or an infinity (a float, or the string "NaN", '
+            f'"Infinity" or "-Infinity"), got {value!r}'
+        )
+    return float(value)
+
+
 def _metrics(raw: Any, path: str) -> tuple[tuple[str, float], ...]:
-    """``{"validation:accuracy": 0.93}``: SageMaker metric names (1-255 chars) -> numbers."""
+    """``{"validation:accuracy": 0.93}``: SageMaker metric names (1-255 chars) -> numbers,
+    non-finite ones included (``{"train:loss": "NaN"}``)."""
     if not isinstance(raw, Mapping):
         raise ScenarioError(f"{path}: must be an object mapping metric names to numbers")
     out = []
@@ -156,13 +187,7 @@ def _metrics(raw: Any, path: str) -> tuple[tuple[str, float], ...]:
             raise ScenarioError(
                 f"{path}: metric names are strings of 1-255 characters, got {name!r}"
             )
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            raise ScenarioError(f"{path}.{name}: must be a finite number, got {value!r}")
-        out.append((name, float(value)))
+        out.append((name, _metric_value(value, f"{path}.{name}")))
     return tuple(out)
 
 

@@ -41,6 +41,7 @@ from airflow_batch_service.core.resource_wait import (
     resource_flow,
 )
 from airflow_batch_service.core.status import IN_PROGRESS_STATUSES
+from airflow_batch_service.core.strict_json import strict_json
 from airflow_batch_service.core.task_tag import TASK_TAG
 from airflow_batch_service.links.batch_service import BatchServiceJobDetailsLink
 from airflow_batch_service.links.service_operations import (
@@ -146,6 +147,13 @@ def _default_reason(op: BatchTerminateServiceJobsOperator, context: Context) -> 
 
 
 def terminate(op: BatchTerminateServiceJobsOperator, context: Context) -> dict[str, Any]:
+    """Select the jobs, terminate them (unless ``report_only``) and return the report, as
+    strict JSON (``core.strict_json``): Airflow stores it, and it carries AWS's words (job
+    names, TerminateServiceJobs' errors)."""
+    return dict(strict_json(_terminate(op, context)))
+
+
+def _terminate(op: BatchTerminateServiceJobsOperator, context: Context) -> dict[str, Any]:
     job_ids = maybe_json(op.job_ids)
     task_ids = maybe_json(op.submitting_task_ids)
     reason = op.reason if op.reason is not None else _default_reason(op, context)
@@ -201,7 +209,7 @@ def terminate(op: BatchTerminateServiceJobsOperator, context: Context) -> dict[s
     )
     if report["errors"] and op.fail_on_error:
         if op.do_xcom_push:
-            context["ti"].xcom_push(key="report", value=report)
+            context["ti"].xcom_push(key="report", value=strict_json(report))
         raise AirflowException(
             f"{len(report['errors'])} of {len(jobs)} service job(s) could not be terminated "
             f"(the others were): {report['errors']}; the report is in XCom key 'report'"

@@ -5,7 +5,9 @@
 ``BatchServiceJobQueueTrigger`` (``BatchServiceJobQueueSensor``) describe their resource every
 ``poll_interval`` seconds, through :class:`BatchServiceJobHook` methods run in a thread, and
 fire one event: ``{"status": "success" | "failure" | "timeout", "message", "value"}`` where
-``value`` is the resource's summary (``core.operations.ResourceCheck.summary``).
+``value`` is the resource's summary (``core.operations.ResourceCheck.summary``), as strict JSON
+(``core.strict_json``: Airflow stores the event, and PostgreSQL refuses a NUL character, which
+a status reason from AWS may carry).
 Throttling, 5xx and connection errors are logged and polled through; they never end the wait.
 
 A declaration over the one resource wait: ``run`` steps ``core.resource_wait.resource_flow``
@@ -20,6 +22,8 @@ from typing import Any
 
 from airflow.providers.amazon.aws.utils.mixins import AwsHookParams
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_batch_service.core.strict_json import strict_json
 
 #: Event statuses (``core.resource_wait``'s, spelled here so that importing them is free).
 SUCCESS, FAILURE, TIMEOUT = "success", "failure", "timeout"
@@ -85,7 +89,7 @@ class _ResourceStatusTrigger(BaseTrigger):
             connection=self.connection_args(),
             log=self.log,
         )
-        yield TriggerEvent(outcome.to_event())
+        yield TriggerEvent(strict_json(outcome.to_event()))
 
 
 class BatchServiceEnvironmentTrigger(_ResourceStatusTrigger):

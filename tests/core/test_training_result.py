@@ -46,6 +46,7 @@ def test_a_completed_job_gives_every_field():
         "secondaryStatus": "Completed",
         "modelArtifacts": f"s3://bucket/out/{NAME}/output/model.tar.gz",
         "finalMetrics": {"validation:accuracy": 0.93, "train:loss": 0.12},
+        "finalMetricsNonFinite": {},
         "trainingTimeInSeconds": 1260,
         "billableTimeInSeconds": 1190,
         "failureReason": None,
@@ -89,18 +90,31 @@ def test_non_finite_metrics_become_none_and_a_repeated_name_keeps_the_last():
                 {"MetricName": "acc", "Value": 0.5},
                 {"MetricName": "acc", "Value": 0.7},
                 {"MetricName": "inf", "Value": float("inf")},
+                {"MetricName": "neg", "Value": float("-inf")},
+                {"MetricName": "was-nan", "Value": float("nan")},
+                {"MetricName": "was-nan", "Value": 0.25},
                 {"Value": 1.0},
                 "junk",
             ]
         )
     )
-    assert result["finalMetrics"] == {"loss": None, "acc": 0.7, "inf": None}
+    assert result["finalMetrics"] == {
+        "loss": None,
+        "acc": 0.7,
+        "inf": None,
+        "neg": None,
+        "was-nan": 0.25,
+    }
+    # The originals, as float() reads them back.
+    assert result["finalMetricsNonFinite"] == {"loss": "NaN", "inf": "Infinity", "neg": "-Infinity"}
+    assert float(result["finalMetricsNonFinite"]["inf"]) == float("inf")
     json.loads(json.dumps(result, allow_nan=False))
 
 
 def test_malformed_or_empty_input_gives_the_empty_result_and_the_input_is_untouched():
     empty = training_result({})
-    assert empty == {key: ({} if key == "finalMetrics" else None) for key in TRAINING_RESULT_KEYS}
+    dicts = ("finalMetrics", "finalMetricsNonFinite")
+    assert empty == {key: ({} if key in dicts else None) for key in TRAINING_RESULT_KEYS}
     assert (
         training_result(
             {"ModelArtifacts": "s3://x", "FinalMetricDataList": {}, "TrainingTimeInSeconds": True}

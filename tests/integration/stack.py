@@ -231,7 +231,7 @@ class AirflowStack:
         comp.log_file = comp.log_path.open("ab")
         comp.proc = subprocess.Popen(
             comp.argv,
-            env=self._env,
+            env=self.component_env(name),
             cwd=self.workdir,
             stdin=subprocess.DEVNULL,
             stdout=comp.log_file,
@@ -239,6 +239,10 @@ class AirflowStack:
             start_new_session=True,
         )
         self.procs[name] = comp
+
+    def component_env(self, name: str) -> dict[str, str]:
+        """One component's environment (a subclass may give a process its own settings)."""
+        return self._env
 
     def ensure_running(self) -> list[str]:
         """Restart any component that died (an earlier test crashed it); returns their names.

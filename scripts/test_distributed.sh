@@ -20,5 +20,10 @@ venv=${VENV:-.venv}
 EXTRAS=dev,async,openlineage,distributed scripts/bootstrap.sh "$venv" constraints/airflow-3.3.txt
 export AIRFLOW__CORE__UNIT_TEST_MODE=True
 export ABS_DISTRIBUTED=1
-# One process: the lane's tests share one stack and take turns on it.
-exec "$venv/bin/python" -m pytest -p no:xdist -q tests/distributed "$@"
+# One process: the lane's tests share one stack and take turns on it. Paths given (a file
+# of tests/distributed) narrow the run; otherwise it is the whole lane.
+paths=(tests/distributed)
+for arg in "$@"; do
+  case "$arg" in tests/*) paths=() ;; esac
+done
+exec "$venv/bin/python" -m pytest -p no:xdist -q "${paths[@]}" "$@"

@@ -18,10 +18,12 @@ readers and by-pid cleanup) with what differs in production:
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,6 +185,42 @@ class DistributedStack(AirflowStack):
         if old is not None:
             self._retired.append(old)
         self._spawn(name)
+
+    @contextlib.contextmanager
+    def supervised(self) -> Iterator[list[str]]:
+        """Within the block, a component that exits is started again at once, as its
+        supervisor would in production; yields the names restarted so far (a list that
+        grows). Meanwhile a dead component is not an error of the stack."""
+        stop = threading.Event()
+        restarted: list[str] = []
+
+        def loop() -> None:
+            while not stop.wait(0.5):
+                restarted.extend(self.start_exited())
+
+        thread = threading.Thread(target=loop, name="stack-supervisor", daemon=True)
+        self._supervising = True
+        thread.start()
+        try:
+            yield restarted
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+            self._supervising = False
+
+    _supervising: bool = False
+
+    def _check_alive(self) -> None:
+        if not self._supervising:
+            super()._check_alive()
+
+    def start_exited(self) -> list[str]:
+        """Start every component that exited (what Kubernetes' or systemd's restart policy
+        does); returns their names."""
+        dead = [n for n in self.components if self.down(n)]
+        for name in dead:
+            self.start_component(name)
+        return dead
 
     def down(self, name: str) -> bool:
         """Whether ``name`` is not running (killed by a test, or crashed)."""

@@ -103,8 +103,8 @@ def stack(distributed_stack: DistributedStack) -> DistributedStack:
     for name in distributed_stack.components:
         if not distributed_stack.down(name):
             distributed_stack.resume(name)  # harmless when it runs; undoes a SIGSTOP left over
-        else:
-            print(f"starting {name} again (an earlier test stopped or crashed it)")
-            distributed_stack.start_component(name)
+    restarted = distributed_stack.start_exited()
+    if restarted:
+        print(f"started again (an earlier test stopped or crashed them): {restarted}")
     distributed_stack.wait_for_triggerers(2)
     return distributed_stack

@@ -39,6 +39,8 @@ TIMINGS: dict[str, str] = {
     # are adopted by the other (the default is 30 s).
     "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
     "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
+    # 60 triggers each: a 100-job sweep must split over the two (the default is 1,000).
+    "AIRFLOW__TRIGGERER__CAPACITY": "60",
     "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
     "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "1",
     "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "10",

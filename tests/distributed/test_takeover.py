@@ -115,9 +115,10 @@ def test_a_stalled_triggerer_that_resumes_leaves_the_adopted_jobs(
         {"jobs": [{"jobName": f"{name}*", "attempts": [
             {"result": "SUCCEEDED", "holdUntilReleased": {"RUNNING": gate}}]}]}
     )  # fmt: skip
-    # Sleeping: a 30 s poll interval puts each wait in its sleep nearly all the time. Inside a
-    # call: a 1 s interval, then every DescribeServiceJob is held open until released.
-    poll = 30 if where == "sleeping" else 1
+    # Sleeping: an 8 s poll interval puts each wait in its sleep all but a few milliseconds
+    # of it. Inside a call: a 1 s interval, then every DescribeServiceJob is held open until
+    # released.
+    poll = 8 if where == "sleeping" else 1
     write_dag(stack, dag_id, operator_tasks(3, name, poll))
     run_id = stack.trigger(dag_id)
     tasks = [f"train_{i}" for i in range(3)]

@@ -3,10 +3,16 @@
 
     .venv/bin/python scripts/airflow_stack.py --emulator --dag example_dags/example_batch_service_basic.py
     .venv-af30/bin/python scripts/airflow_stack.py --trigger example_batch_service_basic
+    .venv/bin/python scripts/airflow_stack.py --distributed --trigger example_batch_service_deferrable
 
 Runs api-server, scheduler, dag-processor and triggerer of the interpreter's own venv from a
 temp AIRFLOW_HOME on 127.0.0.1 (see tests/integration/stack.py), prints the URL, and keeps
 them up until Ctrl-C; every process it started is stopped by pid on the way out.
+With --distributed it runs the production topology instead (tests/distributed/cluster.py):
+PostgreSQL and Redis from Debian's packages, CeleryExecutor with a worker, two schedulers, two
+triggerers, the dag-processor and the api-server; the venv needs the ``distributed`` extra
+(``EXTRAS=dev,async,openlineage,distributed scripts/bootstrap.sh``, or run
+``scripts/test_distributed.sh`` once).
 With --emulator it also starts the emulator server and gives the stack the ``batch_emulator``
 aws connection and the settings the example DAGs read. With --trigger DAG_ID it triggers that DAG
 once it is parsed, waits for the run and prints the task logs, then stops (a one-shot check).
@@ -32,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dag", type=Path, action="append", default=[], help="DAG file to copy in")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for every process")
     parser.add_argument("--emulator", action="store_true", help="start the emulator server too")
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="PostgreSQL, Redis, Celery, two schedulers and two triggerers",
+    )
     parser.add_argument("--seconds-per-state", type=float, default=1.0)
     parser.add_argument("--trigger", metavar="DAG_ID", help="trigger, wait, print logs, stop")
     parser.add_argument("--timeout", type=float, default=300, help="run deadline for --trigger")
@@ -62,7 +73,12 @@ def main(argv: list[str] | None = None) -> int:
         candidate = ROOT / "example_dags" / f"{args.trigger}.py"
         if candidate.exists():
             dags.append(candidate)
-    stack = AirflowStack(workdir=workdir, extra_env=extra)
+    if args.distributed:
+        from distributed.cluster import DistributedStack  # lazy: only with --distributed
+
+        stack: AirflowStack = DistributedStack(workdir=workdir, extra_env=extra)
+    else:
+        stack = AirflowStack(workdir=workdir, extra_env=extra)
     rc = 0
     try:
         stack.start()
@@ -70,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             stack.add_dag_file(dag)
         print(
             f"Airflow {stack.version()} up in {stack.timings['startup']:.1f}s at {stack.base_url}\n"
-            f"AIRFLOW_HOME={stack.home}\ndags={stack.dags_folder}\nprocess logs={stack.proc_logs}",
+            f"AIRFLOW_HOME={stack.home}\ndags={stack.dags_folder}\nprocess logs={stack.proc_logs}"
+            + (f"\ncomponents: {', '.join(stack.procs)}" if args.distributed else ""),
             flush=True,
         )
         if args.trigger:

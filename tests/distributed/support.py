@@ -84,6 +84,17 @@ def triggerer_log(stack: DistributedStack, dag_id: str, run_id: str, task: str, 
     return "\n".join(p.read_text(errors="replace") for p in files)
 
 
+def component_says(
+    stack: DistributedStack, component: str, needle: str, dag_id: str, task: str
+) -> bool:
+    """Whether ``component``'s own log has a line with ``needle`` about ``dag_id``'s ``task``
+    (a trigger's lines carry ``dag_id=`` and ``task_id=`` there)."""
+    return any(
+        needle in line and f"dag_id={dag_id} " in line and f"task_id={task} " in line
+        for line in stack.component_log(component).splitlines()
+    )
+
+
 def jobs_named(emulator: Any, prefix: str) -> list[dict[str, Any]]:
     client = emulator.client()
     pages = client.get_paginator("list_service_jobs").paginate(

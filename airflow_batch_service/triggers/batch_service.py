@@ -134,8 +134,10 @@ class BatchServiceJobTrigger(BaseTrigger):
         yield TriggerEvent(outcome.to_event())
 
     async def on_kill(self) -> None:
-        """Airflow 3.3+: the user killed, cleared or marked the deferred task. Terminate the job
-        if this wait owns it (``terminate_on_kill``); a sensor's trigger leaves it alone."""
+        """Airflow 3.3+: the triggerer says the user killed, cleared or marked the deferred
+        task. Terminate the job if this wait owns it (``terminate_on_kill``) and Airflow
+        confirms the task is no longer deferred (``core.kill_rule``: a triggerer hand-over
+        says the same); a sensor's trigger leaves the job alone."""
         if not self.spec.terminate_on_kill:
             self.log.info(
                 "Deferred wait on service job %s killed; the job is left running (its owner "

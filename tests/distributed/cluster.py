@@ -23,9 +23,8 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import psutil
 from integration.stack import AirflowStack, StackError
@@ -267,17 +266,6 @@ class DistributedStack(AirflowStack):
             (str(task) if int(mi) < 0 else f"{task}_{mi}"): (None if h is None else str(h))
             for task, mi, h in rows
         }
-
-    def wait_until(self, what: str, check: Callable[[], Any], timeout: float) -> Any:
-        """``check()``'s first truthy value, or an error naming ``what`` and the last value."""
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while time.monotonic() < deadline:
-            last = check()
-            if last:
-                return last
-            time.sleep(0.5)
-        raise AssertionError(f"awaited {what} for {timeout:.0f}s; last saw {last!r}")
 
     def component_log(self, name: str) -> str:
         comp = self.procs[name]

@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 from integration.stack import StackError, StackUnavailable
+from integration.support import emulator_env
 
 from .cluster import DistributedStack
 from .services import ServiceUnavailable
 
-EMULATOR_CONN_ID = "batch_emulator"
 HERE = Path(__file__).parent
 
 
@@ -57,22 +57,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def distributed_stack(
     tmp_path_factory: pytest.TempPathFactory, batch_emulator_server_process: Any
 ) -> Iterator[DistributedStack]:
-    from airflow_batch_service.emulator.connection import aws_connection_json
-    from airflow_batch_service.emulator.pytest_plugin import QUEUE_NAME
-
-    endpoint = batch_emulator_server_process.endpoint_url
-    region = batch_emulator_server_process.region
     stack = DistributedStack(
         workdir=tmp_path_factory.mktemp("distributed-stack"),
-        extra_env={
-            f"AIRFLOW_CONN_{EMULATOR_CONN_ID.upper()}": aws_connection_json(endpoint, region),
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": region,
-            "BATCH_SERVICE_CONN_ID": EMULATOR_CONN_ID,
-            "BATCH_SERVICE_QUEUE": QUEUE_NAME,
-            "BATCH_SERVICE_POKE_INTERVAL": "2",
-        },
+        extra_env=emulator_env(batch_emulator_server_process),
     )
     try:
         stack.start()

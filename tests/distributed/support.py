@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from integration.support import dag_source, job_name, until
+from integration.support import dag_source, hold_jobs, job_name, until
 
 from .cluster import DistributedStack
 
@@ -103,4 +103,4 @@ def jobs_named(emulator: Any, prefix: str) -> list[dict[str, Any]]:
     return [job for page in pages for job in page["jobSummaryList"]]
 
 
-__all__ = ["job_name", "until"]
+__all__ = ["hold_jobs", "job_name", "until"]

@@ -20,6 +20,7 @@ from typing import Any
 from .cluster import DistributedStack
 from .support import (
     deferred_and_running,
+    hold_jobs,
     job_name,
     jobs_named,
     operator_tasks,
@@ -32,10 +33,7 @@ def test_deferred_waits_survive_a_postgres_restart(stack: DistributedStack, emul
     dag_id = "dist_pg_restart"
     name = job_name(dag_id)[:18]
     gate = "pg-restarted"
-    emulator.load_scenarios(
-        {"jobs": [{"jobName": f"{name}*", "attempts": [
-            {"result": "SUCCEEDED", "holdUntilReleased": {"RUNNING": gate}}]}]}
-    )  # fmt: skip
+    hold_jobs(emulator, name, RUNNING=gate)
     write_dag(stack, dag_id, operator_tasks(3, name, 2) + "\n" + sensor_tasks(2, name, 2))
     run_id = stack.trigger(dag_id)
     waits = [f"train_{i}" for i in range(3)] + [f"wait_{i}" for i in range(2)]

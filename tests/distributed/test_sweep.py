@@ -11,7 +11,7 @@ from collections import Counter
 from typing import Any
 
 from .cluster import DistributedStack
-from .support import until, write_dag
+from .support import hold_jobs, until, write_dag
 
 SWEEP = 100
 CAPACITY = 8
@@ -24,10 +24,7 @@ def test_a_100_job_sweep_split_over_two_triggerers(stack: DistributedStack, emul
     gate = "dist-sweep-all-deferred"
     emulator.create_queue(queue, max_capacity=CAPACITY)
     emulator.configure(seconds_per_state=2, api_quotas="aws")
-    emulator.load_scenarios(
-        {"jobs": [{"jobName": "dsw-*", "attempts": [
-            {"result": "SUCCEEDED", "holdUntilReleased": {"RUNNING": gate}}]}]}
-    )  # fmt: skip
+    hold_jobs(emulator, "dsw-", RUNNING=gate)
     write_dag(
         stack,
         dag_id,

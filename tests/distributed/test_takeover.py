@@ -23,6 +23,7 @@ from .support import (
     busiest,
     component_says,
     deferred_and_running,
+    hold_jobs,
     host_component,
     job_name,
     jobs_named,
@@ -58,10 +59,7 @@ def test_a_killed_triggerers_waits_are_adopted(stack: DistributedStack, emulator
     dag_id = "dist_triggerer_sigkill"
     name = job_name(dag_id)[:18]
     gate = "sigkill-adopted"
-    emulator.load_scenarios(
-        {"jobs": [{"jobName": f"{name}*", "attempts": [
-            {"result": "SUCCEEDED", "holdUntilReleased": {"RUNNING": gate}}]}]}
-    )  # fmt: skip
+    hold_jobs(emulator, name, RUNNING=gate)
     write_dag(stack, dag_id, operator_tasks(5, name, 2) + "\n" + sensor_tasks(5, name, 2))
     run_id = stack.trigger(dag_id)
     waits = [f"train_{i}" for i in range(5)] + [f"wait_{i}" for i in range(5)]
@@ -112,10 +110,7 @@ def test_a_stalled_triggerer_that_resumes_leaves_the_adopted_jobs(
     dag_id = f"dist_stall_{where}"
     name = job_name(dag_id)[:18]
     gate = f"stall-{where}"
-    emulator.load_scenarios(
-        {"jobs": [{"jobName": f"{name}*", "attempts": [
-            {"result": "SUCCEEDED", "holdUntilReleased": {"RUNNING": gate}}]}]}
-    )  # fmt: skip
+    hold_jobs(emulator, name, RUNNING=gate)
     # Sleeping: an 8 s poll interval puts each wait in its sleep all but a few milliseconds
     # of it. Inside a call: a 1 s interval, then every DescribeServiceJob is held open until
     # released.

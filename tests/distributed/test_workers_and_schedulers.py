@@ -14,7 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 from .cluster import DistributedStack
-from .support import deferred_and_running, job_name, jobs_named, operator_tasks, until, write_dag
+from .support import (
+    deferred_and_running,
+    hold_jobs,
+    job_name,
+    jobs_named,
+    operator_tasks,
+    until,
+    write_dag,
+)
 
 
 def _held(emulator: Any, operation: str) -> int:
@@ -31,10 +39,7 @@ def test_a_killed_worker_s_submit_and_sensor_finish_on_a_new_worker(
     dag_id = "dist_worker_kill"
     name = job_name(dag_id)
     gate = "worker-sensor-poked"
-    emulator.load_scenarios(
-        {"jobs": [{"jobName": f"{name}*", "attempts": [
-            {"result": "SUCCEEDED", "holdUntilReleased": {"RUNNING": gate}}]}]}
-    )  # fmt: skip
+    hold_jobs(emulator, name, RUNNING=gate)
     write_dag(
         stack,
         dag_id,
@@ -89,10 +94,7 @@ def test_a_killed_scheduler_loses_and_repeats_no_resume(
     dag_id = "dist_scheduler_kill"
     name = job_name(dag_id)[:18]
     gate = "scheduler-resume"
-    emulator.load_scenarios(
-        {"jobs": [{"jobName": f"{name}*", "attempts": [
-            {"result": "SUCCEEDED", "holdUntilReleased": {"RUNNING": gate}}]}]}
-    )  # fmt: skip
+    hold_jobs(emulator, name, RUNNING=gate)
     write_dag(stack, dag_id, operator_tasks(6, name, 1))
     run_id = stack.trigger(dag_id)
     tasks = [f"train_{i}" for i in range(6)]

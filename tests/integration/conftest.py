@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from .stack import AirflowStack, StackError, StackUnavailable
+from .support import emulator_env
 
 REPO = Path(__file__).resolve().parents[2]
-EMULATOR_CONN_ID = "batch_emulator"
 POKE_INTERVAL = "2"
 
 
@@ -57,23 +57,9 @@ def airflow_stack(
     tmp_path_factory: pytest.TempPathFactory, batch_emulator_server_process: Any
 ) -> Iterator[AirflowStack]:
     """The session's running Airflow, stopped (every process, by pid) at the end of the session."""
-    from airflow_batch_service.emulator.connection import aws_connection_json
-    from airflow_batch_service.emulator.pytest_plugin import QUEUE_NAME
-
-    endpoint = batch_emulator_server_process.endpoint_url
-    region = batch_emulator_server_process.region
     stack = AirflowStack(
         workdir=tmp_path_factory.mktemp("airflow-stack"),
-        extra_env={
-            f"AIRFLOW_CONN_{EMULATOR_CONN_ID.upper()}": aws_connection_json(endpoint, region),
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": region,
-            # Read by the example DAGs.
-            "BATCH_SERVICE_CONN_ID": EMULATOR_CONN_ID,
-            "BATCH_SERVICE_QUEUE": QUEUE_NAME,
-            "BATCH_SERVICE_POKE_INTERVAL": POKE_INTERVAL,
-        },
+        extra_env=emulator_env(batch_emulator_server_process, POKE_INTERVAL),
     )
     stack.pylib.mkdir(parents=True, exist_ok=True)
     try:

@@ -44,6 +44,31 @@ QUEUE = os.environ["BATCH_SERVICE_QUEUE"]
 """
 
 
+#: The ``aws`` connection the real stacks' DAGs use, pointing at the emulator's HTTP server.
+EMULATOR_CONN_ID = "batch_emulator"
+
+
+def emulator_env(server: Any, poke_interval: str = "2") -> dict[str, str]:
+    """A real stack's environment for the emulator ``server``: the ``batch_emulator`` aws
+    connection pointing at it, dummy credentials, and the settings the example DAGs read."""
+    from airflow_batch_service.emulator.connection import (  # lazy: boto3 only with a stack
+        aws_connection_json,
+    )
+    from airflow_batch_service.emulator.pytest_plugin import QUEUE_NAME  # lazy: as above
+
+    return {
+        f"AIRFLOW_CONN_{EMULATOR_CONN_ID.upper()}": aws_connection_json(
+            server.endpoint_url, server.region
+        ),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": server.region,
+        "BATCH_SERVICE_CONN_ID": EMULATOR_CONN_ID,
+        "BATCH_SERVICE_QUEUE": QUEUE_NAME,
+        "BATCH_SERVICE_POKE_INTERVAL": poke_interval,
+    }
+
+
 def job_name(dag_id: str) -> str:
     """The job name a test DAG submits under: its DAG id, as Batch allows it."""
     return dag_id.replace("_", "-")

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import EMULATOR_CONN_ID
 from .stack import AirflowStack
+from .support import EMULATOR_CONN_ID
 from .support import until as _until
 
 ROLE_CONN_ID = "batch_emulator_role"

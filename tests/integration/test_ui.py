@@ -31,8 +31,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import EMULATOR_CONN_ID
 from .stack import AirflowStack
+from .support import EMULATOR_CONN_ID
 
 #: Where the screenshots go: a temp directory, so a test run leaves the working tree as it was;
 #: ``ABS_UI_SCREENSHOTS=docs/img`` refreshes the docs' screenshots (docs/ui.md shows them).

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import EMULATOR_CONN_ID
 from .stack import AirflowStack
+from .support import EMULATOR_CONN_ID
 from .test_ui import _wait
 from .test_ui import browser as browser  # the fixture, started only where used
 

@@ -22,8 +22,8 @@ import pytest
 
 from airflow_batch_service.core.durable import TASK_TAG, TaskKey
 
-from .conftest import EMULATOR_CONN_ID
 from .stack import AirflowStack, StackError, StackUnavailable
+from .support import EMULATOR_CONN_ID
 from .test_ui import _css, _dump, _wait
 from .test_ui import browser as browser  # the fixture, started only where used
 

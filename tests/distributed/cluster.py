@@ -266,7 +266,3 @@ class DistributedStack(AirflowStack):
             (str(task) if int(mi) < 0 else f"{task}_{mi}"): (None if h is None else str(h))
             for task, mi, h in rows
         }
-
-    def component_log(self, name: str) -> str:
-        comp = self.procs[name]
-        return comp.log_path.read_text(errors="replace")

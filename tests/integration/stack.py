@@ -696,6 +696,10 @@ class AirflowStack:
                 out.append(_render_log_line(line))
         return "\n".join(out)
 
+    def component_log(self, name: str) -> str:
+        """What a component wrote to its output so far (every run of it, appended)."""
+        return self.procs[name].log_path.read_text(errors="replace")
+
     # ------------------------------------------------------------------ diagnostics
     def diagnostics(self, names: Iterable[str] | None = None, lines: int = 30) -> str:
         chosen = list(names) if names is not None else list(self.procs)

@@ -156,11 +156,29 @@ def submitted_job(stack: AirflowStack, emulator: Any, dag_id: str, run_id: str, 
 
 def trigger_started(stack: AirflowStack, dag_id: str, run_id: str, task: str) -> None:
     """Wait until ``task``'s trigger runs in the triggerer ("deferred" in the database is not
-    yet that: a task killed before the triggerer picks its trigger up gets no ``on_kill``)."""
+    yet that: a task killed before the triggerer picks its trigger up gets no ``on_kill``),
+    and the scheduler has heard from the executor that the deferring process ended.
+
+    The second half matters when a test then lets the job finish: on a loaded machine the
+    deferring process can outlive a short job, and Airflow 3.0.6 fails a task whose trigger
+    fired before the executor's "success" for that process arrived (the task is queued again
+    by then, and the late event is taken for an external state change)."""
     until(
         "the trigger running in the triggerer",
         lambda: " starting" in stack.trigger_log(dag_id, run_id, task),
         60,
+        stack,
+        dag_id,
+        run_id,
+    )
+    key = f"TaskInstanceKey(dag_id='{dag_id}', task_id='{task}', run_id='{run_id}'"
+    until(
+        "the scheduler receiving the executor's event for the deferring process",
+        lambda: any(
+            "Received executor event" in line and key in line
+            for line in stack.component_log("scheduler").splitlines()
+        ),
+        120,
         stack,
         dag_id,
         run_id,

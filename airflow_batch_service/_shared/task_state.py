@@ -53,29 +53,68 @@ async def task_instance_state(task_instance: Any) -> tuple[Any, str]:
     return UNKNOWN, problem
 
 
+async def current_job_arn(task_instance: Any) -> Any:
+    """The ``job_arn`` XCom of the task instance's current try (the job it submitted or
+    reattached to), ``None`` when there is none, or ``UNKNOWN`` when Airflow did not answer."""
+    if task_instance is None:
+        return UNKNOWN
+    for attempt in range(TRIES):
+        if attempt:
+            await asyncio.sleep(PAUSE_SECONDS)
+        try:
+            return await asyncio.wait_for(_ask_xcom(task_instance), timeout=CALL_TIMEOUT_SECONDS)
+        except _NoComms:
+            return UNKNOWN
+        except Exception:  # any failure is an unknown answer, not an error of on_kill
+            continue
+    return UNKNOWN
+
+
+async def _ask_xcom(task_instance: Any) -> Any:
+    from airflow.sdk.execution_time.comms import GetXCom  # lazy: the Task SDK only at a kill
+
+    map_index = getattr(task_instance, "map_index", None)
+    response = await _send(
+        GetXCom(
+            key="job_arn",
+            dag_id=str(task_instance.dag_id),
+            run_id=str(task_instance.run_id),
+            task_id=str(task_instance.task_id),
+            map_index=map_index if isinstance(map_index, int) else None,
+        )
+    )
+    value = getattr(response, "value", None)
+    return None if value is None else str(value)
+
+
+async def _send(message: Any) -> Any:
+    from airflow.sdk.execution_time import task_runner  # lazy: the Task SDK only at a kill
+
+    comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
+    if comms is None:
+        raise _NoComms("no Task SDK comms in this process")
+    asend = getattr(comms, "asend", None)
+    if asend is not None:
+        return await asend(message)
+    return await asyncio.to_thread(comms.send, message)
+
+
 class _NoComms(RuntimeError):
     """This process has no Task SDK comms to ask with."""
 
 
 async def _ask(task_instance: Any) -> dict[str, Any]:
-    from airflow.sdk.execution_time import task_runner  # lazy: the Task SDK only at a kill
-    from airflow.sdk.execution_time.comms import GetTaskStates  # lazy: as above
+    from airflow.sdk.execution_time.comms import GetTaskStates  # lazy: the Task SDK only at a kill
 
-    comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
-    if comms is None:
-        raise _NoComms("no Task SDK comms in this process")
     map_index = getattr(task_instance, "map_index", None)
-    message = GetTaskStates(
-        dag_id=str(task_instance.dag_id),
-        task_ids=[str(task_instance.task_id)],
-        run_ids=[str(task_instance.run_id)],
-        map_index=map_index if isinstance(map_index, int) and map_index >= 0 else None,
+    response = await _send(
+        GetTaskStates(
+            dag_id=str(task_instance.dag_id),
+            task_ids=[str(task_instance.task_id)],
+            run_ids=[str(task_instance.run_id)],
+            map_index=map_index if isinstance(map_index, int) and map_index >= 0 else None,
+        )
     )
-    asend = getattr(comms, "asend", None)
-    if asend is not None:
-        response = await asend(message)
-    else:
-        response = await asyncio.to_thread(comms.send, message)
     states = getattr(response, "task_states", None)
     if not isinstance(states, dict):
         raise RuntimeError(f"unexpected answer to GetTaskStates: {type(response).__name__}")

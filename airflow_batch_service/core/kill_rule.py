@@ -19,9 +19,10 @@ the moment of ``on_kill``:
 - Airflow could not be asked (the API down, or a version without the call): follow the
   message, which is Airflow's own word, and terminate, saying so.
 
-A clear that a new try already answered by reattaching is the one case where the state reads
-``deferred`` although a user acted; leaving the job alone there is right, since the new try
-owns it now.
+A clear whose new try is already deferred also reads ``deferred`` although a user acted. The
+new try's ``job_arn`` XCom tells which job it waits on: this one (it reattached, so it owns
+the job now: leave it) or another it submitted (this job has no owner left: terminate it).
+Without that XCom (``do_xcom_push=False``) the state alone decides.
 """
 
 from __future__ import annotations
@@ -72,13 +73,24 @@ def state_from_task_states(
     return None if state is None else str(state)
 
 
-def decide_on_kill(state: Any) -> KillDecision:
-    """The rule of the module docstring for the task instance's ``state`` (or :data:`UNKNOWN`)."""
+def decide_on_kill(state: Any, current_job: Any = None, job_id: str = "") -> KillDecision:
+    """The rule of the module docstring for the task instance's ``state`` (or :data:`UNKNOWN`).
+
+    ``current_job`` is the job the task's current try says it submitted (its ``job_arn``
+    XCom), asked when the task is deferred: a cleared task's new try that submitted a NEW job
+    is deferred too, but on that other job, and this wait's job would be orphaned unless it is
+    terminated. ``None`` or :data:`UNKNOWN` (no such XCom) leaves the state alone to decide."""
     if state is UNKNOWN:
         return KillDecision(
             True,
             "Airflow could not be asked for the task's state; following the triggerer's "
             "word that a user killed, cleared or marked the task",
+        )
+    if state == DEFERRED and isinstance(current_job, str) and job_id and job_id not in current_job:
+        return KillDecision(
+            True,
+            f"the task is deferred again, but on another job ({current_job}): a new try "
+            "after a clear submitted its own, and this one has no other owner",
         )
     if state == DEFERRED:
         return KillDecision(

@@ -42,9 +42,9 @@ from airflow_batch_service._shared.cancellation import (
     finishing_even_if_cancelled,
     keeping_cancel_message,
 )
-from airflow_batch_service._shared.task_state import task_instance_state
+from airflow_batch_service._shared.task_state import current_job_arn, task_instance_state
 from airflow_batch_service._shared.wait_spec import WaitSpec
-from airflow_batch_service.core.kill_rule import decide_on_kill
+from airflow_batch_service.core.kill_rule import DEFERRED, decide_on_kill
 
 if TYPE_CHECKING:
     from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
@@ -153,8 +153,10 @@ class BatchServiceJobTrigger(BaseTrigger):
         # Airflow 3.3.2 also says "user action" when a triggerer that stalled cancels the copies
         # of triggers another triggerer adopted: ask Airflow whether the task is still deferred
         # before terminating (``core.kill_rule``).
-        state, problem = await task_instance_state(getattr(self, "task_instance", None))
-        decision = decide_on_kill(state)
+        ti = getattr(self, "task_instance", None)
+        state, problem = await task_instance_state(ti)
+        current_job = await current_job_arn(ti) if state == DEFERRED else None
+        decision = decide_on_kill(state, current_job, self.spec.job_id)
         if not decision.terminate:
             self.log.warning(
                 "Deferred wait on service job %s cancelled as a kill, but %s.",

@@ -50,3 +50,14 @@ def test_state_is_read_for_the_one_task_instance() -> None:
     assert state_from_task_states(states, "r3", "train", -1) is None
     assert state_from_task_states(states, "r1", "train", 7) is None
     assert state_from_task_states({"r1": None}, "r1", "train", -1) is None
+
+
+def test_deferred_on_another_job_means_a_new_try_left_this_one() -> None:
+    decision = decide_on_kill("deferred", "arn:aws:batch:r:1:service-job/other", "mine")
+    assert decision.terminate is True and "another job" in decision.why
+    assert (
+        decide_on_kill("deferred", "arn:aws:batch:r:1:service-job/mine", "mine").terminate is False
+    )
+    assert decide_on_kill("deferred", None, "mine").terminate is False
+    assert decide_on_kill("deferred", UNKNOWN, "mine").terminate is False
+    assert decide_on_kill("failed", "arn:.../mine", "mine").terminate is True

@@ -61,8 +61,14 @@ class Comms:
         self.states = states
         self.failures = failures
         self.asked: list[Any] = []
+        self.job_arn: str | None = None  # the current try's job_arn XCom (None: the same job)
+        self.xcom_asks: list[Any] = []
 
     async def asend(self, message: Any) -> Any:
+        if isinstance(message, comms_messages.GetXCom):
+            self.xcom_asks.append(message)
+            assert message.key == "job_arn", message
+            return comms_messages.XComResult(key="job_arn", value=self.job_arn)
         assert isinstance(message, comms_messages.GetTaskStates), message
         self.asked.append(message)
         if self.failures:
@@ -157,3 +163,23 @@ def test_no_answer_at_all_follows_airflows_word(emu, comms, capsys, caplog):
     assert _terminated(emu, job_id)
     log = output(capsys, caplog)
     assert "could not be asked" in log and "api-server unavailable" in log
+
+
+def test_a_new_try_deferred_on_another_job_leaves_this_one_no_owner(emu, comms, capsys, caplog):
+    """A clear whose new try submitted a job of its own and deferred on it: the task reads
+    ``deferred``, but this wait's job would be orphaned, so it is terminated."""
+    fake = comms({"r1": {"train": "deferred"}})
+    fake.job_arn = "arn:aws:batch:us-east-1:123456789012:service-job/another-job"
+    trigger, job_id = _killed(emu)
+    asyncio.run(trigger.on_kill())
+    assert _terminated(emu, job_id)
+    assert "deferred again, but on another job" in output(capsys, caplog)
+    assert fake.xcom_asks and fake.xcom_asks[0].task_id == "train"
+
+
+def test_a_new_try_that_reattached_keeps_the_job(emu, comms):
+    fake = comms({"r1": {"train": "deferred"}})
+    trigger, job_id = _killed(emu)
+    fake.job_arn = f"arn:aws:batch:us-east-1:123456789012:service-job/{job_id}"
+    asyncio.run(trigger.on_kill())
+    assert not _terminated(emu, job_id)

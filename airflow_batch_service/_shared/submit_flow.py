@@ -159,13 +159,18 @@ def submit_durably(task: Operator, request: Mapping[str, Any], context: Context)
         key=TaskKey.from_context(context, dag_id=task.dag_id, task_id=task.task_id),
         log=task.log,
         store=context.get("task_state_store"),
-        try_number=int(getattr(context["ti"], "try_number", 1) or 1),
+        try_number=_try_number(context),
         patience=float(task.submit_patience),
     )
     try:
         return submitter.submit(request).response
     except DurableSubmitError as err:
         raise (AirflowFailException if err.final else AirflowException)(str(err)) from err
+
+
+def _try_number(context: Context) -> int:
+    """The running try's number (1 where the context has none, as in a bare test)."""
+    return int(getattr(context.get("ti"), "try_number", 1) or 1)
 
 
 def _submit(
@@ -184,6 +189,9 @@ def _submit(
     if task.do_xcom_push:  # AWS's text: strict JSON, as everything Airflow stores
         context["ti"].xcom_push(key="job_arn", value=strict_json(response.get("jobArn")))
         context["ti"].xcom_push(key="job_name", value=strict_json(response.get("jobName")))
+        # Which try attached to job_arn: a kill that lands after a clear's new try reattached
+        # tells a clear from a hand-over by it (``core.kill_rule``).
+        context["ti"].xcom_push(key="try_number", value=_try_number(context))
     links.job(str(task.job_id))
     return submitted_ms
 
@@ -270,7 +278,7 @@ def _resubmit_after_kill(task: Operator, outcome: WaitOutcome, context: Context)
     job, as it would have had the kill landed first (the sync clear)."""
     if outcome.status != "failed" or outcome.cause != "terminated":
         return False
-    try_number = int(getattr(context.get("ti"), "try_number", 1) or 1)
+    try_number = _try_number(context)
     prefix = kill_reason_prefix(task.dag_id, task.task_id, context)
     other = killed_by_other_try(outcome.status_reason, prefix, try_number)
     if other is None or task._kill_resubmits >= MAX_KILL_RESUBMITS:

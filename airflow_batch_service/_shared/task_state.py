@@ -53,16 +53,29 @@ async def task_instance_state(task_instance: Any) -> tuple[Any, str]:
     return UNKNOWN, problem
 
 
-async def current_job_arn(task_instance: Any) -> Any:
-    """The ``job_arn`` XCom of the task instance's current try (the job it submitted or
-    reattached to), ``None`` when there is none, or ``UNKNOWN`` when Airflow did not answer."""
+async def current_attachment(task_instance: Any) -> tuple[Any, Any]:
+    """``(job_arn, try_number)``: the ``job_arn`` and ``try_number`` XComs of the task
+    instance's current try (the job it submitted or reattached to, and which try did), each
+    ``None`` when there is none, or ``UNKNOWN`` when Airflow did not answer."""
     if task_instance is None:
-        return UNKNOWN
+        return UNKNOWN, UNKNOWN
+    job_arn = await _xcom(task_instance, "job_arn")
+    if job_arn is None or job_arn is UNKNOWN:
+        return job_arn, UNKNOWN
+    number = await _xcom(task_instance, "try_number")
+    if isinstance(number, str) and number.isdigit():
+        return job_arn, int(number)
+    return job_arn, UNKNOWN
+
+
+async def _xcom(task_instance: Any, key: str) -> Any:
     for attempt in range(TRIES):
         if attempt:
             await asyncio.sleep(PAUSE_SECONDS)
         try:
-            return await asyncio.wait_for(_ask_xcom(task_instance), timeout=CALL_TIMEOUT_SECONDS)
+            return await asyncio.wait_for(
+                _ask_xcom(task_instance, key), timeout=CALL_TIMEOUT_SECONDS
+            )
         except _NoComms:
             return UNKNOWN
         except Exception:  # any failure is an unknown answer, not an error of on_kill
@@ -70,13 +83,13 @@ async def current_job_arn(task_instance: Any) -> Any:
     return UNKNOWN
 
 
-async def _ask_xcom(task_instance: Any) -> Any:
+async def _ask_xcom(task_instance: Any, key: str) -> Any:
     from airflow.sdk.execution_time.comms import GetXCom  # lazy: the Task SDK only at a kill
 
     map_index = getattr(task_instance, "map_index", None)
     response = await _send(
         GetXCom(
-            key="job_arn",
+            key=key,
             dag_id=str(task_instance.dag_id),
             run_id=str(task_instance.run_id),
             task_id=str(task_instance.task_id),

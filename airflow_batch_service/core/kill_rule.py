@@ -20,9 +20,18 @@ the moment of ``on_kill``:
   message, which is Airflow's own word, and terminate, saying so.
 
 A clear whose new try is already deferred also reads ``deferred`` although a user acted. The
-new try's ``job_arn`` XCom tells which job it waits on: this one (it reattached, so it owns
-the job now: leave it) or another it submitted (this job has no owner left: terminate it).
-Without that XCom (``do_xcom_push=False``) the state alone decides.
+current try's ``job_arn`` and ``try_number`` XComs (pushed together at submit or reattach)
+tell the two apart:
+
+- deferred on another job (the new try submitted its own): this job has no owner left:
+  terminate;
+- deferred on this job by a LATER try than this trigger's: the clear's new try reattached
+  before this kill landed. The user asked for the job to stop, so terminate; the new try sees
+  the job terminated by an earlier try's kill and submits a fresh job, exactly as when the
+  kill lands first. A clear therefore always restarts the job, whichever process wins the race;
+- deferred on this job by this same try: the trigger was handed to another triggerer: leave.
+
+Without those XComs (``do_xcom_push=False``) the state alone decides.
 """
 
 from __future__ import annotations
@@ -73,13 +82,20 @@ def state_from_task_states(
     return None if state is None else str(state)
 
 
-def decide_on_kill(state: Any, current_job: Any = None, job_id: str = "") -> KillDecision:
+def decide_on_kill(
+    state: Any,
+    current_job: Any = None,
+    job_id: str = "",
+    *,
+    current_try: Any = None,
+    own_try: Any = None,
+) -> KillDecision:
     """The rule of the module docstring for the task instance's ``state`` (or :data:`UNKNOWN`).
 
-    ``current_job`` is the job the task's current try says it submitted (its ``job_arn``
-    XCom), asked when the task is deferred: a cleared task's new try that submitted a NEW job
-    is deferred too, but on that other job, and this wait's job would be orphaned unless it is
-    terminated. ``None`` or :data:`UNKNOWN` (no such XCom) leaves the state alone to decide."""
+    ``current_job`` is the job the task's current try says it submitted or reattached to (its
+    ``job_arn`` XCom) and ``current_try`` that try's number (its ``try_number`` XCom), both
+    asked when the task is deferred; ``own_try`` is the try this trigger serves. ``None`` or
+    :data:`UNKNOWN` for any of them (no such XCom) leaves the state alone to decide."""
     if state is UNKNOWN:
         return KillDecision(
             True,
@@ -91,6 +107,18 @@ def decide_on_kill(state: Any, current_job: Any = None, job_id: str = "") -> Kil
             True,
             f"the task is deferred again, but on another job ({current_job}): a new try "
             "after a clear submitted its own, and this one has no other owner",
+        )
+    if (
+        state == DEFERRED
+        and isinstance(current_try, int)
+        and isinstance(own_try, int)
+        and current_try > own_try
+    ):
+        return KillDecision(
+            True,
+            f"the task was cleared and its new try {current_try} reattached to this job before "
+            f"the kill of try {own_try} landed: terminating as the user asked (the new try "
+            "then submits a fresh job)",
         )
     if state == DEFERRED:
         return KillDecision(

@@ -114,7 +114,8 @@ class BatchSubmitServiceJobOperator(ServiceJobLineageMixin, AwsBaseOperator[Batc
     trigger's deadline (with ``wait_timeout``, the nearer one applies), terminates the job when
     it passes and fails the task with ``AirflowTaskTimeout``, as a worker would.
 
-    XCom: the return value is the jobId; ``job_arn`` and ``job_name`` are pushed too, and with
+    XCom: the return value is the jobId; ``job_arn``, ``job_name`` and ``try_number`` (the try
+    that submitted or reattached) are pushed too, and with
     ``wait_for_completion`` the sensor's summary under ``summary``.
     """
 

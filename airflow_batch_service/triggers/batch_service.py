@@ -42,7 +42,7 @@ from airflow_batch_service._shared.cancellation import (
     finishing_even_if_cancelled,
     keeping_cancel_message,
 )
-from airflow_batch_service._shared.task_state import current_job_arn, task_instance_state
+from airflow_batch_service._shared.task_state import current_attachment, task_instance_state
 from airflow_batch_service._shared.wait_spec import WaitSpec
 from airflow_batch_service.core.kill_rule import DEFERRED, decide_on_kill
 
@@ -155,8 +155,17 @@ class BatchServiceJobTrigger(BaseTrigger):
         # before terminating (``core.kill_rule``).
         ti = getattr(self, "task_instance", None)
         state, problem = await task_instance_state(ti)
-        current_job = await current_job_arn(ti) if state == DEFERRED else None
-        decision = decide_on_kill(state, current_job, self.spec.job_id)
+        current_job, current_try = (
+            await current_attachment(ti) if state == DEFERRED else (None, None)
+        )
+        own_try = getattr(ti, "try_number", None)
+        decision = decide_on_kill(
+            state,
+            current_job,
+            self.spec.job_id,
+            current_try=current_try,
+            own_try=own_try if isinstance(own_try, int) else None,
+        )
         if not decision.terminate:
             self.log.warning(
                 "Deferred wait on service job %s cancelled as a kill, but %s.",

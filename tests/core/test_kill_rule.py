@@ -61,3 +61,19 @@ def test_deferred_on_another_job_means_a_new_try_left_this_one() -> None:
     assert decide_on_kill("deferred", None, "mine").terminate is False
     assert decide_on_kill("deferred", UNKNOWN, "mine").terminate is False
     assert decide_on_kill("failed", "arn:.../mine", "mine").terminate is True
+
+
+def test_a_later_try_reattached_to_this_job_means_a_clear() -> None:
+    """A clear's new try reattached before the old try's kill landed: the user still asked for
+    the job to stop, and the new try resubmits when it sees the kill of an earlier try."""
+    arn = "arn:aws:batch:r:1:service-job/mine"
+    decision = decide_on_kill("deferred", arn, "mine", current_try=2, own_try=1)
+    assert decision.terminate is True
+    assert "new try 2 reattached" in decision.why and "try 1" in decision.why
+    # The same try deferred on this job: a hand-over to another triggerer.
+    assert decide_on_kill("deferred", arn, "mine", current_try=1, own_try=1).terminate is False
+    # Either number unknown (no XCom, an older push): the state alone decides.
+    assert (
+        decide_on_kill("deferred", arn, "mine", current_try=UNKNOWN, own_try=1).terminate is False
+    )
+    assert decide_on_kill("deferred", arn, "mine", current_try=2, own_try=None).terminate is False

@@ -7,6 +7,8 @@
    terminates the job (possibly after the new try reattached to it: the new try then submits a
    fresh one); before 3.3 no trigger kill exists, the old job keeps running and the new try
    reattaches to it.
+3. The new-try-first order of that race, made certain by pausing the triggerer: the kill
+   still terminates the job the new try reattached to, and the new try submits a fresh one.
 
 The jobs wait at named gates (``support.hold_jobs``) instead of in a slowed-down emulator, so
 each is alive exactly as long as the test needs it.
@@ -14,7 +16,10 @@ each is alive exactly as long as the test needs it.
 
 from __future__ import annotations
 
+import signal
 from typing import Any
+
+import pytest
 
 from .stack import AirflowStack
 from .support import (
@@ -151,3 +156,81 @@ BatchSubmitServiceJobOperator(
     else:
         assert result == first_job and status_of(emulator, first_job) == "SUCCEEDED"
         assert emulator.stats().get("SubmitServiceJob") == 1
+
+
+def test_a_clear_whose_new_try_reattaches_before_the_kill_still_restarts_the_job(
+    stack: AirflowStack, emulator: Any
+) -> None:
+    """The other order of the race above, made certain: the triggerer is paused while the task
+    is cleared, so the new try reattaches to the running job and defers on it before the old
+    try's trigger is cancelled. The task then reads ``deferred`` on that very job, as after a
+    hand-over between triggerers; the ``try_number`` XCom tells the clear apart, the kill
+    terminates the job, and the new try submits a fresh one."""
+    from airflow.triggers.base import BaseTrigger
+
+    if "on_kill" not in vars(BaseTrigger):
+        pytest.skip("Airflow < 3.3 calls no trigger on_kill: the old job is simply reattached")
+    dag_id = "it_clear_new_try_first"
+    name = job_name(dag_id)
+    hold_jobs(emulator, name, RUNNABLE="restarted")
+    stack.add_dag_file(
+        dag_source(
+            dag_id,
+            f"""
+BatchSubmitServiceJobOperator(
+    task_id="train", aws_conn_id=CONN, job_name={name!r}, job_queue=QUEUE,
+    service_request_payload=PAYLOAD, wait_for_completion=True, deferrable=True,
+    poll_interval=1, retries=0,
+)
+""",
+        ),
+        f"{dag_id}.py",
+    )
+    stack.wait_for_dag(dag_id)
+    run_id = stack.trigger(dag_id)
+    stack.wait_for_task(dag_id, run_id, "train", {"deferred"}, fail_on={"failed", "success"})
+    first_job = submitted_job(stack, emulator, dag_id, run_id, "train")
+    trigger_started(stack, dag_id, run_id, "train")
+
+    triggerer = stack.procs["triggerer"].proc
+    assert triggerer is not None
+    stack._signal(triggerer.pid, signal.SIGSTOP, group=True)
+    try:
+        stack.clear_task(dag_id, run_id, "train")
+        until(
+            "the new try deferred again while the triggerer is paused",
+            lambda: (
+                (ti := stack.task_instance(dag_id, run_id, "train"))["try_number"] >= 2
+                and ti["state"] == "deferred"
+            ),
+            180,
+            stack,
+            dag_id,
+            run_id,
+        )
+        assert f"reattaching to job {first_job}" in stack.task_log(dag_id, run_id, "train")
+        assert status_of(emulator, first_job) == "RUNNABLE"
+    finally:
+        stack._signal(triggerer.pid, signal.SIGCONT, group=True)
+
+    job = until(
+        "the old try's kill terminating the job the new try reattached to",
+        lambda: (lambda j: j if j["status"] == "FAILED" else None)(
+            emulator.client().describe_service_job(jobId=first_job)
+        ),
+        120,
+        stack,
+        dag_id,
+        run_id,
+    )
+    assert job.get("isTerminated") is True and "try 1) was killed" in job["statusReason"], job
+    assert "new try 2 reattached to this job" in stack.trigger_log(dag_id, run_id, "train")
+    emulator.open_gate("restarted")
+    stack.wait_for_run(dag_id, run_id, states={"success"}, timeout=300)
+
+    ti = stack.task_instance(dag_id, run_id, "train")
+    assert ti["try_number"] == 2, ti
+    result = stack.xcom(dag_id, run_id, "train")
+    assert result != first_job and status_of(emulator, str(result)) == "SUCCEEDED"
+    assert emulator.stats().get("SubmitServiceJob") == 2
+    assert "submits a fresh job instead of failing" in stack.task_log(dag_id, run_id, "train")

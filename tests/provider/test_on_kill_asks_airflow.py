@@ -62,13 +62,15 @@ class Comms:
         self.failures = failures
         self.asked: list[Any] = []
         self.job_arn: str | None = None  # the current try's job_arn XCom (None: the same job)
+        self.try_number: int | None = None  # the current try's try_number XCom
         self.xcom_asks: list[Any] = []
 
     async def asend(self, message: Any) -> Any:
         if isinstance(message, comms_messages.GetXCom):
             self.xcom_asks.append(message)
-            assert message.key == "job_arn", message
-            return comms_messages.XComResult(key="job_arn", value=self.job_arn)
+            values = {"job_arn": self.job_arn, "try_number": self.try_number}
+            assert message.key in values, message
+            return comms_messages.XComResult(key=message.key, value=values[message.key])
         assert isinstance(message, comms_messages.GetTaskStates), message
         self.asked.append(message)
         if self.failures:
@@ -100,7 +102,7 @@ def _killed(emu: Any, map_index: int = -1) -> tuple[BatchServiceJobTrigger, str]
         )
     )
     trigger.task_instance = SimpleNamespace(  # type: ignore[assignment]
-        dag_id="d", task_id="train", run_id="r1", map_index=map_index
+        dag_id="d", task_id="train", run_id="r1", map_index=map_index, try_number=1
     )
     return trigger, job_id
 
@@ -177,9 +179,26 @@ def test_a_new_try_deferred_on_another_job_leaves_this_one_no_owner(emu, comms, 
     assert fake.xcom_asks and fake.xcom_asks[0].task_id == "train"
 
 
-def test_a_new_try_that_reattached_keeps_the_job(emu, comms):
+def test_the_same_try_deferred_on_the_job_is_a_hand_over(emu, comms):
     fake = comms({"r1": {"train": "deferred"}})
     trigger, job_id = _killed(emu)
     fake.job_arn = f"arn:aws:batch:us-east-1:123456789012:service-job/{job_id}"
+    fake.try_number = 1
     asyncio.run(trigger.on_kill())
     assert not _terminated(emu, job_id)
+    assert [m.key for m in fake.xcom_asks] == ["job_arn", "try_number"]
+
+
+def test_a_cleared_tasks_new_try_that_reattached_first_still_stops_the_job(
+    emu, comms, capsys, caplog
+):
+    """The clear's new try won the race: it reattached to the job and deferred on it before
+    this try's kill asked. The user still cleared: terminate (the new try resubmits)."""
+    fake = comms({"r1": {"train": "deferred"}})
+    trigger, job_id = _killed(emu)
+    fake.job_arn = f"arn:aws:batch:us-east-1:123456789012:service-job/{job_id}"
+    fake.try_number = 2
+    with caplog.at_level("INFO"):
+        asyncio.run(trigger.on_kill())
+    assert _terminated(emu, job_id)
+    assert "new try 2 reattached to this job" in output(capsys, caplog)

@@ -19,6 +19,16 @@ if TYPE_CHECKING:
     from airflow_batch_service.emulator.jobs import ServiceJob
 
 
+class FunctionProcess(Protocol):
+    """What an attempt's lifecycle reads of a real function run (``function_runs``): the
+    attempt may leave RUNNING only once the run has exited, and ends as it ended."""
+
+    #: When the run exited (emulator clock); None while it runs, or once it was killed.
+    exited_at: float | None
+    #: SageMaker's FailureReason of a failed run ("AlgorithmError: ..."); None if it returned.
+    failure: str | None
+
+
 class AttemptEnd(StrEnum):
     """How the training job behind an attempt ended (SageMaker's TrainingJobStatus)."""
 
@@ -43,6 +53,8 @@ class Attempt:
     stopped_at: int | None = None
     status_reason: str | None = None
     run_started: float | None = None  # seconds; when the job entered RUNNING
+    #: The real run of a ``@task.batch_service`` function behind this attempt, if any.
+    function: FunctionProcess | None = None
 
     def to_api(self) -> dict[str, Any]:
         out: dict[str, Any] = {

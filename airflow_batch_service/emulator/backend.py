@@ -50,7 +50,7 @@ class ServiceJobBackend(Catalog, BaseBackend):
         self.quota_shares: dict[str, QuotaShare] = {}
         self.quota_policies: dict[str, dict[str, Any]] = {}  # policy ARN -> quotaSharePolicy
         self.client_tokens: dict[str, tuple[str, str]] = {}  # token -> (fingerprint, job id)
-        self.sink = SageMakerBridge()
+        self.sink = SageMakerBridge(on_function_exit=self._function_exited)
         self.world = World(self)
         self._seq = 0
         if region_name == STARTUP.region and account_id == DEFAULT_ACCOUNT_ID:
@@ -160,6 +160,13 @@ class ServiceJobBackend(Catalog, BaseBackend):
 
     def advance_all(self) -> None:
         self.world.advance(self._now())
+
+    def _function_exited(self, job: ServiceJob) -> None:
+        """The real function behind ``job``'s attempt exited (the bridge calls this holding
+        the state lock): bring the world to now and re-time the job from there."""
+        now = self._now()
+        self.world.advance(now)
+        self.world.function_exited(job, now)
 
     def gate_opened(self, name: str) -> float | None:
         """When the named gate opened (emulator clock), None while it is shut."""

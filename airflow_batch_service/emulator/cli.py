@@ -71,6 +71,11 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "help": "AWS's API rate quotas: 'aws' (default: SubmitServiceJob 5/s, other Batch calls "
         "50/s, HTTP 429 beyond) or 'off'",
     },
+    "--no-run-functions": {
+        "action": "store_true",
+        "help": "do not run @task.batch_service functions locally: their jobs follow the "
+        "scenarios and timing only",
+    },
     "--quiet": {"action": "store_true", "help": "do not log each request"},
 }
 
@@ -91,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     STARTUP.queues = [QueueSpec(name) for name in args.queue]
     STARTUP.freeze_clock = args.freeze_clock
     STARTUP.api_quotas = QuotaMode.parse(args.api_quotas)
+    STARTUP.run_functions = not args.no_run_functions
     try:
         if args.scenarios is not None:
             STARTUP.scenarios = scenario_format.parse(args.scenarios)

@@ -17,12 +17,12 @@ from airflow_batch_service.emulator import scenarios as scenario_format
 from airflow_batch_service.emulator.backend import ServiceJobBackend, service_job_backends
 from airflow_batch_service.emulator.clock import Clock
 from airflow_batch_service.emulator.faults import FaultPlan
+from airflow_batch_service.emulator.function_runs import RUNS
 from airflow_batch_service.emulator.gates import check_name
 from airflow_batch_service.emulator.holds import HOLDS
 from airflow_batch_service.emulator.install import install
 from airflow_batch_service.emulator.quotas import QuotaMode
-from airflow_batch_service.emulator.responses import STATE_LOCK
-from airflow_batch_service.emulator.settings import ClientTokenMode, settings
+from airflow_batch_service.emulator.settings import STATE_LOCK, ClientTokenMode, settings
 
 
 def configure(
@@ -31,16 +31,20 @@ def configure(
     freeze_clock: bool | None = None,
     clock: Callable[[], float] | None = None,
     api_quotas: str | None = None,
+    run_functions: bool | None = None,
 ) -> dict[str, Any]:
-    """Change timing, clientToken mode, the clock or the API quotas. ``None`` leaves a
-    setting alone.
+    """Change timing, clientToken mode, the clock, the API quotas or whether
+    ``@task.batch_service`` functions run. ``None`` leaves a setting alone.
 
     ``seconds_per_state`` applies to jobs submitted afterwards (a job keeps the timing it was
     submitted with, so its history never changes retroactively). ``api_quotas`` is ``"aws"``
     (SubmitServiceJob 5/s, other Batch calls 50/s; see ``quotas.py``) or ``"off"``; switching
-    it on starts with full buckets.
+    it on starts with full buckets. ``run_functions`` applies to attempts that start RUNNING
+    afterwards (a function already running goes on).
     """
     mode = QuotaMode.parse(api_quotas) if api_quotas is not None else None
+    if run_functions is not None and not isinstance(run_functions, bool):
+        raise ValueError(f"run_functions must be true or false, got {run_functions!r}")
     with STATE_LOCK:
         cfg = settings()
         if seconds_per_state is not None:
@@ -69,6 +73,8 @@ def configure(
             cfg.clock.unfreeze()
         if mode is not None:
             cfg.quotas.set_mode(mode)
+        if run_functions is not None:
+            cfg.run_functions = run_functions
         return cfg.describe()
 
 
@@ -132,6 +138,17 @@ def gates() -> dict[str, Any]:
             for gate, ids in backend.world.at_gates().items():
                 waiting.setdefault(gate, []).extend(ids)
         return {"open": settings().gates.names(), "waiting": waiting}
+
+
+def function_runs() -> dict[str, Any]:
+    """``{"runs": [{"jobId", "attempt", "trainingJobName", "state", "exitCode",
+    "failureReason"}]}``: every ``@task.batch_service`` function run since the last reset,
+    ``state`` being ``running``, ``exited`` or ``killed`` (the world brought up to now first,
+    so a run that is due has started)."""
+    with STATE_LOCK:
+        for backend in _service_job_backends():
+            backend.advance_all()
+    return {"runs": RUNS.runs()}
 
 
 def stats() -> dict[str, Any]:

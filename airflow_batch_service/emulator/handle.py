@@ -10,6 +10,7 @@ import boto3
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from airflow_batch_service.emulator import control
+from airflow_batch_service.emulator.function_runs import wait_until_done
 from airflow_batch_service.emulator.gates import wait_until_waiting
 from airflow_batch_service.emulator.install import install
 
@@ -45,11 +46,13 @@ class Emulator:
         freeze_clock: bool | None = None,
         clock: Callable[[], float] | None = None,
         api_quotas: str | None = None,
+        run_functions: bool | None = None,
     ) -> dict[str, Any]:
         """See :func:`control.configure`; ``api_quotas="aws"`` turns AWS's rate quotas on
-        (they are off in-process unless asked)."""
+        (they are off in-process unless asked); ``run_functions=False`` stops running
+        ``@task.batch_service`` functions (their jobs then follow scenarios and timing only)."""
         return control.configure(
-            seconds_per_state, client_token_mode, freeze_clock, clock, api_quotas
+            seconds_per_state, client_token_mode, freeze_clock, clock, api_quotas, run_functions
         )
 
     def load_scenarios(self, document: Mapping[str, Any] | str | Path) -> dict[str, Any]:
@@ -78,6 +81,19 @@ class Emulator:
     def wait_at_gate(self, gate: str, count: int = 1, timeout: float = 120.0) -> list[str]:
         """Block until ``count`` jobs wait at ``gate``; their ids (``gates.wait_until_waiting``)."""
         return wait_until_waiting(self.gates, gate, count, timeout)
+
+    def function_runs(self, job_id: str | None = None) -> list[dict[str, Any]]:
+        """The ``@task.batch_service`` function runs (of ``job_id``, or all) since the last
+        reset (see :func:`control.function_runs`)."""
+        runs = control.function_runs()["runs"]
+        return [run for run in runs if job_id is None or run["jobId"] == job_id]
+
+    def wait_for_function_runs(
+        self, job_id: str | None = None, count: int = 1, timeout: float = 60.0
+    ) -> list[dict[str, Any]]:
+        """Block until ``count`` runs (of ``job_id``) exist and none still runs; returns them
+        (``function_runs.wait_until_done``)."""
+        return wait_until_done(self.function_runs, job_id, count, timeout)
 
     def stats(self) -> dict[str, Any]:
         return control.stats()

@@ -12,7 +12,8 @@ GET      /_emulator/faults            the plan in force
 POST     /_emulator/release           let every held call (``"hold": true``) go on
 POST     /_emulator/gates             ``{"open": name}``: open a gate (``holdUntilReleased``)
 GET      /_emulator/gates             ``{"open": [names], "waiting": {gate: [job ids]}}``
-POST     /_emulator/configure         ``{"secondsPerState", "clientTokenMode", "freezeClock", "apiQuotas"}``
+GET      /_emulator/function-runs     ``{"runs": [...]}``: ``@task.batch_service`` function runs
+POST     /_emulator/configure         ``{"secondsPerState", "clientTokenMode", "freezeClock", "apiQuotas", "runFunctions"}``
 POST     /_emulator/clock             ``{"advance": seconds}`` -> ``{"now": epoch seconds}``
 POST     /_emulator/queues            ``{"name", "region", "fairShare", "quotaShare", "maxCapacity"}``
 GET      /_emulator/settings          everything above in one document
@@ -46,6 +47,7 @@ def _configure(body: dict[str, Any]) -> Any:
         client_token_mode=body.get("clientTokenMode"),
         freeze_clock=body.get("freezeClock"),
         api_quotas=body.get("apiQuotas"),
+        run_functions=body.get("runFunctions"),
     )
 
 
@@ -75,6 +77,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "release"): lambda body: control.release(),
     ("POST", "gates"): lambda body: control.open_gate(str(body.get("open") or "")),
     ("GET", "gates"): lambda body: control.gates(),
+    ("GET", "function-runs"): lambda body: control.function_runs(),
     ("POST", "configure"): _configure,
     ("POST", "clock"): lambda body: {"now": control.advance(float(body.get("advance", 0)))},
     ("POST", "queues"): _queue,

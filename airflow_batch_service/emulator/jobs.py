@@ -13,6 +13,8 @@ answers clients get, count those sightings, and the world re-times the job once 
 enough. Until then the held transition has no time at all; once released it happens no earlier
 than it would have by time alone. A try may also wait in a status at a named gate
 (``holdUntilReleased``, ``gates``) that a test opens: the same rule, released by the test.
+An attempt that runs a real ``@task.batch_service`` function (``function_runs``) waits in
+RUNNING the same way until the function's process has exited, and ends as it ended.
 
 The decisions (retry, requeue or fail) are AWS's rules as ``aws_retry`` reads them, and the
 reasons are ``status_reasons``' texts, both the emulator's own (never the provider's
@@ -191,6 +193,16 @@ class ServiceJob:
             at = max(at, opened)
         return at
 
+    def _after_function(self, at: float | None) -> float | None:
+        """When the run may end, given it may at ``at`` otherwise: no earlier than the real
+        function behind the attempt exited (``function_runs``); None while it still runs."""
+        function = self.current.function if self.current is not None else None
+        if at is None or function is None:
+            return at
+        if function.exited_at is None:
+            return None
+        return max(at, function.exited_at)
+
     # ------------------------------------------------------------- advancing
     def next_due(self, queue: QueueView | None) -> tuple[float, Any] | None:
         """The job's own next transition, ``(time, action)``; call ``action(time, queue, sink)``.
@@ -223,7 +235,7 @@ class ServiceJob:
             candidates = []
             if self.step.result is not Result.HANG:
                 run = self.step.seconds if self.step.seconds is not None else sps
-                ends = self._after_hold(self.entered + run)
+                ends = self._after_function(self._after_hold(self.entered + run))
                 if ends is not None:
                     candidates.append((ends, self._finish_run))
             timeout = (self.request.get("timeoutConfig") or {}).get("attemptDurationSeconds")
@@ -315,15 +327,23 @@ class ServiceJob:
         self.stopped_at = ms(at)
 
     def _finish_run(self, at: float, queue: QueueView | None, sink: AttemptSink) -> None:
+        """The run ends as the try says; a try that succeeds ends as the real function behind
+        the attempt did, if one ran (a scripted failure or preemption still wins)."""
         result = self.step.result
-        if result is Result.SUCCEEDED or result is Result.CAPACITY:
+        function = self.current.function if self.current is not None else None
+        failure = function.failure if function is not None else None
+        if (result is Result.SUCCEEDED or result is Result.CAPACITY) and failure is None:
             self._close(at, reasons.TRAINING_COMPLETED, AttemptEnd.COMPLETED, sink)
             self._enter(S.SUCCEEDED, at, reasons.TRAINING_COMPLETED)
             self.stopped_at = ms(at)
         elif result is Result.PREEMPTED:
             self._preempt(at, sink, reasons.CROSS_SHARE_PREEMPTION)
         else:
-            reason = self.step.failure_reason()
+            reason = (
+                reasons.from_sagemaker(failure)
+                if failure is not None and result is not Result.FAILED
+                else self.step.failure_reason()
+            )
             self._close(at, reason, AttemptEnd.FAILED, sink)
             self._after_attempt(at, RunEnd.FAILED, reason)
 

@@ -9,7 +9,6 @@ found"), and makes every answer ``Content-Type: application/json``.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -30,10 +29,7 @@ from airflow_batch_service.emulator.errors import (
 from airflow_batch_service.emulator.faults import FaultSpec, Injected, LostResponseMode
 from airflow_batch_service.emulator.holds import HOLDS
 from airflow_batch_service.emulator.operations import operation_name
-from airflow_batch_service.emulator.settings import settings
-
-#: One lock for all emulator state: moto's threaded server runs requests concurrently.
-STATE_LOCK = threading.RLock()
+from airflow_batch_service.emulator.settings import STATE_LOCK, settings
 
 JOB_ID_OPERATIONS = ("DescribeServiceJob", "TerminateServiceJob", "UpdateServiceJob")
 

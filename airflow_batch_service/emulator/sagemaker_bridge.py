@@ -7,6 +7,13 @@ for every unset structure; we set what SageMaker would report instead: the statu
 times, ``SecondaryStatusTransitions``, ``FinalMetricDataList`` (the scenario's ``metrics``)
 once the attempt ended, ``TrainingTimeInSeconds``/``BillableTimeInSeconds``, and nothing for
 what the payload did not set.
+
+An attempt whose payload runs a Python script from an input channel (``container``: how a
+``@task.batch_service`` function travels) also starts it for real when it enters RUNNING
+(``function_runs``, unless the setting ``run_functions`` is off): its lines go to the attempt's
+log stream, its archives to S3 (``function_s3``), and its exit re-times the job
+(``on_function_exit``). Whatever ends the attempt first (terminate, preemption, time-out)
+kills it.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,8 +31,11 @@ from moto.sagemaker.models import sagemaker_backends
 
 from airflow_batch_service.core.status import ServiceJobStatus
 from airflow_batch_service.core.training_job import LOG_GROUP
+from airflow_batch_service.emulator import container, function_s3
 from airflow_batch_service.emulator.attempts import Attempt, AttemptEnd
+from airflow_batch_service.emulator.function_runs import RUNS, FunctionRun, RunHooks
 from airflow_batch_service.emulator.jobs import ServiceJob
+from airflow_batch_service.emulator.settings import STATE_LOCK, settings
 
 #: TrainingJobStatus / SecondaryStatus while the job is in each Batch state.
 _PROGRESS = {
@@ -73,6 +84,11 @@ def model_artifacts_uri(output_path: str, training_job_name: str) -> str:
     return f"{output_path.rstrip('/')}/{training_job_name}/output/model.tar.gz"
 
 
+def output_data_config(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload's ``OutputDataConfig``, with the emulator's default ``S3OutputPath``."""
+    return {"S3OutputPath": DEFAULT_OUTPUT_PATH, **(payload.get("OutputDataConfig") or {})}
+
+
 @dataclass
 class _Progress:
     """What the bridge remembers of one training job between lifecycle calls."""
@@ -95,8 +111,10 @@ class _Progress:
 class SageMakerBridge:
     """The ``attempts.AttemptSink`` the backend hands to every job it advances."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_function_exit: Callable[[ServiceJob], None] | None = None) -> None:
         self._progress: dict[str, _Progress] = {}  # by training job name
+        #: Re-times a job whose function exited (called holding the state lock).
+        self._on_function_exit = on_function_exit
 
     def _sagemaker(self, job: ServiceJob) -> Any:
         return sagemaker_backends[job.account_id][job.region]
@@ -134,7 +152,7 @@ class SageMakerBridge:
 
     def _create_training_job(self, job: ServiceJob, attempt: Attempt) -> None:
         payload = job.payload
-        output = {"S3OutputPath": DEFAULT_OUTPUT_PATH, **(payload.get("OutputDataConfig") or {})}
+        output = output_data_config(payload)
         created = self._sagemaker(job).create_training_job(
             training_job_name=attempt.training_job_name,
             hyper_parameters=payload.get("HyperParameters") or {},
@@ -200,10 +218,53 @@ class SageMakerBridge:
         }
         if status in lines:
             self._log(job, attempt, lines[status])
+        if status is ServiceJobStatus.RUNNING:
+            self._start_function(job, attempt)
+
+    # ---------------------------------------------------------- function runs
+    def _start_function(self, job: ServiceJob, attempt: Attempt) -> None:
+        """Run the job's ``@task.batch_service`` function (its script) for real, if any."""
+        script = container.script_job(job.payload)
+        if script is None or not settings().run_functions:
+            return
+        self._log(
+            job,
+            attempt,
+            f"[emulator] running {' '.join(script.argv)} locally, from {script.uri}, with "
+            "this Python and its packages (not the training image)",
+        )
+        run = RUNS.register(job.job_id, attempt.training_job_name)
+        attempt.function = run
+        RUNS.launch(run, script, job.payload, self._function_hooks(job, attempt))
+
+    def _function_hooks(self, job: ServiceJob, attempt: Attempt) -> RunHooks:
+        output_path = str(output_data_config(job.payload)["S3OutputPath"])
+        base = model_artifacts_uri(output_path, attempt.training_job_name).rpartition("/")[0]
+
+        def upload(archives: Mapping[str, bytes]) -> None:
+            objects = {f"{base}/{name}": data for name, data in archives.items()}
+            function_s3.write_objects(job.account_id, objects)
+
+        def exited(run: FunctionRun) -> None:
+            with STATE_LOCK:
+                if job.current is not attempt or attempt.function is not run:
+                    return  # the attempt ended another way meanwhile
+                run.exited_at = settings().clock.now()
+                if self._on_function_exit is not None:
+                    self._on_function_exit(job)
+
+        return RunHooks(
+            fetch=lambda uri: function_s3.read_prefix(job.account_id, uri),
+            log=lambda line: self._log(job, attempt, line),
+            upload=upload,
+            exited=exited,
+        )
 
     def attempt_ended(
         self, job: ServiceJob, attempt: Attempt, end: AttemptEnd, reason: str
     ) -> None:
+        if isinstance(attempt.function, FunctionRun):
+            RUNS.kill(attempt.function)  # a no-op once it exited by itself
         tj = self._training_job(job, attempt)
         if tj is not None:
             self._set_status(tj, end.value, end.value)

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from airflow_batch_service.emulator.function_runs import RUNS, wait_until_done
 from airflow_batch_service.emulator.gates import wait_until_waiting
 
 READY_PREFIX = "airflow-batch-service emulator listening on "
@@ -71,6 +72,7 @@ def serve(
         pass
     finally:
         server.server_close()
+        RUNS.reset()  # no function run outlives the server
 
 
 class RemoteEmulator:
@@ -113,12 +115,14 @@ class RemoteEmulator:
         client_token_mode: str | None = None,
         freeze_clock: bool | None = None,
         api_quotas: str | None = None,
+        run_functions: bool | None = None,
     ) -> dict[str, Any]:
         body = {
             "secondsPerState": seconds_per_state,
             "clientTokenMode": client_token_mode,
             "freezeClock": freeze_clock,
             "apiQuotas": api_quotas,
+            "runFunctions": run_functions,
         }
         return dict(self._call("POST", "configure", body))
 
@@ -153,6 +157,18 @@ class RemoteEmulator:
     def wait_at_gate(self, gate: str, count: int = 1, timeout: float = 120.0) -> list[str]:
         """Block until ``count`` jobs wait at ``gate``; their ids (``gates.wait_until_waiting``)."""
         return wait_until_waiting(self.gates, gate, count, timeout)
+
+    def function_runs(self, job_id: str | None = None) -> list[dict[str, Any]]:
+        """The ``@task.batch_service`` function runs (``GET /_emulator/function-runs``)."""
+        runs = self._call("GET", "function-runs")["runs"]
+        return [run for run in runs if job_id is None or run["jobId"] == job_id]
+
+    def wait_for_function_runs(
+        self, job_id: str | None = None, count: int = 1, timeout: float = 60.0
+    ) -> list[dict[str, Any]]:
+        """Block until ``count`` runs (of ``job_id``) exist and none still runs; returns them
+        (``function_runs.wait_until_done``)."""
+        return wait_until_done(self.function_runs, job_id, count, timeout)
 
     def stats(self) -> dict[str, Any]:
         return dict(self._call("GET", "stats"))
@@ -208,6 +224,7 @@ class EmulatorServer:
         fault_seed: int | None = None,
         freeze_clock: bool = False,
         api_quotas: str = "off",
+        run_functions: bool = True,
         startup_timeout: float = 60.0,
     ) -> None:
         self.host, self.port, self.region = host, port, region
@@ -219,6 +236,7 @@ class EmulatorServer:
         self.fault_seed = fault_seed
         self.freeze_clock = freeze_clock
         self.api_quotas = api_quotas
+        self.run_functions = run_functions
         self.startup_timeout = startup_timeout
         self._process: subprocess.Popen[str] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -249,6 +267,8 @@ class EmulatorServer:
             cmd += ["--client-token-mode", self.client_token_mode]
         if self.freeze_clock:
             cmd.append("--freeze-clock")
+        if not self.run_functions:
+            cmd.append("--no-run-functions")
         if self.fault_seed is not None:
             cmd += ["--fault-seed", str(self.fault_seed)]
         if self.scenarios is not None:

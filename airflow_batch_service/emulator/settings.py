@@ -1,9 +1,11 @@
-"""Emulator-wide settings (timing, clientToken mode, scenarios, faults, API quotas, counters).
+"""Emulator-wide settings (timing, clientToken mode, scenarios, faults, API quotas, function
+runs, counters), and the one lock that guards all emulator state.
 
 They live in a moto ``BackendDict`` so that ``mock_aws`` and ``POST /moto-api/reset`` reset
 them like any moto state. A reset brings back the *startup* settings (what the CLI or
 :class:`EmulatorServer` was started with), not bare defaults: a server started with
-``--scenarios`` keeps its scenarios across test resets.
+``--scenarios`` keeps its scenarios across test resets. A reset also kills every running
+``@task.batch_service`` function (``function_runs``).
 """
 
 from __future__ import annotations
@@ -19,12 +21,17 @@ from moto.core.base_backend import BackendDict, BaseBackend
 
 from airflow_batch_service.emulator.clock import Clock
 from airflow_batch_service.emulator.faults import FaultPlan
+from airflow_batch_service.emulator.function_runs import RUNS
 from airflow_batch_service.emulator.gates import Gates
 from airflow_batch_service.emulator.holds import HOLDS
 from airflow_batch_service.emulator.quotas import ApiQuotas, QuotaMode
 from airflow_batch_service.emulator.scenarios import Scenarios
 
 DEFAULT_SECONDS_PER_STATE = 2.0
+
+#: One lock for all emulator state: moto's threaded server runs requests concurrently, and a
+#: function run's exit re-times its job from a thread of its own (``function_runs``).
+STATE_LOCK = threading.RLock()
 
 
 class ClientTokenMode(StrEnum):
@@ -55,6 +62,7 @@ class Startup:
     queues: list[QueueSpec] = field(default_factory=list)
     freeze_clock: bool = False
     api_quotas: QuotaMode = QuotaMode.OFF  # the CLI sets AWS unless told --api-quotas off
+    run_functions: bool = True  # run @task.batch_service functions (--no-run-functions: off)
 
 
 STARTUP = Startup()
@@ -83,7 +91,9 @@ class SettingsBackend(BaseBackend):
         self.stats: Counter[str] = Counter()
         self.throttled: Counter[str] = Counter()  # calls the API quotas answered 429
         self.gates = Gates()  # named gates a scenario try waits at (``holdUntilReleased``)
+        self.run_functions = STARTUP.run_functions
         HOLDS.clear_counts()  # a reset starts the held-call counters again too
+        RUNS.reset()  # and ends every function run: their jobs are gone
 
     def count(self, operation: str) -> None:
         with self.lock:
@@ -114,6 +124,7 @@ class SettingsBackend(BaseBackend):
             "clockFrozen": self.clock.frozen,
             "apiQuotas": self.quotas.mode.value,
             "apiQuotaLimits": self.quotas.describe(),
+            "runFunctions": self.run_functions,
             "now": self.clock.now(),
             "scenarios": self.scenarios.to_dict(),
             **self.faults.to_dict(),

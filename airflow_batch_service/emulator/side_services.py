@@ -30,8 +30,8 @@ from airflow_batch_service.emulator.backend import service_job_backends
 from airflow_batch_service.emulator.errors import JsonServiceError
 from airflow_batch_service.emulator.faults import Injected
 from airflow_batch_service.emulator.holds import HOLDS
-from airflow_batch_service.emulator.responses import STATE_LOCK, lost_response
-from airflow_batch_service.emulator.settings import settings
+from airflow_batch_service.emulator.responses import lost_response
+from airflow_batch_service.emulator.settings import STATE_LOCK, settings
 
 Dispatch = Callable[[Any, str, Any], Any]
 

@@ -16,7 +16,8 @@ A transition a scenario holds until clients have seen the job (``holdUntilSeen``
 until the answer that releases it: the job then tells the world (:meth:`World._release_hold`),
 which stamps the release with the time the world was last brought to (the time of the state
 that answer showed) and re-times the job from there. A named gate (``holdUntilReleased``)
-works the same way: opening it re-times every job waiting at it (:meth:`World.gate_opened`).
+works the same way: opening it re-times every job waiting at it (:meth:`World.gate_opened`),
+and so does the exit of a real function run (:meth:`World.function_exited`).
 """
 
 from __future__ import annotations
@@ -103,6 +104,13 @@ class World:
         for job in released:
             self.sync(job, max(at, job.entered))
         return [job.job_id for job in released]
+
+    def function_exited(self, job: ServiceJob, at: float) -> None:
+        """The real function behind ``job``'s attempt exited at ``at`` (``function_runs``):
+        re-time the job, which waited in RUNNING with no timer (the next read applies what is
+        due). Call after :meth:`advance` to ``at``."""
+        if self.catalog.jobs.get(job.job_id) is job and not job.terminal:
+            self.sync(job, max(at, job.entered))
 
     def at_gates(self) -> dict[str, list[str]]:
         """``{gate: [job ids]}`` of the jobs waiting at a shut gate now."""

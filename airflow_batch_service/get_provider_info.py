@@ -49,6 +49,12 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "task-decorators": [
+            {
+                "name": "batch_service",
+                "class-name": "airflow_batch_service.decorators.batch_service.batch_service_task",
+            }
+        ],
         "triggers": [
             {
                 "integration-name": "AWS Batch service jobs",

@@ -35,13 +35,16 @@ here).
 The calls are grouped by job, one module each, all on one base (``_base``: the connection,
 the clients, the defaults above): the jobs' own calls here; the cached queue descriptions and
 a RUNNABLE job's standing in ``_queues``; the training job's logs and result in
-``_training``; service environments, queues and quota shares, uncached, in ``_resources``.
+``_training``; service environments, queues and quota shares, uncached, in ``_resources``;
+a decorated task's S3 objects (the function's files, its result) in ``_artifacts``.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any
+
+from airflow_batch_service.hooks._artifacts import ArtifactCalls
 
 # ``X as X``: re-exported, the hook module's public names: the one classification of AWS
 # errors, the botocore defaults, the queue cache and its settings.
@@ -58,7 +61,7 @@ from airflow_batch_service.hooks._training import TrainingJobCalls
 MAX_REASON = 1000
 
 
-class BatchServiceJobHook(QueueCalls, TrainingJobCalls, ServiceResourceCalls):
+class BatchServiceJobHook(QueueCalls, TrainingJobCalls, ServiceResourceCalls, ArtifactCalls):
     """Interact with AWS Batch service jobs (``batch.submit_service_job`` and friends).
 
     Takes the usual :class:`AwsBaseHook` arguments (``aws_conn_id``, ``region_name``,

@@ -615,11 +615,20 @@ class AirflowStack:
             {"new_state": state},
         )
 
-    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
-        """A task's XCom value (``None`` while it does not exist)."""
+    def xcom(
+        self,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        key: str = "return_value",
+        map_index: int | None = None,
+    ) -> Any:
+        """A task's (or one mapped instance's) XCom value (``None`` while it does not exist)."""
+        query = "" if map_index is None else f"?map_index={map_index}"
         got = self.api(
             "GET",
-            f"/api/v2/dags/{dag_id}/dagRuns/{_q(run_id)}/taskInstances/{task_id}/xcomEntries/{key}",
+            f"/api/v2/dags/{dag_id}/dagRuns/{_q(run_id)}/taskInstances/{task_id}/xcomEntries/{key}"
+            + query,
             ok=(200, 404),
         )
         if not isinstance(got, dict) or "value" not in got:

@@ -1,0 +1,1 @@
+"""TaskFlow decorators: ``@task.batch_service`` (``decorators.batch_service``)."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from airflow_batch_service.cli import demo
+from airflow_batch_service.cli import demo, demo_report
 from airflow_batch_service.core import reasons
 from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
 from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
@@ -82,7 +82,7 @@ def test_demo_timeline_explains_a_retried_job(batch_emulator: Any) -> None:
         "Batch requeued it without using an attempt [airflow.task.operators.x]\n"
     )
     out = io.StringIO()
-    demo.print_timeline(describe, log, out=out)
+    demo_report.print_timeline(describe, log, out=out)
     lines = out.getvalue().splitlines()
     assert lines[0] == f"  job timeline-1 ({job['jobId']})"
     assert "SUBMITTED" in lines[1] and lines[1].strip().startswith("+   0.0s")
@@ -131,7 +131,7 @@ def test_demo_notes_come_from_a_deferred_wait_too() -> None:
         "without using an attempt [airflow_batch_service.triggers.batch_service."
         "BatchServiceJobTrigger] loc=waiting.py:118\n"
     )
-    assert demo.notes_from_log(line, "sweep-lr-0-001-x") == [
+    assert demo_report.notes_from_log(line, "sweep-lr-0-001-x") == [
         "service job sweep-lr-0-001-x is now RUNNABLE (was SCHEDULED at the previous poll, "
         "0.5s ago): Received status from SageMaker: CapacityError: Unable to provision "
         "requested ML compute capacity.; Batch requeued it without using an attempt"
@@ -186,3 +186,13 @@ def test_demo_reads_jobs_back_without_airflow_info_lines(
     assert '["read-back"]' in result.stdout, output  # the hook did read through the connection
     assert "credentials retrieved" not in output, output
     assert "a real warning still shows" in output, output
+
+
+def test_the_demo_repeats_a_sweeps_pick_once() -> None:
+    log = (
+        "2026-12-07T03:00:00Z [info     ] best learning rate 0.1: loss 0.000012 "
+        "[airflow.task.stdout] loc=x.py:1\n"
+        "best learning rate 0.1: loss 0.000012\n"
+        "nothing to see\n"
+    )
+    assert demo_report.result_lines(log) == ["best learning rate 0.1: loss 0.000012"]

@@ -59,7 +59,7 @@ with DAG(
         },
         poll_interval=POLL_INTERVAL,
     )
-    def train(learning_rate: float, epochs: int = 30) -> dict:
+    def train(learning_rate: float, epochs: int = 10) -> dict:
         """Gradient descent on a noisy quadratic: a stand-in for a real training loop."""
         import math
         import os
@@ -68,7 +68,7 @@ with DAG(
         for epoch in range(1, epochs + 1):
             gradient = 2 * (weight - target) + 0.05 * math.sin(epoch)
             weight -= learning_rate * gradient
-            if epoch % 10 == 0:
+            if epoch % 5 == 0:
                 print(f"epoch {epoch}: weight {weight:.4f}")
         loss = (weight - target) ** 2
         # Anything written to SM_MODEL_DIR is uploaded as the job's model.tar.gz.
@@ -81,8 +81,11 @@ with DAG(
     @task
     def pick_best(results: list[dict]) -> dict:
         """The run with the lowest loss, from the functions' return values alone."""
+        results = list(results)
+        for result in results:
+            print(f"learning rate {result['learning_rate']}: loss {result['loss']:.3g}")
         best = min(results, key=lambda result: result["loss"])
-        print(f"best learning rate {best['learning_rate']}: loss {best['loss']:.6f}")
+        print(f"best learning rate {best['learning_rate']}: loss {best['loss']:.3g}")
         return best
 
     pick_best(train.expand(learning_rate=[0.3, 0.1, 0.03, 0.01]))

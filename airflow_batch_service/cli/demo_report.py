@@ -17,7 +17,7 @@ from typing import Any
 from airflow_batch_service.core.verdict import interpret
 
 #: Lines of a DAG's Airflow output worth repeating under its timelines.
-_RESULT_LINES = ("best learning rate",)
+_RESULT_LINE = re.compile(r"(?:best )?learning rate [^:\s]+: loss [^\s\[]+")
 
 
 @dataclass
@@ -82,15 +82,12 @@ def notes_from_log(log_text: str, job_name: str) -> list[str]:
 
 
 def result_lines(log_text: str) -> list[str]:
-    """The DAG's own result lines (a sweep's pick), each once, without Airflow's prefix."""
+    """The DAG's own result lines (each run of a sweep, then its pick), each once."""
     found: list[str] = []
     for line in log_text.splitlines():
-        for marker in _RESULT_LINES:
-            at = line.find(marker)
-            if at >= 0:
-                text = line[at:].split(" [", 1)[0].strip()
-                if text not in found:
-                    found.append(text)
+        match = _RESULT_LINE.search(line)
+        if match and match.group(0) not in found:
+            found.append(match.group(0))
     return found
 
 

@@ -97,3 +97,20 @@ def test_deferrable_example(airflow_home: Any, example_env: Any, capsys: Any, ca
     # dag.test() runs the trigger inline: the deferral happened and the training log came through.
     assert "running trigger in line" in caplog.text
     assert "[attempt 1 algo-1]" in out
+
+
+def test_function_sweep_example(airflow_home: Any, example_env: Any, capsys: Any) -> None:
+    """The decorated sweep: the emulator runs each call of the function; the pick comes from
+    the return values alone."""
+    example_env.client("s3").create_bucket(Bucket="my-bucket")  # the DAG's default output
+    dag_run = example_dag(airflow_home, "example_batch_service_function_sweep").test()
+    out = capsys.readouterr().out
+    assert str(dag_run.state).endswith("success"), out[-3000:]
+    assert example_env.stats()["SubmitServiceJob"] == 4
+    tis = {(ti.task_id, ti.map_index): ti for ti in dag_run.get_task_instances()}
+    runs = [xcom(tis["train", i], task_ids="train", map_indexes=i) for i in range(4)]
+    assert [r["learning_rate"] for r in runs] == [0.3, 0.1, 0.03, 0.01]
+    assert runs[0]["loss"] < runs[1]["loss"] < runs[2]["loss"] < runs[3]["loss"]
+    best = xcom(tis["pick_best", -1], task_ids="pick_best")
+    assert best == runs[0]
+    assert "epoch 10: weight" in out  # the function's own print, streamed from its job's log

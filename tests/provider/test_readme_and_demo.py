@@ -193,6 +193,10 @@ def test_the_demo_repeats_a_sweeps_pick_once() -> None:
         "2026-12-07T03:00:00Z [info     ] best learning rate 0.1: loss 0.000012 "
         "[airflow.task.stdout] loc=x.py:1\n"
         "best learning rate 0.1: loss 0.000012\n"
+        "learning rate 0.3: loss 2.1e-07 [airflow.task.stdout]\n"
         "nothing to see\n"
     )
-    assert demo_report.result_lines(log) == ["best learning rate 0.1: loss 0.000012"]
+    assert demo_report.result_lines(log) == [
+        "best learning rate 0.1: loss 0.000012",
+        "learning rate 0.3: loss 2.1e-07",
+    ]

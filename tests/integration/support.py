@@ -183,3 +183,33 @@ def trigger_started(stack: AirflowStack, dag_id: str, run_id: str, task: str) ->
         dag_id,
         run_id,
     )
+
+
+def crash_and_retry(stack: AirflowStack, dag_id: str, run_id: str, task: str, job_id: str) -> None:
+    """SIGKILL ``task``'s running try and wait until its second try has reattached to
+    ``job_id``. Airflow 3.3 retries a crashed try (the task needs ``retries``); 3.0.6 fails the
+    task outright, retries or not, and a user clears it: the same second try as far as durable
+    submission is concerned."""
+    stack.crash_task(dag_id, run_id, task)
+
+    def next_try_or_failed() -> dict[str, Any] | None:
+        ti = stack.task_instance(dag_id, run_id, task)
+        return ti if ti["try_number"] >= 2 or ti["state"] == "failed" else None
+
+    ti = until("a second try (or a failed first)", next_try_or_failed, 90, stack, dag_id, run_id)
+    if ti["try_number"] < 2:
+        # Clear only once the run has failed too. Clearing while the scheduler is still ending
+        # the run loses the race on 3.0.6: the clear resets the task, then the scheduler (which
+        # read the failed task a moment before) marks the run failed, and nothing runs the try.
+        stack.wait_for_run(dag_id, run_id, states=("failed",), timeout=60)
+        stack.clear_task(dag_id, run_id, task)
+    until(
+        "the second try reattached to the running job",
+        lambda: (
+            f"reattaching to job {job_id}" in stack.task_log(dag_id, run_id, task, try_number=2)
+        ),
+        120,
+        stack,
+        dag_id,
+        run_id,
+    )

@@ -14,6 +14,7 @@ import pytest
 
 from .stack import AirflowStack
 from .support import (
+    crash_and_retry,
     dag_source,
     hold_jobs,
     job_name,
@@ -127,31 +128,7 @@ BatchSubmitServiceJobOperator(
     job_id = submitted_job(stack, emulator, dag_id, run_id, "train")
     assert emulator.wait_at_gate("crash-reattach") == [job_id]
 
-    stack.crash_task(dag_id, run_id, "train")
-
-    # 3.3 fails the try and retries it. 3.0.6 fails the task outright, retries or not: a user
-    # then clears it, which is the same second try as far as durable submission is concerned.
-    def next_try_or_failed() -> dict[str, Any] | None:
-        ti = stack.task_instance(dag_id, run_id, "train")
-        return ti if ti["try_number"] >= 2 or ti["state"] == "failed" else None
-
-    ti = until("a second try (or a failed first)", next_try_or_failed, 90, stack, dag_id, run_id)
-    if ti["try_number"] < 2:
-        # Clear only once the run has failed too. Clearing while the scheduler is still ending the
-        # run loses the race on 3.0.6: the clear resets the task, then the scheduler (which read
-        # the failed task a moment before) marks the run failed, and nothing runs the new try.
-        stack.wait_for_run(dag_id, run_id, states=("failed",), timeout=60)
-        stack.clear_task(dag_id, run_id, "train")
-    until(
-        "the second try reattached to the running job",
-        lambda: (
-            f"reattaching to job {job_id}" in stack.task_log(dag_id, run_id, "train", try_number=2)
-        ),
-        120,
-        stack,
-        dag_id,
-        run_id,
-    )
+    crash_and_retry(stack, dag_id, run_id, "train", job_id)
     assert status_of(emulator, job_id) == "RUNNING"
     emulator.open_gate("crash-reattach")
     stack.wait_for_run(dag_id, run_id, timeout=300)

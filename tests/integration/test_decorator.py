@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .stack import AirflowStack
-from .support import dag_source, hold_jobs, job_name, status_of, submitted_job, until
+from .support import crash_and_retry, dag_source, hold_jobs, job_name, status_of, submitted_job
 
 BUCKET = "it-decorator"
 DECORATOR_HEAD = f"""
@@ -101,26 +101,7 @@ train(0.5)
     job_id = submitted_job(stack, emulator, dag_id, run_id, "train")
     assert emulator.wait_at_gate("decorator-crash") == [job_id]
 
-    stack.crash_task(dag_id, run_id, "train")
-
-    def next_try_or_failed() -> dict[str, Any] | None:
-        ti = stack.task_instance(dag_id, run_id, "train")
-        return ti if ti["try_number"] >= 2 or ti["state"] == "failed" else None
-
-    ti = until("a second try (or a failed first)", next_try_or_failed, 90, stack, dag_id, run_id)
-    if ti["try_number"] < 2:  # 3.0.6 fails a crashed try outright: a user clears it
-        stack.wait_for_run(dag_id, run_id, states=("failed",), timeout=60)
-        stack.clear_task(dag_id, run_id, "train")
-    until(
-        "the second try reattached to the running job",
-        lambda: (
-            f"reattaching to job {job_id}" in stack.task_log(dag_id, run_id, "train", try_number=2)
-        ),
-        120,
-        stack,
-        dag_id,
-        run_id,
-    )
+    crash_and_retry(stack, dag_id, run_id, "train", job_id)
     second = stack.task_log(dag_id, run_id, "train", try_number=2)
     assert "already at" in second and "not uploading them again" in second, second[-3000:]
     assert status_of(emulator, job_id) == "RUNNING"

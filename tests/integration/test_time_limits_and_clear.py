@@ -41,6 +41,28 @@ def _jobs(emulator: Any, name: str) -> list[dict[str, Any]]:
     return [job for page in pages for job in page["jobSummaryList"]]
 
 
+def _deferred_train(stack: AirflowStack, dag_id: str, name: str) -> str:
+    """Run ``dag_id``: one deferrable operator task ``train`` submitting ``name``, no Airflow
+    retries; its run id once the task is deferred."""
+    stack.add_dag_file(
+        dag_source(
+            dag_id,
+            f"""
+BatchSubmitServiceJobOperator(
+    task_id="train", aws_conn_id=CONN, job_name={name!r}, job_queue=QUEUE,
+    service_request_payload=PAYLOAD, wait_for_completion=True, deferrable=True,
+    poll_interval=1, retries=0,
+)
+""",
+        ),
+        f"{dag_id}.py",
+    )
+    stack.wait_for_dag(dag_id)
+    run_id = stack.trigger(dag_id)
+    stack.wait_for_task(dag_id, run_id, "train", {"deferred"}, fail_on={"failed", "success"})
+    return run_id
+
+
 def test_execution_timeout_bounds_a_deferred_operator(stack: AirflowStack, emulator: Any) -> None:
     dag_id = "it_exec_timeout_deferred"
     name = job_name(dag_id)
@@ -81,22 +103,7 @@ def test_clearing_a_deferred_operator_leaves_one_job_and_the_new_try_succeeds(
     dag_id = "it_clear_deferred_operator"
     name = job_name(dag_id)
     hold_jobs(emulator, name, RUNNABLE="cleared")  # queued until the test has cleared the task
-    stack.add_dag_file(
-        dag_source(
-            dag_id,
-            f"""
-BatchSubmitServiceJobOperator(
-    task_id="train", aws_conn_id=CONN, job_name={name!r}, job_queue=QUEUE,
-    service_request_payload=PAYLOAD, wait_for_completion=True, deferrable=True,
-    poll_interval=1, retries=0,
-)
-""",
-        ),
-        f"{dag_id}.py",
-    )
-    stack.wait_for_dag(dag_id)
-    run_id = stack.trigger(dag_id)
-    stack.wait_for_task(dag_id, run_id, "train", {"deferred"}, fail_on={"failed", "success"})
+    run_id = _deferred_train(stack, dag_id, name)
     first_job = submitted_job(stack, emulator, dag_id, run_id, "train")
     trigger_started(stack, dag_id, run_id, "train")
 
@@ -173,22 +180,7 @@ def test_a_clear_whose_new_try_reattaches_before_the_kill_still_restarts_the_job
     dag_id = "it_clear_new_try_first"
     name = job_name(dag_id)
     hold_jobs(emulator, name, RUNNABLE="restarted")
-    stack.add_dag_file(
-        dag_source(
-            dag_id,
-            f"""
-BatchSubmitServiceJobOperator(
-    task_id="train", aws_conn_id=CONN, job_name={name!r}, job_queue=QUEUE,
-    service_request_payload=PAYLOAD, wait_for_completion=True, deferrable=True,
-    poll_interval=1, retries=0,
-)
-""",
-        ),
-        f"{dag_id}.py",
-    )
-    stack.wait_for_dag(dag_id)
-    run_id = stack.trigger(dag_id)
-    stack.wait_for_task(dag_id, run_id, "train", {"deferred"}, fail_on={"failed", "success"})
+    run_id = _deferred_train(stack, dag_id, name)
     first_job = submitted_job(stack, emulator, dag_id, run_id, "train")
     trigger_started(stack, dag_id, run_id, "train")
 

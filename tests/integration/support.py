@@ -13,7 +13,7 @@ A real scheduler and triggerer take the time they take, so nothing here bets on 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .stack import AirflowStack
@@ -154,30 +154,37 @@ def submitted_job(stack: AirflowStack, emulator: Any, dag_id: str, run_id: str, 
     return job_id_of(str(arn))
 
 
-def trigger_started(stack: AirflowStack, dag_id: str, run_id: str, task: str) -> None:
-    """Wait until ``task``'s trigger runs in the triggerer ("deferred" in the database is not
-    yet that: a task killed before the triggerer picks its trigger up gets no ``on_kill``),
-    and the scheduler has heard from the executor that the deferring process ended.
+def trigger_started(
+    stack: AirflowStack, dag_id: str, run_id: str, task: str, map_indexes: Sequence[int] = (-1,)
+) -> None:
+    """Wait until ``task``'s trigger (each mapped instance's, for ``map_indexes``) runs in the
+    triggerer ("deferred" in the database is not yet that: a task killed before the triggerer
+    picks its trigger up gets no ``on_kill``), and the scheduler has heard from the executor
+    that each deferring process ended.
 
     The second half matters when a test then lets the job finish: on a loaded machine the
     deferring process can outlive a short job, and Airflow 3.0.6 fails a task whose trigger
     fired before the executor's "success" for that process arrived (the task is queued again
     by then, and the late event is taken for an external state change)."""
     until(
-        "the trigger running in the triggerer",
-        lambda: " starting" in stack.trigger_log(dag_id, run_id, task),
+        f"{len(map_indexes)} trigger(s) running in the triggerer",
+        lambda: stack.trigger_log(dag_id, run_id, task).count(" starting") >= len(map_indexes),
         60,
         stack,
         dag_id,
         run_id,
     )
     key = f"TaskInstanceKey(dag_id='{dag_id}', task_id='{task}', run_id='{run_id}'"
-    until(
-        "the scheduler receiving the executor's event for the deferring process",
-        lambda: any(
-            "Received executor event" in line and key in line
+
+    def heard(map_index: int) -> bool:
+        return any(
+            "Received executor event" in line and key in line and f"map_index={map_index})" in line
             for line in stack.component_log("scheduler").splitlines()
-        ),
+        )
+
+    until(
+        "the scheduler receiving the executor's event for each deferring process",
+        lambda: all(heard(index) for index in map_indexes),
         120,
         stack,
         dag_id,

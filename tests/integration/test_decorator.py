@@ -13,7 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 from .stack import AirflowStack
-from .support import crash_and_retry, dag_source, hold_jobs, job_name, status_of, submitted_job
+from .support import (
+    crash_and_retry,
+    dag_source,
+    hold_jobs,
+    job_name,
+    status_of,
+    submitted_job,
+    trigger_started,
+)
 
 BUCKET = "it-decorator"
 DECORATOR_HEAD = f"""
@@ -38,6 +46,9 @@ def test_a_deferred_mapped_sweep_returns_each_functions_value(
 ) -> None:
     _bucket(emulator)
     dag_id = "it_decorator_sweep"
+    # Each job waits in RUNNING (its function already run) until every wait is in the
+    # triggerer and the scheduler has seen each deferring process end (``trigger_started``).
+    hold_jobs(emulator, "square", RUNNING="decorator-sweep")
     stack.add_dag_file(
         dag_source(
             dag_id,
@@ -59,6 +70,9 @@ biggest(square.expand(x=[2, 3, 4]))
     )
     stack.wait_for_dag(dag_id)
     run_id = stack.trigger(dag_id)
+    trigger_started(stack, dag_id, run_id, "square", map_indexes=(0, 1, 2))
+    assert len(emulator.wait_at_gate("decorator-sweep", count=3)) == 3
+    emulator.open_gate("decorator-sweep")
     stack.wait_for_run(dag_id, run_id, timeout=300)
     assert stack.xcom(dag_id, run_id, "biggest") == 16
     for index, x in enumerate([2, 3, 4]):

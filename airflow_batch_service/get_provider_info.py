@@ -61,6 +61,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_batch_service.triggers.batch_service",
                     "airflow_batch_service.triggers.service_operations",
+                    "airflow_batch_service.triggers.service_job_events",
                 ],
             }
         ],

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,7 @@ class QueueWatch:
         self.waits: set[str] = set()
         self.summaries: dict[str, tuple[Any, ...]] = {}
         self.rounds = 0  # completed rounds (tests and the benchmark read it)
+        self.round_at: float | None = None  # time.monotonic() of the last completed round
         self.disabled = False
         self._sleepers: set[asyncio.Future[None]] = set()  # waits sleeping until a round
         self._task: asyncio.Task[None] | None = None
@@ -73,17 +75,26 @@ class QueueWatch:
     def leave(self, job_id: str) -> None:
         self.waits.discard(job_id)
 
-    def unchanged(self, job_id: str, last: tuple[Any, ...] | None) -> bool:
-        """Whether the latest round shows ``job_id`` exactly as the wait last described it."""
+    def unchanged(
+        self, job_id: str, last: tuple[Any, ...] | None, max_age: float | None = None
+    ) -> bool:
+        """Whether the latest round (if not older than ``max_age`` seconds) shows ``job_id``
+        exactly as the wait last described it."""
+        if max_age is not None and (
+            self.round_at is None or time.monotonic() - self.round_at > max_age
+        ):
+            return False
         return self.active and last is not None and self.summaries.get(job_id) == last
 
-    async def next_round(self, timeout: float) -> None:
-        """Until the next round completes, or ``timeout`` seconds (the wait's own sleep).
+    async def next_round(self, timeout: float, woken: asyncio.Future[None] | None = None) -> None:
+        """Until the next round completes, or ``timeout`` seconds (the wait's own sleep), or
+        ``woken`` is set (by the wait's events).
 
         One future and one timer per sleeping wait, as ``asyncio.sleep`` has (not
         ``wait_for(shield(...))``'s four objects and a task): a thousand waits sleep here."""
         loop = asyncio.get_running_loop()
-        woken: asyncio.Future[None] = loop.create_future()
+        if woken is None:
+            woken = loop.create_future()
         self._sleepers.add(woken)
         timer = loop.call_later(timeout, _wake, woken)
         try:
@@ -114,6 +125,7 @@ class QueueWatch:
                 continue  # transient: try at the next interval, changing nothing meanwhile
             self.summaries = summaries
             self.rounds += 1
+            self.round_at = time.monotonic()
             sleepers, self._sleepers = self._sleepers, set()
             for woken in sleepers:
                 _wake(woken)

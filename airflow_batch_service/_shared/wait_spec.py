@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from airflow_batch_service.core.event_wait import RECONCILE_INTERVAL
 from airflow_batch_service.core.limits import SENSOR_TIMEOUT, Limit
 from airflow_batch_service.core.strict_json import strict_json
 
@@ -46,6 +47,11 @@ class WaitSpec:
     log_state: dict[str, Any] | None = None  # ``LogTail.to_dict()`` at deferral
     not_found_grace: float | None = None
     read_training_result: bool = False
+    # Event-woken waits: the SQS queue of the job queue's state-change events, and the slow
+    # poll that catches what events miss (``core.event_wait``).
+    # Stored only when set: rows of waits without events keep their earlier shape.
+    event_queue: str | None = field(default=None, metadata={"stored": "if set"})
+    reconcile_interval: float | None = field(default=None, metadata={"stored": "if set"})
     # How the user set the limit ("wait_timeout=5s"), for the task's log: not stored.
     timeout_label: str = field(default="", compare=False, metadata={"stored": False})
 
@@ -82,6 +88,14 @@ class WaitSpec:
         )
 
     @property
+    def wait_interval(self) -> float:
+        """Seconds between the wait's own polls: ``poll_interval``, or with events the
+        reconciliation interval (``core.event_wait.RECONCILE_INTERVAL`` unless given)."""
+        if not self.event_queue:
+            return self.poll_interval
+        return self.reconcile_interval or RECONCILE_INTERVAL
+
+    @property
     def limit(self) -> Limit | None:
         """The time limit the spec carries, or None."""
         if self.deadline_ms is None:
@@ -96,6 +110,7 @@ class WaitSpec:
         kwargs = {
             spec_field.name: getattr(self, spec_field.name)
             for spec_field in fields(self)
-            if spec_field.metadata.get("stored", True)
+            if spec_field.metadata.get("stored", True) is True
+            or (spec_field.metadata.get("stored") == "if set" and getattr(self, spec_field.name))
         }
         return strict_json(kwargs)

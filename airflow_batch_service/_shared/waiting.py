@@ -27,6 +27,7 @@ from airflow.providers.amazon.aws.utils.mixins import AwsHookParams
 
 from airflow_batch_service._shared import drivers
 from airflow_batch_service._shared.coalesce import QueueWatch, watch_for
+from airflow_batch_service._shared.event_wake import JobEvents
 from airflow_batch_service._shared.task_end import finish as finish  # re-exported
 from airflow_batch_service._shared.task_end import task_timeout_error as task_timeout_error
 from airflow_batch_service._shared.wait_spec import WaitSpec
@@ -57,11 +58,13 @@ def now_ms() -> int:
 # -------------------------------------------------------------------------- the drivers
 
 
-def job_wait(spec: WaitSpec, *, started_ms: int | None = None) -> JobWait:
-    """The wait ``spec`` describes, resuming from its state (a deferral, a reschedule poke)."""
+def job_wait(spec: WaitSpec, *, started_ms: int | None = None, deferred: bool = False) -> JobWait:
+    """The wait ``spec`` describes, resuming from its state (a deferral, a reschedule poke).
+    Only a ``deferred`` wait (in the triggerer) reads events, so only it polls at the
+    reconciliation interval."""
     return JobWait.create(
         spec.job_id,
-        poll_interval=spec.poll_interval,
+        poll_interval=spec.wait_interval if deferred else spec.poll_interval,
         max_runnable_seconds=spec.max_runnable_seconds,
         state=spec.state,
         started_ms=started_ms,
@@ -106,29 +109,50 @@ async def arun(
     *,
     on_seen: Callable[[Verdict], None] | None = None,
     share_polls: float | None = None,
+    events: JobEvents | None = None,
 ) -> WaitOutcome | None:
     """Step ``flow`` with the hook's async twins until it returns.
 
     ``share_polls`` (the poll interval; the trigger's): share one listing round per queue with
     the process's other waits (``coalesce``): a describe whose job the last round shows
     unchanged is answered with the previous describe, and a sleep ends when a round completes.
+    ``events``: the job's state-change events (``event_wake``) also end a sleep; one that
+    says the job moved on answers the next describe, one that says it ended forces a describe.
+    While their queue cannot be read, sleeps last at most ``events.poll_interval`` and only a
+    round that recent answers a describe.
     """
     shared = _SharedPolls(hook, share_polls) if share_polls else None
 
     async def call(request: Call) -> Any:
-        reply: Any = shared.cached(request) if shared is not None else None
+        reply: Any = None
+        woke = events.take() if events is not None and _is_describe(request) else None
+        if woke is not None:
+            _, reply, note = woke  # an event that ended the job leaves reply None: describe
+            log.info("%s", note)
+        elif shared is not None:
+            max_age = None if events is None or events.healthy else 1.5 * events.poll_interval
+            reply = shared.cached(request, max_age)
+            if reply is not None:
+                return reply  # the round shows the job as the wait last saw it
         if reply is None:
             try:
                 reply = await getattr(hook, f"a{request.method}")(**request.kwargs)
             except Exception as exc:
                 reply = _failed(exc)
-            if shared is not None:
-                shared.described(request, reply)
+        if shared is not None:
+            shared.described(request, reply)
+        if events is not None and _is_describe(request):
+            events.saw(reply)
         return reply
 
     async def sleep(seconds: float) -> None:
-        if shared is not None and shared.active:
-            await shared.next_round(seconds)
+        watch = shared.watch if shared is not None and shared.active else None
+        if events is not None:
+            if not events.healthy:
+                seconds = min(seconds, events.poll_interval)
+            await events.sleep(seconds, watch)
+        elif watch is not None:
+            await watch.next_round(seconds)
         else:
             await asyncio.sleep(seconds)
 
@@ -137,13 +161,29 @@ async def arun(
     finally:
         if shared is not None:
             shared.leave()
+        if events is not None:
+            events.close()
+
+
+def _is_describe(request: Call) -> bool:
+    return request.method == "describe_service_job"
 
 
 async def wait_deferred(spec: WaitSpec, hook: BatchServiceJobHook, log: Any) -> WaitOutcome:
     """The trigger's wait: ``spec``'s wait stepped by :func:`arun`, sharing its polls."""
     tail = LogTail.from_dict(spec.log_state) if spec.stream_logs else None
-    flow = wait_flow(job_wait(spec), clock=now_ms, tail=tail)
-    outcome = await arun(flow, hook, log, share_polls=spec.poll_interval)
+    flow = wait_flow(job_wait(spec, deferred=True), clock=now_ms, tail=tail)
+    events = None
+    if spec.event_queue:
+        events = JobEvents(hook, spec.event_queue, spec.job_id, spec.poll_interval)
+        log.info(
+            "Service job %s: woken by its state-change events from %s; reconciliation poll "
+            "every %gs",
+            spec.job_id,
+            spec.event_queue,
+            spec.wait_interval,
+        )
+    outcome = await arun(flow, hook, log, share_polls=spec.wait_interval, events=events)
     assert outcome is not None  # the flow runs until the wait ends
     return outcome
 
@@ -165,12 +205,12 @@ class _SharedPolls:
     def active(self) -> bool:
         return self.watch is not None and self.watch.active
 
-    def cached(self, request: Call) -> dict[str, Any] | None:
+    def cached(self, request: Call, max_age: float | None = None) -> dict[str, Any] | None:
         if request.method != "describe_service_job" or self.last is None:
             return None
         if self.watch is None or self.job_id is None:
             return None
-        if not self.watch.unchanged(self.job_id, self.key):
+        if not self.watch.unchanged(self.job_id, self.key, max_age):
             return None
         return marshal.loads(self.last)  # a fresh copy each time, as a describe would be
 
@@ -220,9 +260,33 @@ def backstop(limit: Limit | None, poll_interval: float) -> timedelta | None:
     return timedelta(seconds=limit.remaining(now_ms()) + max(60.0, 2 * poll_interval))
 
 
+#: The ``aws`` connection's extra naming the SQS queue of the service-job events.
+EVENT_QUEUE_EXTRA = "service_job_event_queue"
+
+
 def task_spec(task: Any, *, limit: Limit | None, owns_job: bool, **wait: Any) -> WaitSpec:
-    """``task``'s wait (``WaitSpec.for_task``), with the task's connection arguments."""
+    """``task``'s wait (``WaitSpec.for_task``), with the task's connection arguments and
+    where its events come from (:func:`event_queue`)."""
+    wait.setdefault("event_queue", event_queue(task))
+    wait.setdefault("reconcile_interval", getattr(task, "reconcile_interval", None))
     return WaitSpec.for_task(connection_args(task), limit=limit, owns_job=owns_job, **wait)
+
+
+def event_queue(task: Any) -> str | None:
+    """The SQS queue the task's deferred wait reads events from: the task's ``event_queue``
+    (``False`` turns events off), else its connection's extra ``service_job_event_queue``,
+    else none (the wait polls)."""
+    chosen = getattr(task, "event_queue", None)
+    if chosen is False:
+        return None
+    if chosen:
+        return str(chosen)
+    try:
+        extra = task.hook.conn_config.extra_config
+    except Exception:  # no such connection: the hook's own calls say so, not this lookup
+        return None
+    value = extra.get(EVENT_QUEUE_EXTRA) if isinstance(extra, Mapping) else None
+    return str(value) if value else None
 
 
 def defer(task: Any, spec: WaitSpec) -> None:

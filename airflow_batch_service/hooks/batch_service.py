@@ -36,7 +36,8 @@ The calls are grouped by job, one module each, all on one base (``_base``: the c
 the clients, the defaults above): the jobs' own calls here; the cached queue descriptions and
 a RUNNABLE job's standing in ``_queues``; the training job's logs and result in
 ``_training``; service environments, queues and quota shares, uncached, in ``_resources``;
-a decorated task's S3 objects (the function's files, its result) in ``_artifacts``.
+a decorated task's S3 objects (the function's files, its result) in ``_artifacts``; the SQS
+queue that carries the service-job events in ``_events``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from airflow_batch_service.hooks._artifacts import ArtifactCalls
 # errors, the botocore defaults, the queue cache and its settings.
 from airflow_batch_service.hooks._base import DEFAULT_BOTOCORE_CONFIG as DEFAULT_BOTOCORE_CONFIG
 from airflow_batch_service.hooks._base import strip_metadata, without_none
+from airflow_batch_service.hooks._events import EventQueueCalls
 from airflow_batch_service.hooks._queues import QUEUE_CACHE_SECONDS as QUEUE_CACHE_SECONDS
 from airflow_batch_service.hooks._queues import SNAPSHOT_CACHE_SECONDS as SNAPSHOT_CACHE_SECONDS
 from airflow_batch_service.hooks._queues import QueueCalls
@@ -61,7 +63,9 @@ from airflow_batch_service.hooks._training import TrainingJobCalls
 MAX_REASON = 1000
 
 
-class BatchServiceJobHook(QueueCalls, TrainingJobCalls, ServiceResourceCalls, ArtifactCalls):
+class BatchServiceJobHook(
+    QueueCalls, TrainingJobCalls, ServiceResourceCalls, ArtifactCalls, EventQueueCalls
+):
     """Interact with AWS Batch service jobs (``batch.submit_service_job`` and friends).
 
     Takes the usual :class:`AwsBaseHook` arguments (``aws_conn_id``, ``region_name``,

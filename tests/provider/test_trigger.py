@@ -232,7 +232,8 @@ def test_trigger_is_registered_and_cheap_to_import():
     code = """
 import json, sys
 import airflow_batch_service.triggers
-from airflow_batch_service.triggers import BatchServiceJobTrigger
+from airflow_batch_service.triggers import BatchServiceJobTrigger, BatchServiceJobEventTrigger
+BatchServiceJobEventTrigger(event_queue="events", job_queues=["gpu"])
 from airflow_batch_service.get_provider_info import get_provider_info
 mods = [m for e in get_provider_info()["triggers"] for m in e["python-modules"]]
 print(json.dumps({
@@ -241,6 +242,7 @@ print(json.dumps({
     "aiobotocore": "aiobotocore" in sys.modules,
     "waiting": "airflow_batch_service._shared.waiting" in sys.modules,
     "shared": "airflow_batch_service._shared.clients" in sys.modules,
+    "feed": "airflow_batch_service._shared.event_feed" in sys.modules,
     "moto": "moto" in sys.modules,
 }))
 """
@@ -257,10 +259,12 @@ print(json.dumps({
         "modules": [
             "airflow_batch_service.triggers.batch_service",
             "airflow_batch_service.triggers.service_operations",
+            "airflow_batch_service.triggers.service_job_events",
         ],
         "boto3": False,
         "aiobotocore": False,
         "waiting": False,
+        "feed": False,
         "shared": False,
         "moto": False,
     }

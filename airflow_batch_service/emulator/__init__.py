@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from airflow_batch_service.emulator.connection import aws_connection_json, aws_connection_uri
     from airflow_batch_service.emulator.handle import Emulator
-    from airflow_batch_service.emulator.server import EmulatorServer, RemoteEmulator
+    from airflow_batch_service.emulator.remote import RemoteEmulator
+    from airflow_batch_service.emulator.server import EmulatorServer
 
 __all__ = [
     "Emulator",
@@ -25,7 +26,7 @@ __all__ = [
 _HOMES = {
     "Emulator": "airflow_batch_service.emulator.handle",
     "EmulatorServer": "airflow_batch_service.emulator.server",
-    "RemoteEmulator": "airflow_batch_service.emulator.server",
+    "RemoteEmulator": "airflow_batch_service.emulator.remote",
     "aws_connection_uri": "airflow_batch_service.emulator.connection",
     "aws_connection_json": "airflow_batch_service.emulator.connection",
 }

@@ -18,6 +18,7 @@ from typing import Any
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.base_backend import BackendDict, BaseBackend
 
+from airflow_batch_service.core.status import ServiceJobStatus
 from airflow_batch_service.core.validation import Problem
 from airflow_batch_service.emulator.catalog import Catalog
 from airflow_batch_service.emulator.errors import ClientException, invalid, not_found
@@ -154,12 +155,21 @@ class ServiceJobBackend(Catalog, BaseBackend):
 
     def advance(self, job: ServiceJob, now: float | None = None) -> ServiceJob:
         """Bring the whole world (every job of this account and region) up to ``now``: one
-        job's progress depends on the capacity others free."""
-        self.world.advance(self._now() if now is None else now)
+        job's progress depends on the capacity others free. The state-change events due by
+        then go out too."""
+        self.advance_all(now)
         return job
 
-    def advance_all(self) -> None:
-        self.world.advance(self._now())
+    def advance_all(self, now: float | None = None) -> None:
+        now = self._now() if now is None else now
+        self.world.advance(now)
+        settings().events.flush(now)
+
+    def state_changed(
+        self, job: ServiceJob, at: float, before: ServiceJobStatus, preempted: bool
+    ) -> None:
+        """The world applied a status change of ``job`` (``World.sync``): AWS's event."""
+        settings().events.job_changed(job, at, before, preempted)
 
     def _function_exited(self, job: ServiceJob) -> None:
         """The real function behind ``job``'s attempt exited (the bridge calls this holding

@@ -7,6 +7,7 @@ module to build ``--help``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -14,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from airflow_batch_service.emulator import scenarios as scenario_format
+from airflow_batch_service.emulator.event_knobs import EventKnobError, EventKnobs, check_queue_name
 from airflow_batch_service.emulator.faults import FaultError, FaultPlan
 from airflow_batch_service.emulator.quotas import QuotaMode
-from airflow_batch_service.emulator.server import READY_PREFIX, serve
+from airflow_batch_service.emulator.server import EVENT_QUEUE_PREFIX, READY_PREFIX, serve
 
 #: The options, in ``--help`` order: flag -> add_argument keywords.
 OPTIONS: dict[str, dict[str, Any]] = {
@@ -76,13 +78,69 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "help": "do not run @task.batch_service functions locally: their jobs follow the "
         "scenarios and timing only",
     },
+    "--event-queue": {
+        "action": "append",
+        "default": [],
+        "metavar": "NAME",
+        "help": "create SQS queue NAME receiving the service jobs' state-change events through "
+        "an EventBridge rule, and print its URL (repeatable)",
+    },
+    "--no-events": {
+        "action": "store_true",
+        "help": "publish no state-change events to EventBridge",
+    },
+    "--event-drop": {
+        "type": float,
+        "metavar": "RATE",
+        "help": "share of state-change events never delivered (0..1)",
+    },
+    "--event-duplicate": {
+        "type": float,
+        "metavar": "RATE",
+        "help": "share of state-change events delivered twice (0..1)",
+    },
+    "--event-delay": {
+        "type": float,
+        "metavar": "SECONDS",
+        "help": "deliver every state-change event this many (emulator clock) seconds late",
+    },
+    "--event-reorder": {
+        "type": float,
+        "metavar": "RATE",
+        "help": "share of state-change events held back until after the job's next one (0..1)",
+    },
+    "--event-seed": {
+        "type": int,
+        "metavar": "N",
+        "help": "seed for the event fault draws (deterministic)",
+    },
     "--quiet": {"action": "store_true", "help": "do not log each request"},
+}
+
+#: The event knob each ``--event-*`` flag sets.
+EVENT_FLAGS = {
+    "drop": "--event-drop",
+    "duplicate": "--event-duplicate",
+    "delay_seconds": "--event-delay",
+    "reorder": "--event-reorder",
+    "seed": "--event-seed",
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     for flag, keywords in OPTIONS.items():
         parser.add_argument(flag, **keywords)
+
+
+def event_knobs(args: argparse.Namespace, file_events: Any) -> EventKnobs:
+    """The startup knobs: the scenario file's ``events``, then the flags (which win)."""
+    flags: dict[str, Any] = {
+        key: getattr(args, flag[2:].replace("-", "_")) for key, flag in EVENT_FLAGS.items()
+    }
+    if args.no_events:
+        flags["enabled"] = False
+    knobs = EventKnobs().merged(file_events)
+    return knobs.merged(flags, label=lambda key: EVENT_FLAGS.get(key, "--no-events"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,19 +176,26 @@ def run(args: argparse.Namespace) -> int:
             STARTUP.faults, STARTUP.fault_seed = faults, seed
         elif args.fault_seed is not None:
             STARTUP.fault_seed = args.fault_seed
-    except (OSError, ValueError, FaultError) as err:
+        STARTUP.events = event_knobs(args, STARTUP.scenarios.events)
+        STARTUP.event_queues = [check_queue_name(n, "--event-queue") for n in args.event_queue]
+    except (OSError, ValueError, FaultError, EventKnobError) as err:
         print(f"airflow-batch-service emulator: {err}", file=sys.stderr)
         return 2
     if args.scenarios is not None and args.seconds_per_state is not None:
         # The command line wins over the file's secondsPerState.
-        STARTUP.scenarios = scenario_format.Scenarios(None, STARTUP.scenarios.jobs)
+        STARTUP.scenarios = dataclasses.replace(STARTUP.scenarios, seconds_per_state=None)
     if args.quiet:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: binding {args.host}, which is not loopback", file=sys.stderr)
 
     def ready(url: str) -> None:
+        from airflow_batch_service.emulator import control  # lazy: imports moto
+
+        made = [control.event_queue(name, None, STARTUP.region) for name in STARTUP.event_queues]
         print(READY_PREFIX + url, flush=True)
+        for queue in made:
+            print(f"{EVENT_QUEUE_PREFIX}{url}/{queue['account']}/{queue['queueName']}", flush=True)
 
     serve(args.host, args.port, on_ready=ready)
     return 0

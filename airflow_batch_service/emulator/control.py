@@ -13,9 +13,11 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from airflow_batch_service.emulator import event_queue as event_queues
 from airflow_batch_service.emulator import scenarios as scenario_format
 from airflow_batch_service.emulator.backend import ServiceJobBackend, service_job_backends
 from airflow_batch_service.emulator.clock import Clock
+from airflow_batch_service.emulator.event_knobs import DEFAULT_QUEUE, EventKnobs
 from airflow_batch_service.emulator.faults import FaultPlan
 from airflow_batch_service.emulator.function_runs import RUNS
 from airflow_batch_service.emulator.gates import check_name
@@ -23,6 +25,7 @@ from airflow_batch_service.emulator.holds import HOLDS
 from airflow_batch_service.emulator.install import install
 from airflow_batch_service.emulator.quotas import QuotaMode
 from airflow_batch_service.emulator.settings import STATE_LOCK, ClientTokenMode, settings
+from airflow_batch_service.emulator.side_services import catch_up
 
 
 def configure(
@@ -32,19 +35,24 @@ def configure(
     clock: Callable[[], float] | None = None,
     api_quotas: str | None = None,
     run_functions: bool | None = None,
+    events: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Change timing, clientToken mode, the clock, the API quotas or whether
-    ``@task.batch_service`` functions run. ``None`` leaves a setting alone.
+    """Change timing, clientToken mode, the clock, the API quotas, whether
+    ``@task.batch_service`` functions run, or the state-change events' knobs. ``None`` leaves
+    a setting alone.
 
     ``seconds_per_state`` applies to jobs submitted afterwards (a job keeps the timing it was
     submitted with, so its history never changes retroactively). ``api_quotas`` is ``"aws"``
     (SubmitServiceJob 5/s, other Batch calls 50/s; see ``quotas.py``) or ``"off"``; switching
     it on starts with full buckets. ``run_functions`` applies to attempts that start RUNNING
-    afterwards (a function already running goes on).
+    afterwards (a function already running goes on). ``events`` (``event_knobs.KEYS``:
+    ``enabled``, ``drop``, ``duplicate``, ``delay_seconds``, ``reorder``, ``seed``) changes
+    the knobs it names; a ``seed`` given restarts the random source.
     """
     mode = QuotaMode.parse(api_quotas) if api_quotas is not None else None
     if run_functions is not None and not isinstance(run_functions, bool):
         raise ValueError(f"run_functions must be true or false, got {run_functions!r}")
+    EventKnobs().merged(events)  # every knob checked before anything changes
     with STATE_LOCK:
         cfg = settings()
         if seconds_per_state is not None:
@@ -75,17 +83,22 @@ def configure(
             cfg.quotas.set_mode(mode)
         if run_functions is not None:
             cfg.run_functions = run_functions
+        if events is not None:
+            cfg.events.configure(cfg.events.knobs.merged(events), reseed="seed" in events)
         return cfg.describe()
 
 
 def load_scenarios(document: Mapping[str, Any] | str | Path) -> dict[str, Any]:
-    """Replace the scenarios; a ``secondsPerState`` in the document also sets the timing."""
+    """Replace the scenarios; a ``secondsPerState`` in the document also sets the timing, an
+    ``events`` section the state-change events' knobs it names."""
     parsed = scenario_format.parse(document)
     with STATE_LOCK:
         cfg = settings()
         cfg.scenarios = parsed
         if parsed.seconds_per_state is not None:
             cfg.seconds_per_state = parsed.seconds_per_state
+        if parsed.events is not None:
+            cfg.events.configure(cfg.events.knobs.merged(parsed.events), "seed" in parsed.events)
         return cfg.describe()
 
 
@@ -169,9 +182,26 @@ def reset_stats() -> None:
 
 
 def advance(seconds: float) -> float:
-    """Move the emulator clock forward; returns the new now (epoch seconds)."""
+    """Move the emulator clock forward; returns the new now (epoch seconds). Every job is
+    brought up to it at once, so the state-change events due by then are published with
+    nobody reading the jobs."""
     with STATE_LOCK:
-        return settings().clock.advance(float(seconds))
+        now = settings().clock.advance(float(seconds))
+        catch_up()
+        return now
+
+
+def event_queue(
+    name: str = DEFAULT_QUEUE,
+    job_queues: str | list[str] | None = None,
+    region: str = "us-east-1",
+    account_id: str = DEFAULT_ACCOUNT_ID,
+) -> dict[str, Any]:
+    """An SQS queue that receives the state-change events (of ``job_queues`` only, names or
+    ARNs, one or a list, when given): queue, rule, target and policy, idempotently (``event_queue.ensure``)."""
+    install()
+    with STATE_LOCK:
+        return event_queues.ensure(name, job_queues, region, account_id)
 
 
 def describe() -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +10,7 @@ import boto3
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from airflow_batch_service.emulator import control
+from airflow_batch_service.emulator.event_knobs import DEFAULT_QUEUE, job_queue_list
 from airflow_batch_service.emulator.function_runs import wait_until_done
 from airflow_batch_service.emulator.gates import wait_until_waiting
 from airflow_batch_service.emulator.install import install
@@ -47,13 +48,31 @@ class Emulator:
         clock: Callable[[], float] | None = None,
         api_quotas: str | None = None,
         run_functions: bool | None = None,
+        events: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """See :func:`control.configure`; ``api_quotas="aws"`` turns AWS's rate quotas on
         (they are off in-process unless asked); ``run_functions=False`` stops running
-        ``@task.batch_service`` functions (their jobs then follow scenarios and timing only)."""
+        ``@task.batch_service`` functions (their jobs then follow scenarios and timing only);
+        ``events={"drop", "duplicate", "delay_seconds", "reorder", "seed", "enabled"}`` sets
+        the state-change events' knobs it names."""
         return control.configure(
-            seconds_per_state, client_token_mode, freeze_clock, clock, api_quotas, run_functions
+            seconds_per_state,
+            client_token_mode,
+            freeze_clock,
+            clock,
+            api_quotas,
+            run_functions,
+            events,
         )
+
+    def event_queue(
+        self, name: str = DEFAULT_QUEUE, job_queues: str | Sequence[str] | None = None
+    ) -> str:
+        """An SQS queue receiving the service jobs' state-change events (of ``job_queues``
+        only, names or ARNs, one or a list, when given): the queue, an EventBridge rule on the default bus,
+        its target and the queue policy, idempotently. Returns the queue URL."""
+        control.event_queue(name, job_queue_list(job_queues), self.region, self.account_id)
+        return str(self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
 
     def load_scenarios(self, document: Mapping[str, Any] | str | Path) -> dict[str, Any]:
         return control.load_scenarios(document)

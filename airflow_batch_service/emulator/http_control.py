@@ -13,9 +13,10 @@ POST     /_emulator/release           let every held call (``"hold": true``) go 
 POST     /_emulator/gates             ``{"open": name}``: open a gate (``holdUntilReleased``)
 GET      /_emulator/gates             ``{"open": [names], "waiting": {gate: [job ids]}}``
 GET      /_emulator/function-runs     ``{"runs": [...]}``: ``@task.batch_service`` function runs
-POST     /_emulator/configure         ``{"secondsPerState", "clientTokenMode", "freezeClock", "apiQuotas", "runFunctions"}``
+POST     /_emulator/configure         ``{"secondsPerState", "clientTokenMode", "freezeClock", "apiQuotas", "runFunctions", "events"}``
 POST     /_emulator/clock             ``{"advance": seconds}`` -> ``{"now": epoch seconds}``
 POST     /_emulator/queues            ``{"name", "region", "fairShare", "quotaShare", "maxCapacity"}``
+POST     /_emulator/event-queue       ``{"name", "jobQueues", "region"}``: an SQS queue getting the state-change events
 GET      /_emulator/settings          everything above in one document
 =======  ===========================  ==================================================
 """
@@ -27,6 +28,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from airflow_batch_service.emulator import control
+from airflow_batch_service.emulator.event_knobs import DEFAULT_QUEUE
 from airflow_batch_service.emulator.faults import FaultError
 from airflow_batch_service.emulator.scenarios import ScenarioError
 
@@ -48,6 +50,15 @@ def _configure(body: dict[str, Any]) -> Any:
         freeze_clock=body.get("freezeClock"),
         api_quotas=body.get("apiQuotas"),
         run_functions=body.get("runFunctions"),
+        events=body.get("events"),
+    )
+
+
+def _event_queue(body: dict[str, Any]) -> Any:
+    return control.event_queue(
+        str(body.get("name") or DEFAULT_QUEUE),
+        job_queues=body.get("jobQueues"),
+        region=str(body.get("region") or "us-east-1"),
     )
 
 
@@ -81,6 +92,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "configure"): _configure,
     ("POST", "clock"): lambda body: {"now": control.advance(float(body.get("advance", 0)))},
     ("POST", "queues"): _queue,
+    ("POST", "event-queue"): _event_queue,
     ("GET", "settings"): lambda body: control.describe(),
 }
 

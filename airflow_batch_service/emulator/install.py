@@ -6,7 +6,8 @@ path at :class:`ServiceJobResponse`, add the service-job paths, a tags path for 
 slashes (quota shares; the served app decodes ``%2F`` before routing, so moto's one- and
 two-part tag routes miss them and Flask answered an HTML 404), and a catch-all so unknown
 operations get a clear 400 instead of moto's 404 "Not yet implemented". SageMaker and Logs
-paths get the fault plan (``side_services``), IAM gets ``SimulatePrincipalPolicy``.
+paths get the fault plan (``side_services``), SQS paths first bring jobs and state-change
+events up to now (``side_services.catch_up``), IAM gets ``SimulatePrincipalPolicy``.
 Idempotent.
 """
 
@@ -21,6 +22,8 @@ from moto.logs import urls as logs_urls
 from moto.logs.responses import LogsResponse
 from moto.sagemaker import urls as sagemaker_urls
 from moto.sagemaker.responses import SageMakerResponse
+from moto.sqs import urls as sqs_urls
+from moto.sqs.responses import SQSResponse
 from moto.sts import urls as sts_urls
 from moto.sts.responses import TokenResponse
 
@@ -28,6 +31,7 @@ from airflow_batch_service.emulator.responses import ServiceJobResponse
 from airflow_batch_service.emulator.side_services import (
     EmulatorIamResponse,
     advance_service_jobs,
+    catch_up,
     query_operation,
     with_faults,
 )
@@ -83,6 +87,13 @@ def sts_dispatch(request: Any, full_url: str, headers: Any) -> Any:
     )(request, full_url, headers)
 
 
+def sqs_dispatch(request: Any, full_url: str, headers: Any) -> Any:
+    """SQS requests first bring jobs and state-change events up to now: a consumer polling
+    its queue sees every event due by then, server or not."""
+    catch_up()
+    return SQSResponse.dispatch(request, full_url, headers)
+
+
 def install() -> None:
     """Register the routes (safe to call any number of times, before or inside mock_aws)."""
     global _installed
@@ -102,6 +113,8 @@ def install() -> None:
             logs_urls.url_paths[path] = logs_dispatch
         for path in list(sts_urls.url_paths):
             sts_urls.url_paths[path] = sts_dispatch
+        for path in list(sqs_urls.url_paths):
+            sqs_urls.url_paths[path] = sqs_dispatch
         for path in list(iam_urls.url_paths):
             iam_urls.url_paths[path] = EmulatorIamResponse.dispatch
         _installed = True

@@ -1,11 +1,11 @@
 """One service job and its lifecycle, advanced lazily from elapsed time.
 
-Nothing runs in the background: on every read the backend's :class:`~.world.World` replays,
-in time order over all jobs, each transition whose time has come (:meth:`ServiceJob.next_due`
-says which and when), stamping it with the time it *should* have happened. So a job read once
-after an hour shows the same history as one polled every second. The one transition a job
-cannot decide alone, RUNNABLE -> SCHEDULED, is the scheduler's (:meth:`ServiceJob.start`):
-it depends on capacity, which other jobs free.
+Nothing runs on its own: on every read (and clock move) the backend's :class:`~.world.World`
+replays, in time order over all jobs, each transition whose time has come
+(:meth:`ServiceJob.next_due` says which and when), stamping it with the time it *should* have
+happened. So a job read once after an hour shows the same history as one polled every second.
+The one transition a job cannot decide alone, RUNNABLE -> SCHEDULED, is the scheduler's
+(:meth:`ServiceJob.start`): it depends on capacity, which other jobs free.
 
 A scenario try may also hold the job in a status until a client has been shown it there
 (``holdUntilSeen``): :meth:`ServiceJob.describe` and :meth:`ServiceJob.summary`, which build the
@@ -92,6 +92,9 @@ class ServiceJob:
     env_arn: str | None = None  # the service environment whose capacity the job holds
     dispatched: float = 0.0  # seconds; when it last got capacity (victim choice)
     version: int = 0  # bumped on every change, to drop stale timer entries
+    changes: int = 0  # status changes since the submit: each is a state-change event
+    #: (changes, status, preemptions) when the world last reported the job (``events``).
+    reported: tuple[int, ServiceJobStatus, int] = (0, S.SUBMITTED, 0)
     # holdUntilSeen bookkeeping, per stay in a status (reset on every status change):
     sightings: int = 0  # answers that showed the job in its held status
     released_at: float | None = None  # seconds; when enough answers had shown it
@@ -251,6 +254,7 @@ class ServiceJob:
     def _enter(self, status: ServiceJobStatus, at: float, reason: str | None = None) -> None:
         self.status = status
         self.entered = at
+        self.changes += 1
         self.eligible = False
         self.sightings = 0
         self.released_at = None

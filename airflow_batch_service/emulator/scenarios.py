@@ -26,6 +26,9 @@ the state it announces however slow its client is.
 ``holdUntilReleased`` (emulator extension) keeps the try in a status until a test opens a named
 gate: ``{"RUNNING": "trained"}`` leaves RUNNING only after ``open_gate("trained")`` (``gates``).
 Both holds may apply to one status; the job then waits for both.
+
+``events`` (top level, optional) sets the state-change events' knobs (``event_knobs``:
+``{"drop": 0.1, "delay_seconds": 5, "seed": 1}``), like ``secondsPerState`` sets the timing.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from typing import Any
 
 from airflow_batch_service.emulator import status_reasons
 from airflow_batch_service.emulator.aws_retry import glob_match
+from airflow_batch_service.emulator.event_knobs import EventKnobError, EventKnobs
 from airflow_batch_service.emulator.gates import GateError, check_name
 
 
@@ -111,6 +115,7 @@ class JobScript:
 class Scenarios:
     seconds_per_state: float | None = None
     jobs: tuple[JobScript, ...] = ()
+    events: Mapping[str, Any] | None = None  # the state-change events' knobs it sets
 
     def steps_for(self, job_name: str) -> tuple[Step, ...]:
         for script in self.jobs:
@@ -122,6 +127,8 @@ class Scenarios:
         out: dict[str, Any] = {"jobs": [_script_to_dict(s) for s in self.jobs]}
         if self.seconds_per_state is not None:
             out["secondsPerState"] = self.seconds_per_state
+        if self.events is not None:
+            out["events"] = dict(self.events)
         return out
 
 
@@ -288,9 +295,14 @@ def parse(document: Mapping[str, Any] | str | Path) -> Scenarios:
         document = json.loads(document)
     if not isinstance(document, Mapping):
         raise ScenarioError("scenarios: must be a JSON object with a 'jobs' list")
-    unknown = set(document) - {"secondsPerState", "jobs"}
+    unknown = set(document) - {"secondsPerState", "jobs", "events"}
     if unknown:
         raise ScenarioError(f"scenarios: unknown key(s) {sorted(unknown)}")
+    events = document.get("events")
+    try:
+        EventKnobs().merged(events)
+    except EventKnobError as err:
+        raise ScenarioError(str(err)) from None
     sps = document.get("secondsPerState")
     seconds_per_state = None if sps is None else _number(sps, "secondsPerState")
     raw_jobs = document.get("jobs", [])
@@ -309,4 +321,4 @@ def parse(document: Mapping[str, Any] | str | Path) -> Scenarios:
             raise ScenarioError(f"{path}.attempts: must be a list")
         steps = tuple(_step(a, f"{path}.attempts[{j}]") for j, a in enumerate(attempts))
         jobs.append(JobScript(raw["jobName"], steps))
-    return Scenarios(seconds_per_state, tuple(jobs))
+    return Scenarios(seconds_per_state, tuple(jobs), None if events is None else dict(events))

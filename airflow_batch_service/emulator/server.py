@@ -1,9 +1,11 @@
 """Server mode: moto's WSGI app plus the emulator, on loopback.
 
 :func:`serve` runs in the foreground (the CLI). :class:`EmulatorServer` starts that CLI in a
-child process and hands back a :class:`RemoteEmulator`. A child process, not a thread: moto's
-state is per process, and a thread would share (and have wiped by ``mock_aws``) the state of
-any in-process emulator in the same test session.
+child process and hands back a :class:`RemoteEmulator` (``remote``). A child process, not a
+thread: moto's state is per process, and a thread would share (and have wiped by
+``mock_aws``) the state of any in-process emulator in the same test session. While it serves,
+a ticker (``ticker``) brings the jobs up to now every 0.2 s, so AWS's state-change events are
+published as time passes, with nobody calling Batch.
 """
 
 from __future__ import annotations
@@ -18,17 +20,21 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from airflow_batch_service.emulator.function_runs import RUNS, wait_until_done
-from airflow_batch_service.emulator.gates import wait_until_waiting
+from airflow_batch_service.emulator.event_knobs import EventKnobs
+from airflow_batch_service.emulator.function_runs import RUNS
+from airflow_batch_service.emulator.remote import RemoteEmulator
+from airflow_batch_service.emulator.ticker import Ticker
+
+__all__ = ["EmulatorServer", "RemoteEmulator", "serve"]
 
 READY_PREFIX = "airflow-batch-service emulator listening on "
+#: Printed after the ready line, once per ``--event-queue``, followed by the queue's URL.
+EVENT_QUEUE_PREFIX = "airflow-batch-service emulator event queue "
 LOOPBACK = "127.0.0.1"
 
 
@@ -52,6 +58,7 @@ def serve(
         ControlMiddleware,
     )
     from airflow_batch_service.emulator.install import install  # lazy: imports moto
+    from airflow_batch_service.emulator.side_services import catch_up  # lazy: imports moto
 
     settings_module.SERVING = True
     install()
@@ -66,145 +73,24 @@ def serve(
     signal.signal(signal.SIGTERM, stop)
     if on_ready is not None:
         on_ready(url)
+    ticker = Ticker(catch_up).start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        ticker.stop()
         server.server_close()
         RUNS.reset()  # no function run outlives the server
-
-
-class RemoteEmulator:
-    """The control handle of a running server: the same methods as ``Emulator``, over HTTP."""
-
-    def __init__(self, endpoint_url: str, region: str = "us-east-1") -> None:
-        self.endpoint_url = endpoint_url.rstrip("/")
-        self.region = region
-
-    def _call(self, method: str, route: str, body: Mapping[str, Any] | None = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            f"{self.endpoint_url}/_emulator/{route}",
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as err:
-            message = json.loads(err.read() or b"{}").get("message", str(err))
-            raise ValueError(message) from None
-
-    def create_queue(
-        self, name: str, fair_share: bool = False, quota_share: bool = False, max_capacity: int = 10
-    ) -> str:
-        body = {
-            "name": name,
-            "region": self.region,
-            "fairShare": fair_share,
-            "quotaShare": quota_share,
-            "maxCapacity": max_capacity,
-        }
-        return str(self._call("POST", "queues", body)["jobQueueArn"])
-
-    def configure(
-        self,
-        seconds_per_state: float | None = None,
-        client_token_mode: str | None = None,
-        freeze_clock: bool | None = None,
-        api_quotas: str | None = None,
-        run_functions: bool | None = None,
-    ) -> dict[str, Any]:
-        body = {
-            "secondsPerState": seconds_per_state,
-            "clientTokenMode": client_token_mode,
-            "freezeClock": freeze_clock,
-            "apiQuotas": api_quotas,
-            "runFunctions": run_functions,
-        }
-        return dict(self._call("POST", "configure", body))
-
-    def load_scenarios(self, document: Mapping[str, Any] | str | Path) -> dict[str, Any]:
-        if isinstance(document, Mapping):
-            body: Mapping[str, Any] = document
-        else:
-            text = str(document)
-            body = json.loads(text if text.lstrip().startswith("{") else Path(text).read_text())
-        return dict(self._call("POST", "scenarios", body))
-
-    def set_faults(
-        self, faults: Mapping[str, Any] | None, seed: int | None = None
-    ) -> dict[str, Any]:
-        return dict(self._call("POST", "faults", {"faults": dict(faults or {}), "seed": seed}))
-
-    def clear_faults(self) -> None:
-        self.set_faults({})
-
-    def release(self) -> int:
-        """Let every held call go on (``POST /_emulator/release``); returns how many."""
-        return int(self._call("POST", "release", {})["released"])
-
-    def open_gate(self, name: str) -> list[str]:
-        """Open a named gate (``POST /_emulator/gates``); returns the jobs it released."""
-        return list(self._call("POST", "gates", {"open": name})["released"])
-
-    def gates(self) -> dict[str, Any]:
-        """Open gates and the jobs waiting at shut ones (``GET /_emulator/gates``)."""
-        return dict(self._call("GET", "gates"))
-
-    def wait_at_gate(self, gate: str, count: int = 1, timeout: float = 120.0) -> list[str]:
-        """Block until ``count`` jobs wait at ``gate``; their ids (``gates.wait_until_waiting``)."""
-        return wait_until_waiting(self.gates, gate, count, timeout)
-
-    def function_runs(self, job_id: str | None = None) -> list[dict[str, Any]]:
-        """The ``@task.batch_service`` function runs (``GET /_emulator/function-runs``)."""
-        runs = self._call("GET", "function-runs")["runs"]
-        return [run for run in runs if job_id is None or run["jobId"] == job_id]
-
-    def wait_for_function_runs(
-        self, job_id: str | None = None, count: int = 1, timeout: float = 60.0
-    ) -> list[dict[str, Any]]:
-        """Block until ``count`` runs (of ``job_id``) exist and none still runs; returns them
-        (``function_runs.wait_until_done``)."""
-        return wait_until_done(self.function_runs, job_id, count, timeout)
-
-    def stats(self) -> dict[str, Any]:
-        return dict(self._call("GET", "stats"))
-
-    def reset_stats(self) -> None:
-        self._call("DELETE", "stats")
-
-    def advance(self, seconds: float) -> float:
-        return float(self._call("POST", "clock", {"advance": seconds})["now"])
-
-    def settings(self) -> dict[str, Any]:
-        return dict(self._call("GET", "settings"))
-
-    def reset(self) -> None:
-        """``POST /moto-api/reset``: all state goes; the server's startup settings come back."""
-        request = urllib.request.Request(
-            f"{self.endpoint_url}/moto-api/reset", data=b"", method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=30):
-            pass
-
-    def client(self, service: str = "batch", **kwargs: Any) -> Any:
-        import boto3  # lazy: a server's parent (the demo, a test session) may never need boto3
-
-        kwargs.setdefault("region_name", self.region)
-        kwargs.setdefault("endpoint_url", self.endpoint_url)
-        kwargs.setdefault("aws_access_key_id", "testing")
-        kwargs.setdefault("aws_secret_access_key", "testing")
-        return boto3.client(service, **kwargs)
 
 
 class EmulatorServer:
     """A real HTTP emulator on loopback (a child process). ``port=0`` picks a free port.
 
     Unlike the console script, it starts with the API quotas **off** (``api_quotas="aws"``
-    turns them on): it serves tests, benchmarks and demos that pace themselves.
+    turns them on): it serves tests, benchmarks and demos that pace themselves. ``events``
+    (the knobs of ``configure(events=...)``) and ``event_queues`` become the ``--event-*``,
+    ``--no-events`` and ``--event-queue`` flags.
 
     >>> with EmulatorServer(queues=["q"]) as server:
     ...     batch = server.emulator.client()
@@ -225,6 +111,8 @@ class EmulatorServer:
         freeze_clock: bool = False,
         api_quotas: str = "off",
         run_functions: bool = True,
+        events: Mapping[str, Any] | None = None,
+        event_queues: Sequence[str] = (),
         startup_timeout: float = 60.0,
     ) -> None:
         self.host, self.port, self.region = host, port, region
@@ -237,6 +125,8 @@ class EmulatorServer:
         self.freeze_clock = freeze_clock
         self.api_quotas = api_quotas
         self.run_functions = run_functions
+        self.events = EventKnobs().merged(events)  # refused here, not in the child
+        self.event_queues = list(event_queues)
         self.startup_timeout = startup_timeout
         self._process: subprocess.Popen[str] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -275,6 +165,24 @@ class EmulatorServer:
             cmd += ["--scenarios", self._file("scenarios.json", self.scenarios)]
         if self.faults is not None:
             cmd += ["--faults", self._file("faults.json", self.faults)]
+        return cmd + self._event_flags()
+
+    def _event_flags(self) -> list[str]:
+        knobs, cmd = self.events, []
+        if not knobs.enabled:
+            cmd.append("--no-events")
+        for flag, value in (
+            ("--event-drop", knobs.drop),
+            ("--event-duplicate", knobs.duplicate),
+            ("--event-delay", knobs.delay_seconds),
+            ("--event-reorder", knobs.reorder),
+        ):
+            if value:
+                cmd += [flag, str(value)]
+        if knobs.seed is not None:
+            cmd += ["--event-seed", str(knobs.seed)]
+        for name in self.event_queues:
+            cmd += ["--event-queue", name]
         return cmd
 
     def _file(self, name: str, content: Mapping[str, Any] | str | Path) -> str:

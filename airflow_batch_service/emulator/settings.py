@@ -1,11 +1,12 @@
 """Emulator-wide settings (timing, clientToken mode, scenarios, faults, API quotas, function
-runs, counters), and the one lock that guards all emulator state.
+runs, state-change events, counters), and the one lock that guards all emulator state.
 
 They live in a moto ``BackendDict`` so that ``mock_aws`` and ``POST /moto-api/reset`` reset
 them like any moto state. A reset brings back the *startup* settings (what the CLI or
 :class:`EmulatorServer` was started with), not bare defaults: a server started with
 ``--scenarios`` keeps its scenarios across test resets. A reset also kills every running
-``@task.batch_service`` function (``function_runs``).
+``@task.batch_service`` function (``function_runs``) and forgets the state-change events
+still on their way (delayed or held back: ``events``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.base_backend import BackendDict, BaseBackend
 
 from airflow_batch_service.emulator.clock import Clock
+from airflow_batch_service.emulator.event_knobs import EventKnobs
+from airflow_batch_service.emulator.events import EventPublisher
 from airflow_batch_service.emulator.faults import FaultPlan
 from airflow_batch_service.emulator.function_runs import RUNS
 from airflow_batch_service.emulator.gates import Gates
@@ -63,6 +66,8 @@ class Startup:
     freeze_clock: bool = False
     api_quotas: QuotaMode = QuotaMode.OFF  # the CLI sets AWS unless told --api-quotas off
     run_functions: bool = True  # run @task.batch_service functions (--no-run-functions: off)
+    events: EventKnobs = field(default_factory=EventKnobs)  # --event-*, --no-events, the file's
+    event_queues: list[str] = field(default_factory=list)  # --event-queue: kept in place
 
 
 STARTUP = Startup()
@@ -92,8 +97,13 @@ class SettingsBackend(BaseBackend):
         self.throttled: Counter[str] = Counter()  # calls the API quotas answered 429
         self.gates = Gates()  # named gates a scenario try waits at (``holdUntilReleased``)
         self.run_functions = STARTUP.run_functions
+        self.events = EventPublisher(STARTUP.events, self.clock_now)
         HOLDS.clear_counts()  # a reset starts the held-call counters again too
         RUNS.reset()  # and ends every function run: their jobs are gone
+
+    def clock_now(self) -> float:
+        """Now on the emulator clock (whichever clock ``configure`` installed since)."""
+        return self.clock.now()
 
     def count(self, operation: str) -> None:
         with self.lock:
@@ -105,17 +115,22 @@ class SettingsBackend(BaseBackend):
 
     def stats_document(self) -> dict[str, Any]:
         """``{operation: calls}``, plus ``"throttled": {operation: calls}`` once the API
-        quotas have throttled anything (absent before, so existing readers see no change)."""
+        quotas have throttled anything and ``"events": {counter: n}`` once a state-change
+        event was published (absent before, so existing readers see no change)."""
         with self.lock:
             out: dict[str, Any] = dict(self.stats)
             if self.throttled:
                 out["throttled"] = dict(self.throttled)
+            events = self.events.stats()
+            if events is not None:
+                out["events"] = events
             return out
 
     def reset_stats(self) -> None:
         with self.lock:
             self.stats.clear()
             self.throttled.clear()
+            self.events.reset_stats()
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -125,6 +140,7 @@ class SettingsBackend(BaseBackend):
             "apiQuotas": self.quotas.mode.value,
             "apiQuotaLimits": self.quotas.describe(),
             "runFunctions": self.run_functions,
+            "events": self.events.knobs.to_dict(),
             "now": self.clock.now(),
             "scenarios": self.scenarios.to_dict(),
             **self.faults.to_dict(),

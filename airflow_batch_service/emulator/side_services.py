@@ -5,6 +5,8 @@ Logs and IAM, as moto implements them, with the emulator's additions.
   reports the status of the attempt behind the training job), and pass the fault plan.
 - **CloudWatch Logs** requests pass the fault plan (``GetLogEvents``, ``DescribeLogStreams``
   are what the provider calls).
+- **SQS** requests first bring every service job and the state-change events due up to now
+  (:func:`catch_up`), so a consumer polling a queue sees every event due by then.
 - **IAM** ``SimulatePrincipalPolicy``, which moto does not implement (it answers an HTML 500),
   answers "allowed" for every action and resource: the SageMaker Python SDK's
   ``ModelTrainer`` asks it about its role.
@@ -23,15 +25,17 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.common_types import TYPE_RESPONSE
 from moto.iam.responses import IamResponse
 
+from airflow_batch_service.emulator import event_queue
 from airflow_batch_service.emulator.backend import service_job_backends
 from airflow_batch_service.emulator.errors import JsonServiceError
 from airflow_batch_service.emulator.faults import Injected
 from airflow_batch_service.emulator.holds import HOLDS
 from airflow_batch_service.emulator.responses import lost_response
-from airflow_batch_service.emulator.settings import STATE_LOCK, settings
+from airflow_batch_service.emulator.settings import STARTUP, STATE_LOCK, settings
 
 Dispatch = Callable[[Any, str, Any], Any]
 
@@ -108,6 +112,18 @@ def advance_service_jobs() -> None:
     with STATE_LOCK:
         for _, _, backend in list(service_job_backends.iter_backends()):
             backend.advance_all()  # type: ignore[attr-defined]
+
+
+def catch_up() -> None:
+    """Bring every service job, and the state-change events due, up to now; and put back the
+    startup event queues (``--event-queue``) a reset removed. What the server's ticker does
+    every fraction of a second, every SQS call first, and moving the clock after."""
+    with STATE_LOCK:
+        advance_service_jobs()
+        cfg = settings()
+        cfg.events.flush(cfg.clock.now())
+        if STARTUP.event_queues:
+            event_queue.ensure_missing(STARTUP.event_queues, STARTUP.region, DEFAULT_ACCOUNT_ID)
 
 
 class EmulatorIamResponse(IamResponse):

@@ -10,7 +10,11 @@ at instants where something changed (a job became RUNNABLE-ready, a job gave cap
 a setting changed), and stops early when an environment is full.
 
 The rules themselves (fit, order, borrow, victims) are in ``scheduler``; this module keeps the
-books: who holds capacity where, who waits where, the timers.
+books: who holds capacity where, who waits where, the timers. Each change of a job's status is
+reported to the catalog as it is applied (:meth:`World.sync`), at its own time and in order:
+AWS's state-change events (``events``). Besides reads, moving the clock (``control.advance``)
+and, in server mode, a ticker (``ticker``) bring the world up to date, so the events flow
+while nobody reads.
 
 A transition a scenario holds until clients have seen the job (``holdUntilSeen``) has no timer
 until the answer that releases it: the job then tells the world (:meth:`World._release_hold`),
@@ -51,6 +55,9 @@ class WorldCatalog(Protocol):
     def policy_kind(self, arn: str | None) -> str | None: ...
     def gate_opened(self, name: str) -> float | None: ...
     def share_distribution(self, arn: str | None) -> list[dict[str, Any]]: ...
+    def state_changed(
+        self, job: ServiceJob, at: float, before: ServiceJobStatus, preempted: bool
+    ) -> None: ...
 
 
 def share_key(job: ServiceJob) -> ShareKey:
@@ -170,7 +177,8 @@ class World:
                 self._schedule(instant)
 
     def sync(self, job: ServiceJob, at: float) -> None:
-        """Book a change of ``job`` (made at ``at``): capacity, waiting lists, its next timer."""
+        """Book a change of ``job`` (made at ``at``): capacity, waiting lists, its next timer;
+        and a change of status is reported (``state_changed``: AWS's state-change event)."""
         job.version += 1
         qarn = job.queue_arn
         if job.env_arn is not None and not job.active:
@@ -195,6 +203,10 @@ class World:
             due = job.next_due(self.catalog.queues.get(qarn))
             if due is not None:
                 self._push(due[0], job)
+        if job.changes != job.reported[0]:
+            _, before, preemptions = job.reported
+            job.reported = (job.changes, job.status, job.preempted_count)
+            self.catalog.state_changed(job, at, before, job.preempted_count > preemptions)
 
     def _moved(self, queue_arn: str, at: float, job: ServiceJob) -> None:
         moves = self.moves.setdefault(queue_arn, [])

@@ -77,6 +77,7 @@ class EventFeed:
         self.release_seconds = RELEASE_SECONDS
         self.subscribers: dict[str, set[Callback]] = {}
         self.listeners: set[Callback] = set()
+        self.on_problem: set[Callable[[], Any]] = set()  # told when the queue cannot be read
         self.problem: str | None = None  # why the queue cannot be read, while it cannot
         self.stats = {
             "received": 0,
@@ -144,6 +145,8 @@ class EventFeed:
 
     def _fail(self, problem: str) -> None:
         if self.problem is None:
+            for wake in list(self.on_problem):
+                wake()  # sleeping waits go back to their poll_interval now, not after a sleep
             self.hook.log.warning(
                 "Cannot read service-job events from SQS queue %s (%s): its waits poll at "
                 "their poll_interval until it can be read",

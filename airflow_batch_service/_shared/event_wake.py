@@ -41,6 +41,7 @@ class JobEvents:
         self._note: str | None = None
         self._woken: asyncio.Future[None] | None = None
         self.feed.subscribe(job_id, self._on_event)
+        self.feed.on_problem.add(self._wake)
 
     @property
     def healthy(self) -> bool:
@@ -48,6 +49,11 @@ class JobEvents:
 
     def close(self) -> None:
         self.feed.unsubscribe(self.job_id, self._on_event)
+        self.feed.on_problem.discard(self._wake)
+
+    def _wake(self) -> None:
+        if self._woken is not None:
+            _wake(self._woken)
 
     def _on_event(self, event: JobEvent) -> None:
         judgement = judge(event, self._pending or self.last)
@@ -63,8 +69,7 @@ class JobEvents:
             f"Woken by a state-change event: service job {event.job_id} is {event.status} "
             f"(event {event.event_id or '?'} of {event.time or '?'}; {what})"
         )
-        if self._woken is not None and not self._woken.done():
-            self._woken.set_result(None)
+        self._wake()
 
     def take(self) -> tuple[str, dict[str, Any] | None, str] | None:
         """What woke the wait, once: (``use`` and the describe it stands for, or ``describe``

@@ -312,3 +312,40 @@ def test_on_airflow_3_3_watchers_share_one_stream_that_deletes_only_what_was_sto
         got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
         left += [json.loads(m["Body"])["detail"]["jobId"] for m in got.get("Messages", [])]
     assert sorted(left) == ["b", "c"], left  # "a" was stored and deleted
+
+
+# -- in a DAG run ----------------------------------------------------------------------------
+
+
+def test_a_dag_run_waits_on_events_named_by_the_connection(
+    airflow_home, batch_emulator_server, monkeypatch, capsys, caplog
+):
+    """The deferrable example DAG, unchanged, on a connection whose extra names the events
+    queue: its deferred wait ends on the SUCCEEDED event (its reconciliation poll is 5
+    minutes away), and its log says so."""
+    from .support_dags import EXAMPLE_SCENARIOS, example_dag, point_example_dags_at, xcom
+
+    caplog.set_level(logging.INFO)
+    emu = batch_emulator_server
+    emu.configure(seconds_per_state=0.1, freeze_clock=False)
+    emu.load_scenarios(EXAMPLE_SCENARIOS)
+    point_example_dags_at(monkeypatch, emu, "emu_events")
+    queue_url = emu.event_queue(unique("dag-events"), job_queues=[emu.queue_name])
+    connection = {
+        "conn_type": "aws",
+        "login": "testing",
+        "password": "testing",
+        "extra": {
+            "region_name": emu.region,
+            "endpoint_url": emu.endpoint_url,
+            "service_job_event_queue": queue_url,
+        },
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_EMU_EVENTS", json.dumps(connection))
+    dag_run = example_dag(airflow_home, "example_batch_service_deferrable").test()
+    log = output(capsys, caplog)
+    assert str(dag_run.state).endswith("success"), log[-3000:]
+    ti = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "train_deferred")
+    assert xcom(ti, task_ids="train_deferred", key="summary")["status"] == "SUCCEEDED"
+    assert f"woken by its state-change events from {queue_url}" in log
+    assert "is SUCCEEDED (event" in log and "describing it" in log

@@ -31,6 +31,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 
 from airflow_batch_service.core import function_job
 from airflow_batch_service.core.durable import derive_token
+from airflow_batch_service.core.errors import classify_exception
 from airflow_batch_service.core.function_payload import compose
 from airflow_batch_service.core.strict_json import strict_json
 from airflow_batch_service.core.task_tag import TaskKey
@@ -180,8 +181,13 @@ def upload(task: Any, uri: str, files: Mapping[str, bytes]) -> bool:
         return False
     for name, body in files.items():
         if name != function_job.MANIFEST:
-            task.hook.put_object(uri + name, body)
-    task.hook.put_object(manifest_uri, files[function_job.MANIFEST])
+            _s3(f"uploading the function's files to {uri}", task.hook.put_object, uri + name, body)
+    _s3(
+        f"uploading the function's files to {uri}",
+        task.hook.put_object,
+        manifest_uri,
+        files[function_job.MANIFEST],
+    )
     task.log.info(
         "Uploaded %s() (%d files, %d bytes of arguments) to %s",
         task.python_callable.__name__,
@@ -200,9 +206,27 @@ def _staged(task: Any, manifest_uri: str) -> bool:
     except Exception as err:
         code = str(getattr(err, "response", {}).get("Error", {}).get("Code", ""))
         if code not in ("403", "AccessDenied", "Forbidden"):
+            _fail_if_permanent(f"checking {manifest_uri}", err)
             raise
         task.log.info("Cannot tell whether %s exists (HTTP 403): uploading", manifest_uri)
         return False
+
+
+def _s3(what: str, call: Any, *args: Any) -> Any:
+    """``call(*args)``; an S3 error that asking again cannot mend (no such bucket, access
+    denied) fails the task for good, naming ``what``: Airflow's retries would only repeat it.
+    Throttling and 5xx propagate as they are, for Airflow's retries."""
+    try:
+        return call(*args)
+    except Exception as err:
+        _fail_if_permanent(what, err)
+        raise
+
+
+def _fail_if_permanent(what: str, err: Exception) -> None:
+    mapped = classify_exception(err)
+    if mapped is not None and not mapped[0].retryable:
+        raise AirflowFailException(f"{what} failed: {mapped[1]}") from err
 
 
 def read_result(task: Any) -> Any:
@@ -215,7 +239,10 @@ def read_result(task: Any) -> Any:
             "artifacts: cannot find output.tar.gz with the function's return value"
         )
     archive_uri = function_job.output_archive_uri(str(artifacts))
-    members = _archive_members(task.hook.get_object(archive_uri))
+    data = _s3(
+        f"reading the function's return value from {archive_uri}", task.hook.get_object, archive_uri
+    )
+    members = _archive_members(data)
     report = json.loads(members.get(function_job.REPORT, b"{}") or b"{}")
     name = function_job.result_file(task.serializer)
     if name not in members:

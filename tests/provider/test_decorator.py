@@ -311,3 +311,30 @@ def test_cloudpickle_carries_what_json_cannot(airflow_home, emu, capsys) -> None
     (ti,) = _tis(dag_run)["doubled"]
     assert xcom(ti, task_ids="doubled") == [2.0, 4.0, 6.0]
     assert any(k.endswith("/arguments.pkl") for k in _objects(emu))
+
+
+def test_a_missing_bucket_fails_the_task_at_once_without_a_submit(airflow_home, emu, capsys) -> None:
+    """S3 refuses for good (no such bucket): the task fails on its first try, naming the
+    upload, with nothing submitted; Airflow's retries would only repeat the refusal."""
+    dag_run = _run_dag(
+        airflow_home,
+        emu,
+        "fn_no_bucket",
+        f"""
+        @task.batch_service(
+            aws_conn_id='emu_fn', job_queue=QUEUE, image_uri='python:3.11',
+            role_arn='arn:aws:iam::123456789012:role/r', poll_interval=0.1,
+            output_s3_uri='s3://no-such-bucket-{BUCKET}/out', retries=2, retry_delay=0,
+        )
+        def f(x):
+            return x
+
+        f(1)
+        """,
+    )
+    out = capsys.readouterr().out
+    [ti] = _tis(dag_run)["f"]
+    assert str(ti.state).endswith("failed") and ti.try_number == 1, (ti.state, ti.try_number)
+    assert "s3://no-such-bucket-decorator-tests/out/" in out, out[-3000:]
+    assert "failed: NoSuchBucket (HTTP 404)" in out
+    assert not emu.stats().get("SubmitServiceJob")

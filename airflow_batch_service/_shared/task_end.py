@@ -8,7 +8,9 @@ NaN, infinities and NUL characters, which a diverged metric or an AWS reason can
 :func:`finish` raises the exception ``core.outcome.ending`` names; :func:`end_task` records the
 timeline and the training result first. The operator's and the sensor's flows
 (``_shared.submit_flow``, ``_shared.sensor_flow``) end through :func:`end_task`, a poke, their
-own wait and a deferred wait's ``execute_complete`` alike.
+own wait and a deferred wait's ``execute_complete`` alike. A task with ``model_asset`` also
+gets its asset event's extra there, once the outcome is known to end the task successfully
+(``_shared.model_asset``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from airflow.providers.common.compat.sdk import (
     AirflowSensorTimeout,
 )
 
+from airflow_batch_service._shared.model_asset import record_asset_event
 from airflow_batch_service.core.outcome import Ending, WaitOutcome, ending
 from airflow_batch_service.core.strict_json import strict_json
 
@@ -88,10 +91,13 @@ def end_task(
     resubmit_on_retry: bool = False,
 ) -> dict[str, Any]:
     """End a task's waits: push the timeline and the last outcome's training result (also to
-    ``task.training_job_result``, which lineage reads), then :func:`finish` with it."""
+    ``task.training_job_result``, which lineage reads), then :func:`finish` with it; on
+    success, the model asset event's extra (``_shared.model_asset``)."""
     push_timeline(context, task, outcomes)
     task.training_job_result = record_training_result(context, task, outcomes[-1])
-    return finish(outcomes[-1], task.log, resubmit_on_retry=resubmit_on_retry)
+    summary = finish(outcomes[-1], task.log, resubmit_on_retry=resubmit_on_retry)
+    record_asset_event(context, task, outcomes[-1])  # only reached when the task succeeds
+    return summary
 
 
 #: XCom key of what the final attempt's training job produced (``core.training_result``).

@@ -20,13 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import DecoratedOperator, task_decorator_factory
 
+from airflow_batch_service._shared.model_asset import model_asset_outlet
 from airflow_batch_service.core.function_checks import function_problems, function_source
 from airflow_batch_service.core.function_job import SERIALIZERS
 from airflow_batch_service.core.function_payload import ShortForm
+from airflow_batch_service.core.model_asset import output_path
 from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Asset, Context
     from airflow.sdk.bases.decorator import TaskDecorator
 
 #: The decorator's own arguments (the short form), templated like the operator's.
@@ -89,6 +91,7 @@ class BatchServiceDecoratedOperator(DecoratedOperator, BatchSubmitServiceJobOper
         python_command: str = "python3",
         wait_for_completion: bool = True,
         read_training_result: bool = True,
+        model_asset: Asset | str | bool | None = None,
         **kwargs: Any,
     ) -> None:
         problems = function_problems(python_callable, context_keys=_context_keys())
@@ -115,6 +118,8 @@ class BatchServiceDecoratedOperator(DecoratedOperator, BatchSubmitServiceJobOper
                 f"@task.batch_service needs the source of {python_callable.__name__}() "
                 f"(defined in a file): {err}"
             ) from err
+        # The output path is output_s3_uri's here (the operator sees only the payload).
+        output = output_path(service_request_payload, output_s3_uri=output_s3_uri, short_form=True)
         super().__init__(
             python_callable=python_callable,
             job_queue=job_queue,
@@ -122,6 +127,7 @@ class BatchServiceDecoratedOperator(DecoratedOperator, BatchSubmitServiceJobOper
             service_request_payload=service_request_payload or {},
             wait_for_completion=True,
             read_training_result=True,
+            model_asset=model_asset_outlet(model_asset, output),
             **kwargs,
         )
         self.function_source = source
@@ -198,7 +204,10 @@ def batch_service_task(
     or ``"cloudpickle"`` (the ``cloudpickle`` extra, the same Python in image and worker).
     ``job_name`` defaults to the task id. Every other argument is
     ``BatchSubmitServiceJobOperator``'s (``retry_strategy``, ``scheduling_priority``,
-    ``quota_share_name``, ``timeout_config``, ``tags``, ``deferrable``, ``stream_logs``...).
+    ``quota_share_name``, ``timeout_config``, ``tags``, ``deferrable``, ``stream_logs``,
+    ``model_asset``...). With ``model_asset``, ``True`` and ``{output_path}`` stand for
+    ``output_s3_uri`` (else the payload's ``OutputDataConfig.S3OutputPath``), which must then
+    be literal when the DAG is parsed.
 
     The task's return value is the function's, read from the job's ``output.tar.gz``; with
     ``multiple_outputs`` a returned dict becomes one XCom per key.

@@ -31,6 +31,8 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import conf
 
 from airflow_batch_service._shared.lineage import ServiceJobLineageMixin
+from airflow_batch_service._shared.model_asset import model_asset_outlet, with_outlet
+from airflow_batch_service.core.model_asset import output_path
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 from airflow_batch_service.links.batch_service import (
     SERVICE_JOB_LINKS,
@@ -39,7 +41,7 @@ from airflow_batch_service.links.batch_service import (
 )
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Asset, Context
 
     from airflow_batch_service._shared.wait_spec import WaitSpec
 
@@ -96,7 +98,20 @@ class BatchSubmitServiceJobOperator(ServiceJobLineageMixin, AwsBaseOperator[Batc
         job ends (one ``sagemaker:DescribeTrainingJob``): the model artifact, final metrics,
         training and billable seconds go to the ``summary`` XCom under ``trainingJob`` and to
         the ``training_job`` XCom (also when the job failed, as far as it got). Default True;
-        turn off without that permission.
+        turn off without that permission (not with ``model_asset``, which needs it).
+    :param model_asset: the trained model as an Airflow asset, added to the task's ``outlets``
+        (beside any given) so that DAGs can be scheduled on it: an ``airflow.sdk.Asset``, a
+        URI string, or ``True`` for ``Asset(uri=<output path>)``. In a string,
+        ``{output_path}`` is replaced by the payload's ``OutputDataConfig.S3OutputPath``
+        (without a trailing ``/``) when the DAG is parsed, so that path must be literal
+        then (not a template, not an XCom): a DAG that breaks the rule fails to parse,
+        naming ``model_asset``. Not templated. When the job succeeded and the task ends
+        successfully, the asset event's ``extra`` has ``job_id``, ``job_arn``, ``job_name``,
+        ``job_queue``, ``status``, ``training_job_name``, ``model_uri``, ``final_metrics``
+        (a non-finite value as None, spelled in ``final_metrics_non_finite``),
+        ``billable_seconds`` and ``attempts`` (see ``core.model_asset``). Needs
+        ``wait_for_completion=True`` (without it, give ``model_asset`` to the sensor that
+        waits) and turns ``read_training_result`` on. Default: no asset.
     :param not_found_grace: while waiting, seconds a job may be "not found" right after its
         submit (eventual consistency) before the task fails saying it does not exist
         (default 120).
@@ -169,8 +184,14 @@ class BatchSubmitServiceJobOperator(ServiceJobLineageMixin, AwsBaseOperator[Batc
         submit_patience: float = 600.0,
         not_found_grace: float = 120.0,
         read_training_result: bool = True,
+        model_asset: Asset | str | bool | None = None,
         **kwargs: Any,
     ) -> None:
+        asset = None
+        if model_asset is not None:
+            output = output_path(service_request_payload)
+            asset = model_asset_outlet(model_asset, output, waits=wait_for_completion)
+            kwargs["outlets"] = with_outlet(kwargs.get("outlets"), asset)
         super().__init__(**kwargs)
         self.job_name = job_name
         self.job_queue = job_queue
@@ -193,7 +214,9 @@ class BatchSubmitServiceJobOperator(ServiceJobLineageMixin, AwsBaseOperator[Batc
         self.stream_logs = stream_logs
         self.submit_patience = submit_patience
         self.not_found_grace = not_found_grace
-        self.read_training_result = read_training_result
+        self.model_asset = asset
+        # The asset event's extra comes from the training result: the asset needs it read.
+        self.read_training_result = read_training_result or asset is not None
         self.job_id: str | None = None
         self.training_job_result: dict[str, Any] | None = None
         self._started_ms: int | None = None

@@ -47,6 +47,7 @@ from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import PokeReturnValue
 
 from airflow_batch_service._shared.lineage import ServiceJobLineageMixin
+from airflow_batch_service._shared.model_asset import model_asset_outlet, with_outlet
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 from airflow_batch_service.links.batch_service import (
     SERVICE_JOB_LINKS,
@@ -55,7 +56,7 @@ from airflow_batch_service.links.batch_service import (
 )
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Asset, Context
 
     from airflow_batch_service._shared.wait_spec import WaitSpec
     from airflow_batch_service.core.logtail import LogTail
@@ -81,7 +82,17 @@ class BatchServiceJobSensor(ServiceJobLineageMixin, AwsBaseSensor[BatchServiceJo
     :param read_training_result: when the job ends, read its final attempt's training job (one
         ``sagemaker:DescribeTrainingJob``) into the summary's ``trainingJob`` (model artifact,
         final metrics, training and billable seconds) and the ``training_job`` XCom, also when
-        it failed. Default True; turn off without that permission.
+        it failed. Default True; turn off without that permission (not with ``model_asset``,
+        which needs it).
+    :param model_asset: the trained model as an Airflow asset, added to the task's ``outlets``
+        (beside any given) so that DAGs can be scheduled on it: an ``airflow.sdk.Asset`` or a
+        literal URI string (the sensor has no payload: no ``{output_path}``, no ``True``; a
+        DAG that uses them fails to parse, naming ``model_asset``). Not templated. When the
+        job succeeded and the sensor ends successfully, the asset event's ``extra`` has
+        ``job_id``, ``job_arn``, ``job_name``, ``job_queue``, ``status``,
+        ``training_job_name``, ``model_uri``, ``final_metrics`` (a non-finite value as None,
+        spelled in ``final_metrics_non_finite``), ``billable_seconds`` and ``attempts`` (see
+        ``core.model_asset``). Turns ``read_training_result`` on. Default: no asset.
     :param aws_conn_id: the ``aws`` connection; also ``region_name``, ``verify``,
         ``botocore_config``.
 
@@ -111,15 +122,21 @@ class BatchServiceJobSensor(ServiceJobLineageMixin, AwsBaseSensor[BatchServiceJo
         stream_logs: bool = True,
         not_found_grace: float = 120.0,
         read_training_result: bool = True,
+        model_asset: Asset | str | None = None,
         **kwargs: Any,
     ) -> None:
+        asset = model_asset_outlet(model_asset, None)  # no payload: no output path
+        if asset is not None:
+            kwargs["outlets"] = with_outlet(kwargs.get("outlets"), asset)
         super().__init__(poke_interval=poke_interval, **kwargs)
         self.job_id = job_id
         self.max_runnable_seconds = max_runnable_seconds
         self.deferrable = deferrable
         self.stream_logs = stream_logs
         self.not_found_grace = not_found_grace
-        self.read_training_result = read_training_result
+        self.model_asset = asset
+        # The asset event's extra comes from the training result: the asset needs it read.
+        self.read_training_result = read_training_result or asset is not None
         self.training_job_result: dict[str, Any] | None = None
         self.service_request_payload_seen: dict[str, Any] | None = None
         self._tail: LogTail | None = None

@@ -66,3 +66,22 @@ def judge(event: JobEvent, last: Mapping[str, Any] | None) -> Judgement:
 def as_describe(event: JobEvent) -> dict[str, Any]:
     """The event's detail as the describe reply it stands in for."""
     return {**event.detail, "jobId": event.job_id, "status": event.status}
+
+
+def check_event_settings(event_queue: object, reconcile_interval: object) -> None:
+    """Refuse, naming the argument, what a task cannot wait on: an ``event_queue`` that is not
+    a queue's URL, name or ARN (or ``False``/None), a ``reconcile_interval`` that is not a
+    positive number of seconds."""
+    if event_queue not in (None, False) and (not isinstance(event_queue, str) or not event_queue):
+        raise ValueError(
+            f"event_queue: must be an SQS queue's URL, name or ARN, or False to read no events "
+            f"(got {event_queue!r})"
+        )
+    if reconcile_interval is not None and (
+        isinstance(reconcile_interval, bool)
+        or not isinstance(reconcile_interval, int | float)
+        or not reconcile_interval > 0
+    ):
+        raise ValueError(
+            f"reconcile_interval: must be a positive number of seconds (got {reconcile_interval!r})"
+        )

@@ -32,6 +32,7 @@ from airflow.providers.common.compat.sdk import conf
 
 from airflow_batch_service._shared.lineage import ServiceJobLineageMixin
 from airflow_batch_service._shared.model_asset import model_asset_outlet, with_outlet
+from airflow_batch_service.core.event_wait import check_event_settings
 from airflow_batch_service.core.model_asset import output_path
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 from airflow_batch_service.links.batch_service import (
@@ -87,6 +88,14 @@ class BatchSubmitServiceJobOperator(ServiceJobLineageMixin, AwsBaseOperator[Batc
         (``BatchServiceJobTrigger``) instead of a worker slot. Default:
         ``[operators] default_deferrable``. Killing the deferred task terminates the job on
         Airflow 3.3+ (``BaseTrigger.on_kill``); on 3.0-3.2 the job keeps running.
+    :param event_queue: the SQS queue (URL, name or ARN) an EventBridge rule fills with this
+        job queue's "Batch Service Job State Change" events: a deferred wait then ends when
+        AWS says the job ended, not up to ``poll_interval`` later, and polls only every
+        ``reconcile_interval`` (see the events how-to). Default: the ``aws`` connection's
+        extra ``service_job_event_queue``, else none; ``False`` reads no events even if the
+        connection names a queue. Only deferred waits read events.
+    :param reconcile_interval: with events, seconds between the deferred wait's own polls,
+        which catch an event that never came (default 300).
     :param stream_logs: while waiting, copy the latest attempt's training-job log lines into
         the task log, labelled ``[attempt N algo-1]`` (default True).
     :param submit_patience: seconds to keep retrying a throttled (HTTP 429) or failing (5xx,
@@ -185,8 +194,11 @@ class BatchSubmitServiceJobOperator(ServiceJobLineageMixin, AwsBaseOperator[Batc
         not_found_grace: float = 120.0,
         read_training_result: bool = True,
         model_asset: Asset | str | bool | None = None,
+        event_queue: str | bool | None = None,
+        reconcile_interval: float | None = None,
         **kwargs: Any,
     ) -> None:
+        check_event_settings(event_queue, reconcile_interval)
         asset = None
         if model_asset is not None:
             output = output_path(service_request_payload)
@@ -215,6 +227,8 @@ class BatchSubmitServiceJobOperator(ServiceJobLineageMixin, AwsBaseOperator[Batc
         self.submit_patience = submit_patience
         self.not_found_grace = not_found_grace
         self.model_asset = asset
+        self.event_queue = event_queue
+        self.reconcile_interval = reconcile_interval
         # The asset event's extra comes from the training result: the asset needs it read.
         self.read_training_result = read_training_result or asset is not None
         self.job_id: str | None = None

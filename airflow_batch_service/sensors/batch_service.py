@@ -48,6 +48,7 @@ from airflow.sdk import PokeReturnValue
 
 from airflow_batch_service._shared.lineage import ServiceJobLineageMixin
 from airflow_batch_service._shared.model_asset import model_asset_outlet, with_outlet
+from airflow_batch_service.core.event_wait import check_event_settings
 from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
 from airflow_batch_service.links.batch_service import (
     SERVICE_JOB_LINKS,
@@ -74,6 +75,14 @@ class BatchServiceJobSensor(ServiceJobLineageMixin, AwsBaseSensor[BatchServiceJo
         (the job keeps running in Batch).
     :param deferrable: wait in the triggerer (``BatchServiceJobTrigger``) instead of holding a
         worker slot or rescheduling. Default: ``[operators] default_deferrable``.
+    :param event_queue: the SQS queue (URL, name or ARN) an EventBridge rule fills with this
+        job queue's "Batch Service Job State Change" events: the deferred wait then ends when
+        AWS says the job ended, not up to ``poll_interval`` later, and polls only every
+        ``reconcile_interval`` (see the events how-to). Default: the ``aws`` connection's
+        extra ``service_job_event_queue``, else none; ``False`` reads no events even if the
+        connection names a queue. Only deferred waits read events.
+    :param reconcile_interval: with events, seconds between the deferred wait's own polls,
+        which catch an event that never came (default 300).
     :param stream_logs: copy the latest attempt's training-job log lines into the task log
         (default True).
     :param not_found_grace: seconds a job may be "not found" from the first poke (a job just
@@ -123,8 +132,11 @@ class BatchServiceJobSensor(ServiceJobLineageMixin, AwsBaseSensor[BatchServiceJo
         not_found_grace: float = 120.0,
         read_training_result: bool = True,
         model_asset: Asset | str | None = None,
+        event_queue: str | bool | None = None,
+        reconcile_interval: float | None = None,
         **kwargs: Any,
     ) -> None:
+        check_event_settings(event_queue, reconcile_interval)
         asset = model_asset_outlet(model_asset, None)  # no payload: no output path
         if asset is not None:
             kwargs["outlets"] = with_outlet(kwargs.get("outlets"), asset)
@@ -135,6 +147,8 @@ class BatchServiceJobSensor(ServiceJobLineageMixin, AwsBaseSensor[BatchServiceJo
         self.stream_logs = stream_logs
         self.not_found_grace = not_found_grace
         self.model_asset = asset
+        self.event_queue = event_queue
+        self.reconcile_interval = reconcile_interval
         # The asset event's extra comes from the training result: the asset needs it read.
         self.read_training_result = read_training_result or asset is not None
         self.training_job_result: dict[str, Any] | None = None

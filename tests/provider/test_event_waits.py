@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from typing import Any
 
@@ -349,3 +350,50 @@ def test_a_dag_run_waits_on_events_named_by_the_connection(
     assert xcom(ti, task_ids="train_deferred", key="summary")["status"] == "SUCCEEDED"
     assert f"woken by its state-change events from {queue_url}" in log
     assert "is SUCCEEDED (event" in log and "describing it" in log
+
+
+# -- where a task's events come from ----------------------------------------------------------
+
+
+def test_tasks_name_their_events_queue_or_take_the_connections(emu, monkeypatch):
+    from .support import deferred, make_context, sensor, submit_operator
+
+    job_id = submit(emu, unique("named"))
+    waited = deferred(
+        sensor(emu, job_id, deferrable=True, event_queue="mine", reconcile_interval=60),
+        make_context(),
+    )
+    assert (waited.spec.event_queue, waited.spec.wait_interval) == ("mine", 60)
+    # The connection's extra names a queue: every deferred wait on it reads events ...
+    connection = json.loads(os.environ["AIRFLOW_CONN_EMU"])
+    connection["extra"]["service_job_event_queue"] = "from-the-connection"
+    monkeypatch.setenv("AIRFLOW_CONN_EMU", json.dumps(connection))
+    waited = deferred(sensor(emu, job_id, deferrable=True), make_context())
+    assert waited.spec.event_queue == "from-the-connection"
+    assert waited.spec.wait_interval == 300  # the default reconciliation interval
+    # ... unless the task says False; and a wait that does not defer never reads them.
+    waited = deferred(sensor(emu, job_id, deferrable=True, event_queue=False), make_context())
+    assert waited.spec.event_queue is None and waited.spec.wait_interval == waited.poll_interval
+    operator = submit_operator(emu, unique("op"), wait_for_completion=True, deferrable=True)
+    assert deferred(operator, make_context()).spec.event_queue == "from-the-connection"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [
+        ({"event_queue": ""}, "event_queue"),
+        ({"event_queue": 5}, "event_queue"),
+        ({"reconcile_interval": 0}, "reconcile_interval"),
+        ({"reconcile_interval": "60"}, "reconcile_interval"),
+    ],
+)
+def test_bad_event_settings_are_refused_when_the_dag_is_parsed(arguments, field):
+    from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator
+    from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor
+
+    with pytest.raises(ValueError, match=f"^{field}: must be"):
+        BatchServiceJobSensor(task_id="s", job_id="j", **arguments)
+    with pytest.raises(ValueError, match=f"^{field}: must be"):
+        BatchSubmitServiceJobOperator(
+            task_id="o", job_name="n", job_queue="q", service_request_payload={}, **arguments
+        )

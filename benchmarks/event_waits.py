@@ -99,13 +99,17 @@ async def _waits(ids: list[str], interval: float, reconcile: float, queue_url: s
 
 
 def child(ids_file: str, interval: float, reconcile: float, queue_url: str) -> None:
+    """The waits of one side; the result goes to ``<ids_file>.out`` (stdout carries the
+    waits' log lines, which nobody reads while they run)."""
     if os.environ.get("BENCH_LOG"):  # the waits' log lines on stderr, to see why they called
         import logging
 
         logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     with open(ids_file) as f:
         ids = json.load(f)
-    print(json.dumps(asyncio.run(_waits(ids, interval, reconcile, queue_url))))
+    result = asyncio.run(_waits(ids, interval, reconcile, queue_url))
+    with open(ids_file + ".out", "w") as f:
+        json.dump(result, f)
 
 
 # -- parent ------------------------------------------------------------------------------
@@ -159,8 +163,7 @@ def run_side(side: str, args: argparse.Namespace, server: Any, env: dict[str, st
             queue_url,
         ],
         env={**env, "BENCH_DEADLINE": str(args.window + 4 * args.reconcile + 300)},
-        stdout=subprocess.PIPE,
-        text=True,
+        stdout=subprocess.DEVNULL,  # the waits' log lines: nobody reads them as they come
     )
     deadline = time.monotonic() + 600
     while remote.stats().get("DescribeServiceJob", 0) < args.waits:
@@ -175,9 +178,11 @@ def run_side(side: str, args: argparse.Namespace, server: Any, env: dict[str, st
     for g in range(args.gates):
         remote.open_gate(f"{side}-g{g}")
         time.sleep(0.5)
-    out, _ = proc.communicate(timeout=args.window + 4 * args.reconcile + 900)
+    proc.wait(timeout=args.window + 4 * args.reconcile + 900)
+    with open(f.name + ".out") as out:
+        result = json.load(out)
     os.unlink(f.name)
-    result = json.loads(out.strip().splitlines()[-1])
+    os.unlink(f.name + ".out")
     remote.configure(api_quotas="off")
     window_calls = batch_calls(after) - batch_calls(before)
     delays, wrong = [], 0

@@ -1,8 +1,8 @@
 """Deferred waits woken by state-change events versus polling: Batch calls, and how late a wait
 ends after its job. A script that prints figures, not a test:
 
-    .venv/bin/python benchmarks/event_waits.py [--waits 1000] [--interval 5] [--reconcile 60]
-        [--gates 10] [--sides polling events lossy]
+    .venv/bin/python benchmarks/event_waits.py [--waits 1000] [--interval 30] [--reconcile 300]
+        [--lossy-reconcile 60] [--window SECONDS] [--gates 10] [--sides polling events lossy]
 
 One emulator SERVER (child process) with the API quotas ON (``api_quotas="aws"``: every Batch
 call but SubmitServiceJob from one 50/s bucket), publishing its state-change events to an SQS
@@ -16,14 +16,16 @@ together in one event loop (``stream_logs=False``), as one triggerer process wou
   ListServiceJobs round per interval (``coalesce``).
 - **events**: the same waits with ``event_queue`` set and ``reconcile_interval=--reconcile``.
 - **lossy**: as **events**, with the emulator dropping 20% of the events and delivering 10%
-  twice (``configure(events={"drop": 0.2, "duplicate": 0.1})``).
+  twice (``configure(events={"drop": 0.2, "duplicate": 0.1})``), and a shorter
+  reconciliation (``--lossy-reconcile``, 60 s) so the run ends sooner; only phases 2 and 3.
 
 Per side, three phases:
 
 1. **Steady state.** Once every wait has made its first describe, the emulator's counters are
    read (after one more of the waits' own intervals, so that the first listing round is
-   behind them: each wait's first sleep races it), and again after ``--window`` seconds (default two reconciliation intervals, so that
-   the events sides pay their reconciliation rounds): Batch calls per job per poll interval
+   behind them: each wait's first sleep races it), and again after ``--window`` seconds
+   (default one reconciliation interval, so that the events side pays its reconciliation
+   round): Batch calls per job per poll interval
    (``--interval``) = the window's calls / N / (window / interval). GetJobQueueSnapshot is not
    made (no job is RUNNABLE).
 2. **Endings.** The gates open one after another (``--gates``, every half second), so the
@@ -126,6 +128,8 @@ def scenarios(side: str, gates: int) -> dict[str, Any]:
 
 def run_side(side: str, args: argparse.Namespace, server: Any, env: dict[str, str]) -> dict:
     remote = server.emulator
+    reconcile = args.lossy_reconcile if side == "lossy" else args.reconcile
+    window = 0.0 if side == "lossy" else args.window  # lossy: endings only
     batch = remote.client("batch")
     lossy = (
         {"drop": 0.2, "duplicate": 0.1, "seed": 11}
@@ -159,26 +163,27 @@ def run_side(side: str, args: argparse.Namespace, server: Any, env: dict[str, st
             "--child",
             f.name,
             str(args.interval),
-            str(args.reconcile),
+            str(reconcile),
             queue_url,
         ],
-        env={**env, "BENCH_DEADLINE": str(args.window + 4 * args.reconcile + 300)},
+        env={**env, "BENCH_DEADLINE": str(window + 4 * reconcile + 600)},
         stdout=subprocess.DEVNULL,  # the waits' log lines: nobody reads them as they come
     )
     deadline = time.monotonic() + 600
     while remote.stats().get("DescribeServiceJob", 0) < args.waits:
         assert time.monotonic() < deadline and proc.poll() is None, "the waits never all started"
         time.sleep(0.5)
-    # Settle for one of the waits' own intervals: each wait's first sleep races the first
-    # listing round, and those whose timer wins describe once (as at the start of any sweep).
-    time.sleep((args.reconcile if queue_url else args.interval) + 1)
+    if window:
+        # Settle for one of the waits' own intervals: each wait's first sleep races the first
+        # listing round, and those whose timer wins describe once (as at any sweep's start).
+        time.sleep((reconcile if queue_url else args.interval) + 1)
     before = remote.stats()
-    time.sleep(args.window)
+    time.sleep(window)
     after = remote.stats()
     for g in range(args.gates):
         remote.open_gate(f"{side}-g{g}")
         time.sleep(0.5)
-    proc.wait(timeout=args.window + 4 * args.reconcile + 900)
+    proc.wait(timeout=window + 4 * reconcile + 900)
     with open(f.name + ".out") as out:
         result = json.load(out)
     os.unlink(f.name)
@@ -191,7 +196,7 @@ def run_side(side: str, args: argparse.Namespace, server: Any, env: dict[str, st
         delays.append(ended - job["stoppedAt"] / 1000)
         expected = "success" if job["status"] == "SUCCEEDED" else "failed"
         wrong += status != expected
-    per_interval = window_calls / args.waits / (args.window / args.interval)
+    per_interval = window_calls / args.waits / (window / args.interval) if window else float("nan")
     ops = {op: after.get(op, 0) - before.get(op, 0) for op in after if op[:1].isupper()}
     return {
         "side": side,
@@ -213,8 +218,9 @@ def run_side(side: str, args: argparse.Namespace, server: Any, env: dict[str, st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--waits", type=int, default=1000)
-    parser.add_argument("--interval", type=float, default=5.0)
-    parser.add_argument("--reconcile", type=float, default=60.0)
+    parser.add_argument("--interval", type=float, default=30.0)
+    parser.add_argument("--reconcile", type=float, default=300.0)
+    parser.add_argument("--lossy-reconcile", type=float, default=60.0)
     parser.add_argument("--window", type=float, default=None)
     parser.add_argument("--gates", type=int, default=10)
     parser.add_argument("--sides", nargs="+", default=["polling", "events", "lossy"])
@@ -224,7 +230,7 @@ def main() -> None:
         ids_file, interval, reconcile, queue_url = args.child
         child(ids_file, float(interval), float(reconcile), queue_url)
         return
-    args.window = args.window or 2 * args.reconcile
+    args.window = args.window or args.reconcile
 
     from airflow_batch_service.emulator import EmulatorServer, aws_connection_json
 
@@ -245,7 +251,8 @@ def main() -> None:
         }
         print(
             f"{args.waits} deferred waits per side, poll interval {args.interval:g}s, "
-            f"reconciliation {args.reconcile:g}s, window {args.window:g}s, API quotas on; "
+            f"reconciliation {args.reconcile:g}s (lossy: {args.lossy_reconcile:g}s), "
+            f"window {args.window:g}s, API quotas on; "
             f"{os.cpu_count()} CPUs",
             flush=True,
         )

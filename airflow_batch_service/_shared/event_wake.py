@@ -4,8 +4,9 @@ A wait that names an ``event_queue`` polls at ``reconcile_interval`` (minutes) i
 ``poll_interval``, through the queue's shared listing round as before (``coalesce``), and
 subscribes to the SQS queue's feed (``event_feed``) for its job. Each event is judged by
 ``core.event_wait``: a final status wakes the wait to describe the job (the ending always
-comes from the service); a new state wakes it with the event's detail standing in for a
-describe (no Batch call); anything else is ignored. The task log says which event woke it.
+comes from the service, and until a describe shows it the wait describes every
+``poll_interval``); a new state wakes it with the event's detail standing in for a describe
+(no Batch call); anything else is ignored. The task log says which event woke it.
 
 While the feed cannot read its queue, the wait sleeps no longer than its ``poll_interval``
 and trusts no listing round older than that: it polls as a wait without events does.
@@ -18,7 +19,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_batch_service._shared.event_feed import EventFeed, feed_for
-from airflow_batch_service.core.event_wait import DESCRIBE, IGNORE, USE, as_describe, judge
+from airflow_batch_service.core.event_wait import (
+    DESCRIBE,
+    IGNORE,
+    USE,
+    as_describe,
+    ended,
+    judge,
+)
 from airflow_batch_service.core.events import JobEvent
 
 if TYPE_CHECKING:
@@ -73,13 +81,14 @@ class JobEvents:
 
     def take(self) -> tuple[str, dict[str, Any] | None, str] | None:
         """What woke the wait, once: (``use`` and the describe it stands for, or ``describe``
-        and None) with the log line saying so; None if no event did."""
-        if self._note is None:
-            return None
+        and None) with the log line saying so ("" when it was said already); None if no
+        event did. A describe an event asked for stays owed until one succeeds."""
         note, self._note = self._note, None
         if self._describe:
-            self._describe, self._pending = False, None
-            return DESCRIBE, None, note
+            self._pending = None
+            return DESCRIBE, None, note or ""
+        if note is None:
+            return None
         reply, self._pending = self._pending, None
         return USE, reply, note
 
@@ -87,11 +96,15 @@ class JobEvents:
         """The wait's latest knowledge of the job (a describe, or an event it used)."""
         if isinstance(reply, Mapping):
             self.last = reply
+            if ended(reply):  # what the event said is confirmed: nothing is owed any more
+                self._describe = False
 
     async def sleep(self, seconds: float, watch: QueueWatch | None) -> None:
         """Until an event for the job, the next listing round, or ``seconds``."""
         if self._note is not None:
             return  # an event came while the wait was busy
+        if self._describe:  # an event said the job ended; no describe has shown it yet
+            seconds = min(seconds, self.poll_interval)
         woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._woken = woken
         try:

@@ -128,7 +128,8 @@ async def arun(
         woke = events.take() if events is not None and _is_describe(request) else None
         if woke is not None:
             _, reply, note = woke  # an event that ended the job leaves reply None: describe
-            log.info("%s", note)
+            if note:
+                log.info("%s", note)
         elif shared is not None:
             max_age = None if events is None or events.healthy else 1.5 * events.poll_interval
             reply = shared.cached(request, max_age)

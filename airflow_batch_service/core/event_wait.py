@@ -5,7 +5,8 @@ event at least once, late, out of order, or never, so:
 
 * An event saying the job **ended** (SUCCEEDED, FAILED) wakes the wait to **describe** the
   job: the ending, its attempts and its explanation always come from the service. The
-  event cannot end a wait by itself.
+  event cannot end a wait by itself. Until a describe shows the end (one failed, or the
+  service does not show it yet), the wait describes again every ``poll_interval``.
 * An event saying the job **moved on** (a new status, or a new attempt) wakes the wait and
   is **used** as what a describe would have said at that moment (its ``detail`` is the
   describe response without tags and payload): the wait logs the change, follows the
@@ -50,9 +51,14 @@ def progress(detail: Mapping[str, Any]) -> tuple[int, int]:
     return len(detail.get("attempts") or ()), rank
 
 
+def ended(detail: Mapping[str, Any]) -> bool:
+    """Whether a describe response (or an event's detail) shows the job ended."""
+    return str(detail.get("status") or "") in _FINAL
+
+
 def judge(event: JobEvent, last: Mapping[str, Any] | None) -> Judgement:
     """What the wait whose last describe (or used event) was ``last`` does with ``event``."""
-    if last is not None and str(last.get("status") or "") in _FINAL:
+    if last is not None and ended(last):
         return IGNORE  # the wait has its ending already
     if event.final:
         return DESCRIBE

@@ -149,3 +149,10 @@ def test_duplicates_stale_events_and_anything_after_the_end_are_ignored():
     assert judge(event("RUNNING"), {"status": "FAILED"}) == IGNORE
     assert progress({"status": "SUCCEEDED"}) > progress({"status": "RUNNING"})
     assert progress({"status": "PENDING"}) == progress({"status": "SUBMITTED"})
+
+
+def test_a_wait_knows_a_describe_that_shows_the_end():
+    from airflow_batch_service.core.event_wait import ended
+
+    assert ended({"status": "SUCCEEDED"}) and ended({"status": "FAILED"})
+    assert not ended({"status": "RUNNING"}) and not ended({})

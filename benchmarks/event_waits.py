@@ -2,7 +2,8 @@
 ends after its job. A script that prints figures, not a test:
 
     .venv/bin/python benchmarks/event_waits.py [--waits 1000] [--interval 30] [--reconcile 300]
-        [--lossy-reconcile 60] [--window SECONDS] [--gates 10] [--sides polling events lossy]
+        [--lossy-reconcile 60] [--window SECONDS] [--gates 100] [--gate-every 0.5]
+        [--sides polling events lossy]
 
 One emulator SERVER (child process) with the API quotas ON (``api_quotas="aws"``: every Batch
 call but SubmitServiceJob from one 50/s bucket), publishing its state-change events to an SQS
@@ -17,7 +18,7 @@ together in one event loop (``stream_logs=False``), as one triggerer process wou
 - **events**: the same waits with ``event_queue`` set and ``reconcile_interval=--reconcile``.
 - **lossy**: as **events**, with the emulator dropping 20% of the events and delivering 10%
   twice (``configure(events={"drop": 0.2, "duplicate": 0.1})``), and a shorter
-  reconciliation (``--lossy-reconcile``, 60 s) so the run ends sooner; only phases 2 and 3.
+  reconciliation (``--lossy-reconcile``, 60 s) so the run ends sooner; no steady-state window.
 
 Per side, three phases:
 
@@ -28,8 +29,11 @@ Per side, three phases:
    round): Batch calls per job per poll interval
    (``--interval``) = the window's calls / N / (window / interval). GetJobQueueSnapshot is not
    made (no job is RUNNABLE).
-2. **Endings.** The gates open one after another (``--gates``, every half second), so the
-   jobs end at known times; each wait's end is stamped in the child.
+2. **Endings.** The gates open one after another (``--gates``, one every ``--gate-every``
+   seconds: by default 10 jobs each half second, 20 endings per second, below the 50/s that
+   the account's describes may use), so the jobs end at known times; each wait's end is
+   stamped in the child. Every ending costs a describe on both sides (the events side
+   confirms each ending with one), so endings faster than the quota queue up behind it.
 3. **Figures.** Per wait: the delay from the job's end (its ``stoppedAt``) to the wait's end;
    median, p90, p99 and max. Lost waits (none may be left when the child's deadline passes)
    and wrong outcomes (the wait's outcome against the job's final status) are counted. For
@@ -173,16 +177,18 @@ def run_side(side: str, args: argparse.Namespace, server: Any, env: dict[str, st
     while remote.stats().get("DescribeServiceJob", 0) < args.waits:
         assert time.monotonic() < deadline and proc.poll() is None, "the waits never all started"
         time.sleep(0.5)
-    if window:
-        # Settle for one of the waits' own intervals: each wait's first sleep races the first
-        # listing round, and those whose timer wins describe once (as at any sweep's start).
-        time.sleep((reconcile if queue_url else args.interval) + 1)
+    # Settle for one of the waits' own intervals: each wait's first sleep races the first
+    # listing round, and those whose timer wins describe once (as at any sweep's start); and
+    # the start's burst of first describes (throttled at N = 1,000) is behind the endings.
+    # (At least 300 s: a 60 s reconciliation's backoff after a throttled first describe can
+    # still be running a minute in, and its retries would compete with the endings.)
+    time.sleep((max(reconcile, 300.0) if queue_url else args.interval) + 1)
     before = remote.stats()
     time.sleep(window)
     after = remote.stats()
     for g in range(args.gates):
         remote.open_gate(f"{side}-g{g}")
-        time.sleep(0.5)
+        time.sleep(args.gate_every)
     proc.wait(timeout=window + 4 * reconcile + 900)
     with open(f.name + ".out") as out:
         result = json.load(out)
@@ -222,7 +228,8 @@ def main() -> None:
     parser.add_argument("--reconcile", type=float, default=300.0)
     parser.add_argument("--lossy-reconcile", type=float, default=60.0)
     parser.add_argument("--window", type=float, default=None)
-    parser.add_argument("--gates", type=int, default=10)
+    parser.add_argument("--gates", type=int, default=100)
+    parser.add_argument("--gate-every", type=float, default=0.5)
     parser.add_argument("--sides", nargs="+", default=["polling", "events", "lossy"])
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()

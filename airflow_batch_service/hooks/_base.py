@@ -18,7 +18,12 @@ from typing import Any, Self
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.config import Config
 
-from airflow_batch_service.hooks._clients import ashared_client, run_blocking, shared_client
+from airflow_batch_service.hooks._clients import (
+    ashared_client,
+    run_blocking,
+    run_long_poll,
+    shared_client,
+)
 
 #: botocore settings used unless the connection or ``botocore_config`` sets them.
 DEFAULT_BOTOCORE_CONFIG: dict[str, Any] = {
@@ -120,6 +125,14 @@ class BatchServiceHookBase(AwsBaseHook):
             service, self.connection_args(), partial(self._new_client, service)
         )
         return await run_blocking(getattr(client, method), **params)
+
+    async def _along_poll(self, service: str, method: str, **params: Any) -> Any:
+        """:meth:`_acall` for a call that waits seconds by design (a long poll): on a thread
+        of its own rather than the AWS pool (``_clients.run_long_poll``)."""
+        client = await ashared_client(
+            service, self.connection_args(), partial(self._new_client, service)
+        )
+        return await run_long_poll(getattr(client, method), **params)
 
     @cached_property
     def _effective_config(self) -> Config:

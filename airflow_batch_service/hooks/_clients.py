@@ -116,6 +116,13 @@ async def run_blocking(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -
     return await loop.run_in_executor(_executor, functools.partial(func, *args, **kwargs))
 
 
+async def run_long_poll(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """Run a blocking long poll (SQS ``ReceiveMessage``, seconds at a time) on a thread of its
+    own, not on the AWS pool: it would hold a pool thread for its whole wait, and queue
+    behind a burst of describes (a triggerer starting a thousand waits) while events wait."""
+    return await asyncio.to_thread(func, *args, **kwargs)
+
+
 def builds() -> int:
     """How many clients this process has built (tests and the benchmark read it)."""
     return _builds

@@ -6,8 +6,9 @@ connection (``client("sqs")``, with its ``service_config.sqs`` endpoint, so the 
 VPC endpoint apply alike). Each blocking call has its ``async`` twin beside it, on the
 process's shared client; the pair share how a request is built and a response read.
 
-A receive long-polls (``WaitTimeSeconds``): it holds one of the AWS threads for that long,
-which is why the feed runs one receive per queue per process, never one per wait.
+A receive long-polls (``WaitTimeSeconds``): it holds a thread for that long, which is why the
+feed runs one receive per queue per process, never one per wait, and why it runs on a thread
+of its own, not on the pool the describes share (a burst of them would delay the events).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class EventQueueCalls(BatchServiceHookBase):
     ) -> list[dict[str, Any]]:
         """:meth:`receive_event_messages` on the shared client, off the event loop."""
         params = _receive_params(queue_url, wait_seconds, max_messages)
-        return _messages(await self._acall("sqs", "receive_message", **params))
+        return _messages(await self._along_poll("sqs", "receive_message", **params))
 
     def delete_event_messages(self, queue_url: str, receipts: Iterable[str]) -> None:
         """Delete the messages of ``receipts`` (ten per DeleteMessageBatch)."""

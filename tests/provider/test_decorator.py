@@ -313,7 +313,9 @@ def test_cloudpickle_carries_what_json_cannot(airflow_home, emu, capsys) -> None
     assert any(k.endswith("/arguments.pkl") for k in _objects(emu))
 
 
-def test_a_missing_bucket_fails_the_task_at_once_without_a_submit(airflow_home, emu, capsys) -> None:
+def test_a_missing_bucket_fails_the_task_at_once_without_a_submit(
+    airflow_home, emu, capsys
+) -> None:
     """S3 refuses for good (no such bucket): the task fails on its first try, naming the
     upload, with nothing submitted; Airflow's retries would only repeat the refusal."""
     dag_run = _run_dag(

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import os
+import threading
 import time
 from typing import Any
 
@@ -137,7 +138,9 @@ def test_an_event_saying_a_job_ended_is_checked_and_never_ends_the_wait_by_itsel
         run = asyncio.ensure_future(anext(trigger(job_id, queue_url).run()))
         await until(lambda: subscribed([job_id]), "the wait to subscribe")
         await until(lambda: emu.stats().get("DescribeServiceJob", 0) >= 1, "the first describe")
-        await asyncio.to_thread(sqs.send_message, QueueUrl=queue_url, MessageBody=json.dumps(forged))
+        await asyncio.to_thread(
+            sqs.send_message, QueueUrl=queue_url, MessageBody=json.dumps(forged)
+        )
         await until(lambda: emu.stats()["DescribeServiceJob"] >= 2, "the describe it asks for")
         assert not run.done(), "a SUCCEEDED event ended a wait on a job that had not ended"
         batch = emu.client("batch")
@@ -188,7 +191,9 @@ async def _first(*triggers: BatchServiceJobTrigger) -> list[dict]:
 def test_a_wait_without_events_stores_the_same_trigger_row_as_before():
     _, kwargs = BatchServiceJobTrigger(job_id="j").serialize()
     assert "event_queue" not in kwargs and "reconcile_interval" not in kwargs
-    _, kwargs = BatchServiceJobTrigger(job_id="j", event_queue="q", reconcile_interval=60).serialize()
+    _, kwargs = BatchServiceJobTrigger(
+        job_id="j", event_queue="q", reconcile_interval=60
+    ).serialize()
     assert (kwargs["event_queue"], kwargs["reconcile_interval"]) == ("q", 60)
     assert BatchServiceJobTrigger(**kwargs).spec.wait_interval == 60
 
@@ -343,7 +348,23 @@ def test_a_dag_run_waits_on_events_named_by_the_connection(
         },
     }
     monkeypatch.setenv("AIRFLOW_CONN_EMU_EVENTS", json.dumps(connection))
+    # The job stays RUNNING until the wait in the (inline) trigger has seen it: otherwise a
+    # quick job can end before the wait's first describe, and no event is needed.
+    gate = unique("dag-events")
+    emu.load_scenarios(
+        {
+            "jobs": [
+                {
+                    "jobName": "deferred-*",
+                    "attempts": [{"result": "SUCCEEDED", "holdUntilReleased": {"RUNNING": gate}}],
+                }
+            ]
+        }
+    )
+    opener = threading.Thread(target=_open_once_a_wait_saw_its_job, args=(emu, gate), daemon=True)
+    opener.start()
     dag_run = example_dag(airflow_home, "example_batch_service_deferrable").test()
+    opener.join(timeout=5)
     log = output(capsys, caplog)
     assert str(dag_run.state).endswith("success"), log[-3000:]
     ti = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "train_deferred")
@@ -397,3 +418,25 @@ def test_bad_event_settings_are_refused_when_the_dag_is_parsed(arguments, field)
         BatchSubmitServiceJobOperator(
             task_id="o", job_name="n", job_queue="q", service_request_payload={}, **arguments
         )
+
+
+def _open_once_a_wait_saw_its_job(emu, gate: str, timeout: float = 120.0) -> None:
+    """Open ``gate`` once a deferred wait of this process has subscribed to the events and
+    described its job (the wait's own view of it is set); after ``timeout`` open it anyway,
+    so the run ends and the test's assertions say what was missing."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            waits = [
+                callback.__self__
+                for feeds in list(event_feed._feeds.values())
+                for feed in list(feeds.values())
+                for callbacks in list(feed.subscribers.values())
+                for callback in list(callbacks)
+            ]
+        except RuntimeError:  # changed while read from this thread: look again
+            waits = []
+        if any(getattr(wait, "last", None) is not None for wait in waits):
+            break
+        time.sleep(0.05)
+    emu.open_gate(gate)

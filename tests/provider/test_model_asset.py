@@ -33,6 +33,15 @@ BUCKET = "model-asset-tests"
 @pytest.fixture(params=["in_process", "http"])
 def emu(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The emulator behind the ``emu_model`` connection, with the example DAGs' settings."""
+    import airflow
+    from packaging.version import Version
+
+    if Version(airflow.__version__).release[:2] == (3, 0):
+        pytest.skip(
+            "dag.test() on Airflow 3.0 leaves a DAG's assets inactive (the dag-processor "
+            "activates them), so the task refuses its outlet before it runs; "
+            "tests/integration/test_model_assets.py runs the pair on a real 3.0 stack"
+        )
     if request.param == "in_process":
         emulator = request.getfixturevalue("batch_emulator")
         set_aws_connection(monkeypatch, CONN_ID, emulator.region, None)

@@ -182,7 +182,8 @@ def run_side(side: str, args: argparse.Namespace, server: Any, env: dict[str, st
     # the start's burst of first describes (throttled at N = 1,000) is behind the endings.
     # (At least 300 s: a 60 s reconciliation's backoff after a throttled first describe can
     # still be running a minute in, and its retries would compete with the endings.)
-    time.sleep((max(reconcile, 300.0) if queue_url else args.interval) + 1)
+    settle = args.settle if args.settle is not None else max(reconcile, 300.0)
+    time.sleep((settle if queue_url else args.interval) + 1)
     before = remote.stats()
     time.sleep(window)
     after = remote.stats()
@@ -228,6 +229,9 @@ def main() -> None:
     parser.add_argument("--reconcile", type=float, default=300.0)
     parser.add_argument("--lossy-reconcile", type=float, default=60.0)
     parser.add_argument("--window", type=float, default=None)
+    parser.add_argument(
+        "--settle", type=float, default=None, help="seconds before the window (events sides)"
+    )
     parser.add_argument("--gates", type=int, default=100)
     parser.add_argument("--gate-every", type=float, default=0.5)
     parser.add_argument("--sides", nargs="+", default=["polling", "events", "lossy"])

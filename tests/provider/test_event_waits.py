@@ -67,8 +67,19 @@ async def drive(emu, runs: list[asyncio.Task], step: float = 1.0, limit: int = 2
         if all(run.done() for run in runs):
             return
         await asyncio.to_thread(emu.advance, step)
-        await asyncio.sleep(0.05)  # let the feed hand the step's events over before the next
+        await until(lambda: taken(emu), "the waits to take every event delivered so far")
     await until(lambda: all(run.done() for run in runs), "every wait to end")
+
+
+def taken(emu) -> bool:
+    """Whether the running loop's feeds have read every event the emulator delivered and
+    every wait has taken what woke it: the next clock step cannot overtake an event."""
+    feeds = list(event_feed._feeds.get(asyncio.get_running_loop(), {}).values())
+    delivered = (emu.stats().get("events") or {}).get("delivered", 0)
+    if sum(feed.stats["received"] for feed in feeds) < delivered:
+        return False
+    waits = [cb.__self__ for feed in feeds for cbs in feed.subscribers.values() for cb in cbs]
+    return all(getattr(wait, "_note", None) is None for wait in waits)
 
 
 def subscribed(job_ids: list[str]) -> bool:

@@ -3,8 +3,9 @@
 Every ``BatchServiceJobTrigger`` of a triggerer process waiting on a job of the same
 (connection, region, queue) registers with one :class:`QueueWatch`. While at least
 ``core.sweep.MIN_WAITS`` waits are registered, the watch lists the queue's active jobs once per
-poll interval (``BatchServiceJobHook.aiter_active_service_jobs``: one ListServiceJobs per active
-status, 100 per page) and remembers each job's ``core.sweep.summary_key``. A wait's driver
+the shortest poll interval among the waits registered now (a wait woken by events polls at its
+reconciliation interval) (``BatchServiceJobHook.aiter_active_service_jobs``: one
+ListServiceJobs per active status, 100 per page) and remembers each job's ``core.sweep.summary_key``. A wait's driver
 (``waiting.arun``) then answers the flow's describe with the wait's previous describe when the
 round shows its job unchanged, and only describes a job whose summary moved, or that the round
 did not show (another queue, eventual consistency, a job that just finished: finished jobs are
@@ -38,42 +39,64 @@ _watches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, QueueWa
 )
 
 
-def watch_for(hook: BatchServiceJobHook, job_queue: str, interval: float) -> QueueWatch:
+def watch_for(hook: BatchServiceJobHook, job_queue: str) -> QueueWatch:
     """The running loop's watch of ``job_queue`` for this hook's connection (made on first use)."""
     loop = asyncio.get_running_loop()
     watches = _watches.setdefault(loop, {})
     key = json.dumps([hook.connection_args(), job_queue], sort_keys=True, default=str)
     watch = watches.get(key)
     if watch is None:
-        watch = watches[key] = QueueWatch(hook, job_queue, interval)
-    watch.interval = min(watch.interval, interval)
+        watch = watches[key] = QueueWatch(hook, job_queue)
     return watch
 
 
 class QueueWatch:
     """The shared listing of one queue, and who waits on it."""
 
-    def __init__(self, hook: BatchServiceJobHook, job_queue: str, interval: float) -> None:
-        self.hook, self.job_queue, self.interval = hook, job_queue, interval
-        self.waits: set[str] = set()
+    def __init__(self, hook: BatchServiceJobHook, job_queue: str) -> None:
+        self.hook, self.job_queue = hook, job_queue
+        self.waits: dict[str, float] = {}  # job id -> the interval its wait polls at
         self.summaries: dict[str, tuple[Any, ...]] = {}
         self.rounds = 0  # completed rounds (tests and the benchmark read it)
         self.round_at: float | None = None  # time.monotonic() of the last completed round
         self.disabled = False
         self._sleepers: set[asyncio.Future[None]] = set()  # waits sleeping until a round
         self._task: asyncio.Task[None] | None = None
+        self._since = time.monotonic()  # when the round loop last listed, or started
+        self._rescheduled: asyncio.Future[None] | None = None  # wakes the loop's sleep
 
     @property
     def active(self) -> bool:
         return not self.disabled and worth_listing(len(self.waits))
 
-    def join(self, job_id: str) -> None:
-        self.waits.add(job_id)
+    @property
+    def interval(self) -> float:
+        """The shortest interval among the waits registered now, not among every wait the
+        process ever ran: once the 2 s waits are gone, their queue's hourly reconciliation
+        waits must not go on listing every 2 s."""
+        return min(self.waits.values(), default=0.0)
+
+    def due(self) -> float:
+        """``time.monotonic()`` of the next round."""
+        return self._since + self.interval
+
+    def join(self, job_id: str, interval: float) -> None:
+        before = self.interval if self.waits else float("inf")
+        self.waits[job_id] = interval
         if self._task is None or self._task.done():
+            self._since = time.monotonic()
             self._task = asyncio.get_running_loop().create_task(self._run())
+        elif interval < before:
+            self._reschedule()  # a shorter wait came: the next round moves closer
 
     def leave(self, job_id: str) -> None:
-        self.waits.discard(job_id)
+        self.waits.pop(job_id, None)
+        if not self.waits:
+            self._reschedule()  # nobody left: the loop ends now, not an interval later
+
+    def _reschedule(self) -> None:
+        if self._rescheduled is not None:
+            _wake(self._rescheduled)
 
     def unchanged(
         self, job_id: str, last: tuple[Any, ...] | None, max_age: float | None = None
@@ -103,9 +126,26 @@ class QueueWatch:
             timer.cancel()
             self._sleepers.discard(woken)
 
+    async def _sleep_until_due(self) -> bool:
+        """Sleep until the next round is due; False if woken earlier to look again."""
+        delay = self.due() - time.monotonic()
+        if delay <= 0:
+            return True
+        loop = asyncio.get_running_loop()
+        self._rescheduled = woken = loop.create_future()
+        timer = loop.call_later(delay, _wake, woken)
+        try:
+            await woken
+        finally:
+            timer.cancel()
+            self._rescheduled = None
+        return self.due() <= time.monotonic()
+
     async def _run(self) -> None:
         while self.waits:
-            await asyncio.sleep(self.interval)
+            if not await self._sleep_until_due():
+                continue
+            self._since = time.monotonic()
             if not self.active:
                 continue
             summaries: dict[str, tuple[Any, ...]] = {}

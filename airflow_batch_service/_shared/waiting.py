@@ -231,8 +231,8 @@ class _SharedPolls:
         self.key = summary_key(reply)
         if self.watch is None and reply.get("jobQueue"):
             self.job_id = str(request.kwargs.get("job_id"))
-            self.watch = watch_for(self.hook, str(reply["jobQueue"]), self.interval)
-            self.watch.join(self.job_id)
+            self.watch = watch_for(self.hook, str(reply["jobQueue"]))
+            self.watch.join(self.job_id, self.interval)
 
     async def next_round(self, timeout: float) -> None:
         assert self.watch is not None  # only while active

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from airflow_batch_service._shared import event_feed
+from airflow_batch_service._shared import coalesce, event_feed
 from airflow_batch_service.triggers.batch_service import BatchServiceJobTrigger
 
 from .support import PAYLOAD, describe, output, rebuild, submit, unique
@@ -122,6 +122,64 @@ def test_a_wait_ends_on_its_event_with_one_describe_at_the_end(emu, capsys, capl
     assert "woken by its state-change events from" in log
     assert f"service job {job_id} is RUNNING (event" in log
     assert f"service job {job_id} is SUCCEEDED (event" in log and "describing it" in log
+
+
+def test_event_waits_after_short_polling_waits_in_the_same_process_end_on_events(
+    emu, capsys, caplog
+):
+    """A triggerer first runs waits polling every 0.2 s, then waits woken by events with an
+    hourly reconciliation on the same queue: those end on their events, and the queue is
+    not listed at the departed waits' 0.2 s (each a full listing round)."""
+    from airflow_batch_service.core.sweep import MIN_WAITS
+
+    caplog.set_level(logging.INFO)
+    polled = [submit(emu, unique("polled")) for _ in range(MIN_WAITS)]
+
+    async def main() -> tuple[list[dict], dict]:
+        polling = [
+            asyncio.ensure_future(
+                anext(
+                    rebuild(
+                        BatchServiceJobTrigger(
+                            job_id=j, aws_conn_id="emu", stream_logs=False, poll_interval=0.2
+                        )
+                    ).run()
+                )
+            )
+            for j in polled
+        ]
+        await drive(emu, polling)
+        queue_url = await asyncio.to_thread(
+            emu.event_queue, unique("events"), job_queues=[emu.queue_name]
+        )
+        jobs = [await asyncio.to_thread(submit, emu, unique("evented")) for _ in range(MIN_WAITS)]
+        await asyncio.to_thread(emu.reset_stats)
+        runs = [asyncio.ensure_future(anext(trigger(j, queue_url).run())) for j in jobs]
+        await until(lambda: subscribed(jobs), "every wait to subscribe")
+        await until(
+            lambda: emu.stats().get("DescribeServiceJob", 0) >= len(jobs),
+            "every wait's first describe",
+        )
+        watches = coalesce._watches[asyncio.get_running_loop()]
+        await until(
+            lambda: sum(len(w.waits) for w in watches.values()) == MIN_WAITS,
+            "every wait to join its queue's listing round",
+        )
+        [watch] = watches.values()
+        assert watch.active
+        # The next round is an hour away, not 0.2 s: a round every 0.2 s would also answer
+        # the waits before their events do.
+        assert watch.interval == NEVER and watch.due() - time.monotonic() > NEVER / 2
+        await drive(emu, runs)
+        payloads = [(await run).payload for run in runs]
+        return payloads, await asyncio.to_thread(emu.stats)
+
+    events, stats = asyncio.run(main())
+    assert [e["status"] for e in events] == ["success"] * MIN_WAITS, events
+    assert stats.get("ListServiceJobs", 0) == 0, stats
+    log = output(capsys, caplog)
+    for event in events:
+        assert f"service job {event['job_id']} is SUCCEEDED (event" in log, event["job_id"]
 
 
 def test_an_event_saying_a_job_ended_is_checked_and_never_ends_the_wait_by_itself(

@@ -96,6 +96,47 @@ def test_few_waits_describe_their_own_jobs(emu):
     assert emu.stats().get("ListServiceJobs", 0) == 0  # a round would cost more than it saves
 
 
+def test_a_queue_is_listed_at_the_shortest_interval_of_the_waits_on_it_now(emu):
+    """A triggerer runs waits for days: once its short-interval waits have left, the queue's
+    round must follow the waits still there (say hourly reconciliation), not the shortest
+    interval the process ever saw; a shorter wait joining moves the next round closer."""
+    from airflow_batch_service._shared.coalesce import watch_for
+    from airflow_batch_service.core.sweep import MIN_WAITS
+    from airflow_batch_service.hooks.batch_service import BatchServiceJobHook
+
+    hour = 3600.0
+
+    async def main() -> None:
+        watch = watch_for(BatchServiceJobHook(aws_conn_id="emu"), emu.queue_name)
+        for i in range(MIN_WAITS):
+            watch.join(f"hourly-{i}", hour)
+        assert watch.interval == hour and watch.rounds == 0
+        asleep = lambda: watch._rescheduled is not None  # noqa: E731
+        await _until(asleep, "the round loop to sleep until its hourly round", watch)
+        watch.join("short", 0.05)  # the round loop sleeps for an hour: this must wake it
+        await _until(lambda: watch.rounds >= 2, "rounds at the short wait's interval", watch)
+        watch.leave("short")
+        assert watch.interval == hour
+        assert watch.due() - time.monotonic() > hour / 2, "the next round is still seconds away"
+        for i in range(MIN_WAITS):
+            watch.leave(f"hourly-{i}")
+        task = watch._task
+        assert task is not None
+        await _until(task.done, "the round loop to end once nobody waits", watch)
+
+    asyncio.run(main())
+
+
+async def _until(condition, what: str, watch: Any, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, (
+            f"timed out after {timeout}s awaiting {what}; rounds={watch.rounds}, "
+            f"interval={watch.interval}, waits={len(watch.waits)}"
+        )
+        await asyncio.sleep(0.02)
+
+
 def test_a_runnable_job_says_where_it_stands(emu, capsys, caplog):
     caplog.set_level(logging.INFO)
     emu.create_queue("tight", max_capacity=1)

@@ -61,10 +61,13 @@ def now_ms() -> int:
 def job_wait(spec: WaitSpec, *, started_ms: int | None = None, deferred: bool = False) -> JobWait:
     """The wait ``spec`` describes, resuming from its state (a deferral, a reschedule poke).
     Only a ``deferred`` wait (in the triggerer) reads events, so only it polls at the
-    reconciliation interval."""
+    reconciliation interval; after an error it still backs off from ``poll_interval`` (the
+    throttled first describes of a triggerer that starts a thousand waits must not retry
+    minutes later, when the endings that need confirming have come)."""
     return JobWait.create(
         spec.job_id,
         poll_interval=spec.wait_interval if deferred else spec.poll_interval,
+        error_interval=spec.poll_interval,
         max_runnable_seconds=spec.max_runnable_seconds,
         state=spec.state,
         started_ms=started_ms,

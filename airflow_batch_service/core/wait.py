@@ -127,8 +127,10 @@ class JobWait:
         terminate_on_timeout: bool = False,
         terminate_reason_prefix: str = "",
         read_training_result: bool = False,
+        error_interval: float | None = None,
     ) -> JobWait:
-        """A wait, resuming from :meth:`state` (a reschedule poke, a deferral)."""
+        """A wait, resuming from :meth:`state` (a reschedule poke, a deferral).
+        ``error_interval``: where the backoff after an error starts, if not ``poll_interval``."""
         state = state or {}
         watcher = JobWatcher(
             max_runnable_seconds=max_runnable_seconds,
@@ -138,6 +140,7 @@ class JobWait:
             interval=poll_interval,
             max_backoff=max(poll_interval, 300.0),
             not_found_grace=NOT_FOUND_GRACE if not_found_grace is None else not_found_grace,
+            error_interval=error_interval,
         )
         loop = WaitLoop(
             job_id,

@@ -243,13 +243,18 @@ class PollPolicy:
     max_backoff: float = 300.0
     jitter: float = 0.1  # +-10% on ordinary polls, so many waits don't poll in lockstep
     not_found_grace: float = 120.0  # a job may be invisible this long after submit
+    #: What the backoff after an error starts from (None: ``interval``). A wait woken by events
+    #: polls at its reconciliation interval (minutes) but retries a throttled describe on its
+    #: ``poll_interval``: the events tell it nothing about a call that failed.
+    error_interval: float | None = None
 
     def next_delay(self, consecutive_errors: int, rng: random.Random) -> float:
         if consecutive_errors <= 0:
             return max(0.0, self.interval * (1 + rng.uniform(-self.jitter, self.jitter)))
+        base = self.interval if self.error_interval is None else self.error_interval
         # Exponential backoff with "equal jitter": never below half the capped delay.
-        capped = min(self.max_backoff, self.interval * (2 ** min(consecutive_errors, 16)))
-        capped = max(capped, min(self.interval, self.max_backoff))
+        capped = min(self.max_backoff, base * (2 ** min(consecutive_errors, 16)))
+        capped = max(capped, min(base, self.max_backoff))
         return capped / 2 + rng.uniform(0, capped / 2)
 
 

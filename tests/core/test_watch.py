@@ -144,6 +144,18 @@ def test_wait_loop_backs_off_on_transient_errors_and_resets_after_success() -> N
     assert step.sleep == 10 and not step.done and loop.consecutive_errors == 0
 
 
+def test_a_slow_polling_wait_backs_off_from_its_error_interval() -> None:
+    """A wait woken by events polls every few minutes but retries a throttled call on its
+    poll interval's backoff: 30-60 s, then 60-120 s, up to the cap."""
+    policy = PollPolicy(interval=300, max_backoff=300, error_interval=30)
+    loop = WaitLoop("job-1", policy, rng=random.Random(3))
+    first, second = (loop.on_error(ErrorKind.TRANSIENT, "Rate exceeded", i) for i in (1, 2))
+    assert 30 <= first.sleep <= 60 and 60 <= second.sleep <= 120, (first.sleep, second.sleep)
+    assert loop.on_response(describe("RUNNING"), 3).sleep >= 270  # polls stay slow
+    for i in range(4, 20):
+        assert loop.on_error(ErrorKind.TRANSIENT, "Rate exceeded", i).sleep <= 300
+
+
 def test_transient_errors_never_end_the_wait() -> None:
     loop = WaitLoop("job-1", PollPolicy(interval=1), started_ms=0)
     for i in range(1, 200):

@@ -267,6 +267,18 @@ def test_a_wait_without_events_stores_the_same_trigger_row_as_before():
     assert BatchServiceJobTrigger(**kwargs).spec.wait_interval == 60
 
 
+def test_an_event_woken_wait_retries_a_throttled_describe_on_its_poll_interval():
+    from airflow_batch_service._shared.waiting import job_wait
+    from airflow_batch_service.core.errors import ErrorKind
+
+    spec = BatchServiceJobTrigger(
+        job_id="j", event_queue="q", poll_interval=30, reconcile_interval=600
+    ).spec
+    wait = job_wait(spec, deferred=True)
+    step = wait.loop.on_error(ErrorKind.TRANSIENT, "Rate exceeded", 0)
+    assert 15 <= step.sleep <= 60, step.sleep  # not 300-600 s, the reconciliation's backoff
+
+
 # -- the watcher of jobs submitted elsewhere ------------------------------------------------
 
 

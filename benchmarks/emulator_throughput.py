@@ -131,11 +131,60 @@ def over_http(jobs: int, requests: int, threads: int) -> None:
     print(f"over HTTP  : {multi:8.0f} DescribeServiceJob/s  ({threads} client threads)")
 
 
+def sqs_backlog(queued: int) -> None:
+    """An event queue with a backlog (a thousand jobs' state changes): SendMessageBatch and a
+    drain (ReceiveMessage of 10, DeleteMessageBatch) on moto's queue counts and on the
+    emulator's (``emulator.sqs_speed``), in-process, the same run."""
+    from moto import mock_aws
+    from moto.sqs.models import Queue
+
+    from airflow_batch_service.emulator import Emulator
+    from airflow_batch_service.emulator.sqs_speed import FAST, MOTO
+
+    rates = {}
+    for side, counts in (("moto", MOTO), ("emulator", FAST)):
+        with mock_aws():
+            sqs = Emulator().client("sqs")
+            url = sqs.create_queue(QueueName="backlog")["QueueUrl"]
+            entries = [{"Id": str(k), "MessageBody": "e" * 700} for k in range(10)]
+            for _ in range(queued // 10):  # filled fast on both sides: moto's would take minutes
+                sqs.send_message_batch(QueueUrl=url, Entries=entries)
+            for name, counted in counts.items():
+                setattr(Queue, name, counted)
+            start = time.perf_counter()
+            for _ in range(10):
+                sqs.send_message_batch(QueueUrl=url, Entries=entries)
+            send = 10 / (time.perf_counter() - start)
+            start, drained = time.perf_counter(), 0
+            while drained < 200:
+                got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+                receipts = [
+                    {"Id": str(k), "ReceiptHandle": m["ReceiptHandle"]} for k, m in enumerate(got)
+                ]
+                sqs.delete_message_batch(QueueUrl=url, Entries=receipts)
+                drained += len(got)
+            rates[side] = (send, drained / (time.perf_counter() - start))
+    for name, counted in FAST.items():  # as installed
+        setattr(Queue, name, counted)
+    for side, (send, drain_rate) in rates.items():
+        print(
+            f"SQS, {queued:,} queued, {side:8s} counts: {send:7.1f} SendMessageBatch/s, "
+            f"{drain_rate:7.0f} messages/s received and deleted"
+        )
+    fast, slow = rates["emulator"], rates["moto"]
+    print(
+        f"SQS backlog: emulator/moto {fast[0] / slow[0]:.0f}x sends, {fast[1] / slow[1]:.0f}x drain"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument(
+        "--queued", type=int, default=5000, help="SQS messages queued (about 1,000 jobs' events)"
+    )
     args = parser.parse_args()
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ.setdefault(key, "testing")
@@ -144,6 +193,7 @@ def main() -> None:
     in_process(args.jobs, args.requests, capacity=10)
     drain(args.jobs, capacity=10)
     over_http(args.jobs, args.requests, args.threads)
+    sqs_backlog(args.queued)
 
 
 if __name__ == "__main__":

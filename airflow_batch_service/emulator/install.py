@@ -7,8 +7,8 @@ slashes (quota shares; the served app decodes ``%2F`` before routing, so moto's 
 two-part tag routes miss them and Flask answered an HTML 404), and a catch-all so unknown
 operations get a clear 400 instead of moto's 404 "Not yet implemented". SageMaker and Logs
 paths get the fault plan (``side_services``), SQS paths first bring jobs and state-change
-events up to now (``side_services.catch_up``), IAM gets ``SimulatePrincipalPolicy``.
-Idempotent.
+events up to now (``side_services.catch_up``) and moto's queue counts read the clock once
+per pass (``sqs_speed``), IAM gets ``SimulatePrincipalPolicy``. Idempotent.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from moto.sqs.responses import SQSResponse
 from moto.sts import urls as sts_urls
 from moto.sts.responses import TokenResponse
 
+from airflow_batch_service.emulator import sqs_speed
 from airflow_batch_service.emulator.responses import ServiceJobResponse
 from airflow_batch_service.emulator.side_services import (
     EmulatorIamResponse,
@@ -117,4 +118,5 @@ def install() -> None:
             sqs_urls.url_paths[path] = sqs_dispatch
         for path in list(iam_urls.url_paths):
             iam_urls.url_paths[path] = EmulatorIamResponse.dispatch
+        sqs_speed.install()
         _installed = True

@@ -38,7 +38,10 @@ Per side, three phases:
    median, p90, p99 and max. Lost waits (none may be left when the child's deadline passes)
    and wrong outcomes (the wait's outcome against the job's final status) are counted. For
    **lossy**, waits that ended more than 5 s after their job are the ones whose final event
-   was dropped and the reconciliation round caught.
+   was dropped and the reconciliation round caught. The events sides also print their feeds'
+   counters (received, delivered, duplicates, handed back, deleted) about once a minute from
+   the first gate's opening: the queue starts with the jobs' earlier state changes, and a
+   feed still reading that backlog when the gates open delays every ending behind it.
 """
 
 from __future__ import annotations
@@ -96,12 +99,29 @@ async def _waits(ids: list[str], interval: float, reconcile: float, queue_url: s
         event = await anext(BatchServiceJobTrigger(**json.loads(json.dumps(kwargs))).run())
         ends[job_id] = [time.time(), event.payload["status"]]
 
+    feed_timeline: list[list[Any]] = []
+
+    async def sample_feeds() -> None:
+        """The feeds' counters every 10 s: when the backlog drained, what was handed back."""
+        from airflow_batch_service._shared import event_feed
+
+        while True:
+            feeds = event_feed._feeds.get(asyncio.get_running_loop(), {}).values()
+            totals: dict[str, int] = {}
+            for feed in feeds:
+                for key, n in feed.stats.items():
+                    totals[key] = totals.get(key, 0) + n
+            feed_timeline.append([time.time(), totals])
+            await asyncio.sleep(10)
+
+    sampler = asyncio.ensure_future(sample_feeds())
     tasks = [asyncio.ensure_future(one(job_id)) for job_id in ids]
     done, pending = await asyncio.wait(tasks, timeout=float(os.environ["BENCH_DEADLINE"]))
+    sampler.cancel()
     for task in pending:
         task.cancel()
     errors = [repr(t.exception())[:200] for t in done if t.exception()]
-    return {"ends": ends, "errors": errors[:3], "lost": len(pending)}
+    return {"ends": ends, "errors": errors[:3], "lost": len(pending), "feeds": feed_timeline}
 
 
 def child(ids_file: str, interval: float, reconcile: float, queue_url: str) -> None:
@@ -178,15 +198,15 @@ def run_side(side: str, args: argparse.Namespace, server: Any, env: dict[str, st
         assert time.monotonic() < deadline and proc.poll() is None, "the waits never all started"
         time.sleep(0.5)
     # Settle for one of the waits' own intervals: each wait's first sleep races the first
-    # listing round, and those whose timer wins describe once (as at any sweep's start); and
-    # the start's burst of first describes (throttled at N = 1,000) is behind the endings.
-    # (At least 300 s: a 60 s reconciliation's backoff after a throttled first describe can
-    # still be running a minute in, and its retries would compete with the endings.)
+    # listing round, and those whose timer wins describe once (as at any sweep's start); the
+    # start's burst of first describes (throttled at N = 1,000) and the queue's backlog of
+    # the jobs' earlier state changes are then behind the endings. (At least 300 s.)
     settle = args.settle if args.settle is not None else max(reconcile, 300.0)
     time.sleep((settle if queue_url else args.interval) + 1)
     before = remote.stats()
     time.sleep(window)
     after = remote.stats()
+    opened = time.time()
     for g in range(args.gates):
         remote.open_gate(f"{side}-g{g}")
         time.sleep(args.gate_every)
@@ -219,7 +239,21 @@ def run_side(side: str, args: argparse.Namespace, server: Any, env: dict[str, st
         "max": max(delays) if delays else None,
         "late": sum(d > 5 for d in delays),
         "events": remote.stats().get("events"),
+        "feeds": _feed_line(result.get("feeds") or [], opened),
     }
+
+
+def _feed_line(timeline: list[list[Any]], opened: float) -> str:
+    """The feeds' counters about once a minute, timed from the first gate's opening."""
+    keys = ("received", "delivered", "duplicates", "released", "deleted")
+    shown, last = [], None
+    for at, totals in timeline:
+        if last is not None and at - last < 55:
+            continue
+        last = at
+        counts = "/".join(str(totals.get(k, 0)) for k in keys)
+        shown.append(f"{at - opened:+.0f}s {counts}")
+    return f"({'/'.join(keys)}) " + ", ".join(shown)
 
 
 def main() -> None:
@@ -277,6 +311,8 @@ def main() -> None:
                 f"{r['late']} ended >5s late; events {r['events']}; errors {r['errors']}",
                 flush=True,
             )
+            if r["feeds"] and side != "polling":
+                print(f"  {side} feeds, from the first gate: {r['feeds']}", flush=True)
 
 
 if __name__ == "__main__":

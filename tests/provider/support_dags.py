@@ -7,6 +7,7 @@ ORM), which the tests that build operators and sensors directly need not pay for
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,14 @@ try:
 except ImportError:  # Airflow < 3.2
     from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
-__all__ = ["EXAMPLE_SCENARIOS", "dag_bag", "example_dag", "point_example_dags_at", "xcom"]
+__all__ = [
+    "EXAMPLE_SCENARIOS",
+    "dag_bag",
+    "dag_test_file",
+    "example_dag",
+    "point_example_dags_at",
+    "xcom",
+]
 
 #: The scenario file that ships beside the example DAGs (what the demo runs them with).
 EXAMPLE_SCENARIOS = REPO / "example_dags" / "scenarios" / "emulator.json"
@@ -29,6 +37,23 @@ def dag_bag(folder: Path) -> DagBag:
     bag = DagBag(dag_folder=str(folder))
     assert not bag.import_errors, bag.import_errors
     return bag
+
+
+def dag_test_file(airflow_home: Path, name: str, header: str, body: str) -> Any:
+    """Write the DAG file ``name``: ``header`` (imports, literals), then ``body`` (its tasks)
+    inside ``with DAG(...)``, into the dags folder, and ``dag.test()`` it. Settings go in as
+    literals: the file stays in the dags folder, which later tests parse without this
+    test's environment."""
+    source = (
+        textwrap.dedent(header)
+        + f"with DAG(dag_id={name!r}, schedule=None, catchup=False) as dag:\n"
+        + textwrap.indent(textwrap.dedent(body), "    ")
+    )
+    folder = airflow_home / "dags"
+    (folder / f"{name}.py").write_text(source)
+    dag = dag_bag(folder).get_dag(name)
+    assert dag is not None
+    return dag.test()
 
 
 def example_dag(airflow_home: Path, dag_id: str) -> Any:

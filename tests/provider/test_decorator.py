@@ -7,13 +7,12 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .support_dags import dag_bag, xcom
+from .support_dags import dag_bag, dag_test_file, xcom
 
 # Shared clients are per process, and each emulator here sits behind the same connection id.
 pytestmark = pytest.mark.usefixtures("fresh_shared_clients")
@@ -43,19 +42,9 @@ def emu(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def _run_dag(airflow_home: Path, emu: Any, name: str, body: str) -> Any:
-    """Write a DAG file with ``body`` (the DAG's tasks) and ``dag.test()`` it."""
-    source = (
-        "from airflow.sdk import DAG, task\n"
-        f"QUEUE = {emu.queue_name!r}\n"
-        f"OUTPUT = {OUTPUT!r}\n"
-        f"with DAG(dag_id={name!r}, schedule=None, catchup=False) as dag:\n"
-        + textwrap.indent(textwrap.dedent(body), "    ")
-    )
-    folder = airflow_home / "dags"
-    (folder / f"{name}.py").write_text(source)
-    dag = dag_bag(folder).get_dag(name)
-    assert dag is not None
-    return dag.test()
+    """``dag.test()`` the DAG ``name`` whose tasks are ``body``."""
+    header = f"from airflow.sdk import DAG, task\nQUEUE = {emu.queue_name!r}\nOUTPUT = {OUTPUT!r}\n"
+    return dag_test_file(airflow_home, name, header, body)
 
 
 def _tis(dag_run: Any) -> dict[str, list[Any]]:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from .support import VALIDATION, failed, scenario, set_aws_connection, succeeded
-from .support_dags import DagBag, dag_bag, example_dag, xcom
+from .support_dags import DagBag, dag_test_file, example_dag, xcom
 
 # Shared clients are per process, and each emulator here sits behind the same connection id.
 pytestmark = pytest.mark.usefixtures("fresh_shared_clients")
@@ -85,24 +85,17 @@ def asset_events(dag_run: Any) -> list[dict[str, Any]]:
 
 
 def run_dag_file(airflow_home: Path, emu: Any, name: str, body: str) -> Any:
-    """Write a DAG file ``name`` with ``body`` (its tasks, inside ``with DAG(...)``) into the
-    dags folder and ``dag.test()`` it. Its settings are literals: the file stays in the dags
-    folder, which later tests parse without this test's environment."""
-    source = (
+    """``dag.test()`` the DAG ``name`` whose tasks are ``body``, with the provider's classes,
+    the emulator's queue and a training payload named after the DAG in scope."""
+    header = (
         "from airflow.sdk import DAG, Asset, task\n"
         "from airflow_batch_service.operators.batch_service import BatchSubmitServiceJobOperator\n"
         "from airflow_batch_service.sensors.batch_service import BatchServiceJobSensor\n"
         f"CONN = {CONN_ID!r}\n"
         f"QUEUE = {emu.queue_name!r}\n"
         f"PAYLOAD = {_payload(name)!r}\n"
-        f"with DAG(dag_id={name!r}, schedule=None, catchup=False) as dag:\n"
-        + textwrap.indent(textwrap.dedent(body), "    ")
     )
-    folder = airflow_home / "dags"
-    (folder / f"{name}.py").write_text(source)
-    dag = dag_bag(folder).get_dag(name)
-    assert dag is not None
-    return dag.test()
+    return dag_test_file(airflow_home, name, header, body)
 
 
 def _payload(name: str) -> dict[str, Any]:

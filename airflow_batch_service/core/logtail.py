@@ -6,7 +6,8 @@ SageMaker writes each training job's output to CloudWatch Logs group
 ``latestAttempt.serviceResourceId.value`` (never the payload's name). :class:`LogTail` follows
 the latest attempt's training job, remembers each stream's ``nextForwardToken`` (so a line is
 printed once), drains the previous attempt's streams one last time when a new attempt starts,
-and labels every line ``[attempt N algo-1] ...``.
+reads once the attempts that ended before the wait first looked, and labels every line
+``[attempt N algo-1] ...``.
 
 It also says when to read (:meth:`LogTail.due`): at most every :data:`READ_INTERVAL_SECONDS`
 per wait, at once when a new attempt starts (the previous one's last lines) and when the job
@@ -54,9 +55,26 @@ class LogTail:
     current: str | None = None
     next_read_ms: int | None = None  # epoch ms of the next read (None: nothing followed yet)
     interval_seconds: float = READ_INTERVAL_SECONDS
+    #: The highest attempt this tail has taken up (stored only when ``jobs`` no longer shows it).
+    seen_attempt: int = 0
 
-    def follow(self, training_job_name: str | None, attempt: int, now_ms: int) -> None:
-        """The latest attempt's training job (from the latest verdict)."""
+    def follow(
+        self,
+        training_job_name: str | None,
+        attempt: int,
+        now_ms: int,
+        earlier: Iterable[tuple[str | None, int]] = (),
+    ) -> None:
+        """The latest attempt's training job (from the latest verdict). ``earlier``: the
+        training job and number of each attempt before it. Those this tail has never taken up
+        (they ended before the wait first looked: a fast failure, a late deferral) are read
+        once, now: the failed attempt's log is the one that says why."""
+        seen = max([self.seen_attempt, *(job.attempt for job in self.jobs.values())])
+        for name, number in earlier:
+            if number > seen and name and name != training_job_name and name not in self.jobs:
+                self.jobs[name] = FollowedJob(attempt=number, closing=True)
+                self.next_read_ms = now_ms
+            self.seen_attempt = max(self.seen_attempt, number)
         if not training_job_name or training_job_name == self.current:
             return
         if self.current in self.jobs:
@@ -123,7 +141,7 @@ class LogTail:
             del self.jobs[name]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        state: dict[str, Any] = {
             "current": self.current,
             "next_read_ms": self.next_read_ms,
             "interval_seconds": self.interval_seconds,
@@ -132,6 +150,9 @@ class LogTail:
                 for name, job in self.jobs.items()
             },
         }
+        if self.seen_attempt > max((job.attempt for job in self.jobs.values()), default=0):
+            state["seen_attempt"] = self.seen_attempt  # else ``jobs`` says it (older rows too)
+        return state
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any] | None) -> LogTail:
@@ -150,4 +171,5 @@ class LogTail:
             current=value.get("current"),
             next_read_ms=value.get("next_read_ms"),
             interval_seconds=float(value.get("interval_seconds", READ_INTERVAL_SECONDS)),
+            seen_attempt=int(value.get("seen_attempt") or 0),
         )

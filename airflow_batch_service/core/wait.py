@@ -348,6 +348,7 @@ def wait_flow(
                     training_job_name(follow.latest_training_job_arn),
                     len(follow.attempts),
                     clock(),
+                    earlier=[(a.training_job_name, a.number) for a in follow.attempts[:-1]],
                 )
                 if tail.due(clock(), final=step.done):
                     for line in (yield from read_logs(tail, clock())):

@@ -301,3 +301,32 @@ def test_trigger_streams_logs_labelled_by_attempt(emu, capsys, caplog):
     lines = _log_lines(output(capsys, caplog))
     assert any("[attempt 2 algo-1]" in line and "Completed" in line for line in lines)
     assert any("[attempt 1 algo-1]" in line for line in lines)
+
+
+def test_a_wait_that_first_looks_after_a_failed_attempt_streams_that_attempts_log(
+    emu, capsys, caplog
+):
+    """Attempt 1 failed and attempt 2 runs before the wait's first describe (a fast failure,
+    a deferral that took a while): the failed attempt's training log, the one that says why,
+    is still streamed, once, labelled attempt 1."""
+    caplog.set_level(logging.INFO)
+    emu.configure(freeze_clock=True)
+    job_id = _retried_job(emu)
+    batch = emu.client()
+    for _ in range(200):
+        job = batch.describe_service_job(jobId=job_id)
+        if len(job.get("attempts") or []) >= 2 and job["status"] == "RUNNING":
+            break
+        emu.advance(0.05)
+    assert len(job["attempts"]) == 2 and job["status"] == "RUNNING", job
+    emu.configure(freeze_clock=False)
+    event = run_trigger(
+        BatchServiceJobTrigger(job_id=job_id, aws_conn_id="emu", poll_interval=POKE)
+    )
+    assert event["status"] == "success"
+    lines = _log_lines(output(capsys, caplog))
+    first = [line for line in lines if "[attempt 1 algo-1]" in line]
+    assert any("InternalServerError" in line or "Failed" in line for line in first), lines
+    bodies = [line.split("algo-1]", 1)[1] for line in first]
+    assert len(bodies) == len(set(bodies)), first  # each line once
+    assert any("[attempt 2 algo-1]" in line and "Completed" in line for line in lines)

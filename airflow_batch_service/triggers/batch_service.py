@@ -145,6 +145,14 @@ class BatchServiceJobTrigger(BaseTrigger):
                 self.spec.job_id,
             )
             return
+        # Said before any await: Airflow closes the trigger's log when its repeated cancel
+        # (each sync) cuts this on_kill short, and what follows may then reach only the
+        # triggerer's own log.
+        self.log.info(
+            "Deferred wait on service job %s cancelled as a kill: asking Airflow whether its "
+            "task is still deferred (the answer may be in the triggerer's log)",
+            self.spec.job_id,
+        )
         # The triggerer cancels a killed trigger again at each sync until it is gone, which
         # would cancel this terminate mid-way: it runs in a task of its own.
         await finishing_even_if_cancelled(self._terminate_on_kill())

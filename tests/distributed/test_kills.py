@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from .cluster import DistributedStack
-from .support import deferred_and_running, until, write_dag
+from .support import component_says, deferred_and_running, host_component, until, write_dag
 
 ACTIONS = {"marked_failed": "failed", "cleared": None, "marked_success": "success"}
 SHORT = {"marked_failed": "mf", "cleared": "cl", "marked_success": "ms"}
@@ -67,11 +67,31 @@ def test_kill_clear_and_mark_inside_an_aws_call_terminate_on_two_triggerers(
                 stack.clear_task(dag_id, run_id, task)
             else:
                 stack.set_task_state(dag_id, run_id, task, state)
+        for task in ACTIONS:  # said by on_kill before any await: always in the task's log
+            until(
+                f"{task}'s on_kill to start",
+                lambda task=task: (
+                    "asking Airflow whether its task is still deferred"
+                    in stack.trigger_log(dag_id, run_id, task)
+                ),
+                60,
+                stack,
+                dag_id,
+                run_id,
+            )
+
+        # The decision: in the task's trigger log, or in its triggerer's own log when Airflow
+        # closed the trigger's log first (its repeated cancel cuts on_kill short; the decision
+        # runs on in a task of its own).
+        def decided(task: str) -> bool:
+            needle = "no longer deferred"
+            return needle in stack.trigger_log(dag_id, run_id, task) or component_says(
+                stack, host_component(owners[task]), needle, dag_id, task
+            )
+
         until(
             "each trigger's on_kill deciding",
-            lambda: all(
-                "no longer deferred" in stack.trigger_log(dag_id, run_id, t) for t in ACTIONS
-            ),
+            lambda: all(decided(t) for t in ACTIONS),
             120,
             stack,
             dag_id,

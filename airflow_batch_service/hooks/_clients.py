@@ -49,6 +49,11 @@ MAX_WORKERS = 10
 MAX_AGE_SECONDS = 900.0
 
 _lock = threading.Lock()
+#: The AWS pool's own lock, taken on the event loop. Never ``_lock``: a thread building a client
+#: holds that while the triggerer's connection lookup needs the event loop, so a loop blocked
+#: on it waits forever (two triggerers deadlocked at the start of event-woken waits: the SQS
+#: client was being built when the first describe made the pool).
+_executor_lock = threading.Lock()
 _clients: dict[tuple[str, ...], tuple[float, Any]] = {}
 _builds = 0
 _executor: ThreadPoolExecutor | None = None
@@ -109,7 +114,7 @@ async def run_blocking(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -
     """Run a blocking AWS call on the process's AWS thread pool, off the event loop."""
     global _executor
     if _executor is None:
-        with _lock:
+        with _executor_lock:
             if _executor is None:
                 _executor = ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix="abs-aws")
     loop = asyncio.get_running_loop()

@@ -291,3 +291,30 @@ def test_log_tail_reads_on_a_schedule_and_at_attempt_changes():
     assert again.to_dict() == tail.to_dict()
     tail.settle()
     assert list(tail.jobs) == ["tj-2"]
+
+
+def test_the_aws_pool_is_made_while_a_client_is_being_built(monkeypatch):
+    """In the triggerer a thread building a client holds the clients' lock while its
+    connection lookup needs the event loop: the loop making the AWS pool meanwhile must not
+    wait on that lock (two triggerers deadlocked so at the start of event-woken waits)."""
+    import threading
+
+    from airflow_batch_service.hooks import _clients
+
+    monkeypatch.setattr(_clients, "_executor", None)  # the pool not made yet
+    results: list[Any] = []
+
+    def loop_thread() -> None:
+        results.append(asyncio.run(_clients.run_blocking(lambda: 42)))
+
+    with _clients._lock:  # a client build in progress
+        runner = threading.Thread(target=loop_thread, daemon=True)
+        runner.start()
+        runner.join(timeout=60)
+        alive = runner.is_alive()
+    runner.join(timeout=60)
+    made = _clients._executor
+    if made is not None:
+        made.shutdown(wait=False)
+    assert not alive, "the event loop waited on the clients' lock to make the AWS pool"
+    assert results == [42]

@@ -61,7 +61,7 @@ def run_watcher(stack: AirflowStack, emulator: Any, dag_id: str, queue_name: str
     """Deploy the watcher's DAG, submit a job with boto3, and check the run it started."""
     emulator.configure(seconds_per_state=0.5)
     event_queue = emulator.event_queue(queue_name, job_queues=[emulator.queue_name])
-    stack.add_dag_file(
+    dag_file = stack.add_dag_file(
         WATCHER_DAG
         % {
             "dag_id": dag_id,
@@ -71,6 +71,16 @@ def run_watcher(stack: AirflowStack, emulator: Any, dag_id: str, queue_name: str
         },
         f"{dag_id}.py",
     )
+    try:
+        _watch(stack, emulator, dag_id)
+    finally:
+        # Without its DAG the watcher's trigger goes: later tests reset the emulator, and a
+        # watcher left on a queue that no longer exists fails and restarts in the
+        # triggerers for the rest of the session.
+        dag_file.unlink(missing_ok=True)
+
+
+def _watch(stack: AirflowStack, emulator: Any, dag_id: str) -> None:
     stack.wait_for_dag(dag_id)
     stack.unpause(dag_id)
     # No need to wait for the watcher to start: the job's events wait in its own SQS queue.
